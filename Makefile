@@ -1,0 +1,50 @@
+# moearch: the two set-up commands are `make demo` and `make test`.
+# Both create .venv and install what they use; nothing needs installing by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CONSTRAINTS := -c constraints.txt
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv-demo venv-dev sysdeps bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip setuptools wheel
+
+# Stamps are rebuilt when pyproject.toml or the constraints change.
+$(VENV)/.stamp-demo: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet $(CONSTRAINTS) -e '.[rtl,rl]'
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install --quiet $(CONSTRAINTS) -e '.[dev]'
+	touch $@ $(VENV)/.stamp-demo
+
+venv-demo: $(VENV)/.stamp-demo
+venv-dev: $(VENV)/.stamp-dev
+
+# System packages: Icarus Verilog (the RTL tests' second simulator), installed when missing and root.
+sysdeps:
+	@if ! command -v iverilog >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing iverilog with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
+	  else \
+	    echo "note: iverilog is missing and this user cannot apt-get it; Icarus tests will skip (fail under CI=true)"; \
+	  fi; \
+	fi
+
+demo: venv-demo
+	$(VENV)/bin/moearch demo
+
+test: venv-dev sysdeps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv-dev
+	$(PY) benchmarks/sweep.py
+
+clean:
+	rm -rf build demo-report .pytest_cache

@@ -1,0 +1,1 @@
+"""Device catalog: one YAML file per accelerator, with the loader and validator."""

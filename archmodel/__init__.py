@@ -1,0 +1,1 @@
+"""Workloads (MoE model IR), the operator table and the analytical device models."""

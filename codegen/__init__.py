@@ -1,0 +1,1 @@
+"""Kernel generator: InTAR-style reconfigurable MoE layers as HLS C++ and Amaranth HDL."""

@@ -1,0 +1,1 @@
+"""Design-space exploration: design spaces, evaluators, agents, job store and backends."""

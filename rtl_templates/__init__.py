@@ -1,0 +1,1 @@
+"""Jinja2 templates (HLS C++, test-bench scaffolds) shipped as package data."""

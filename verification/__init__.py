@@ -1,0 +1,1 @@
+"""Verification: golden models, cocotb test benches, simulator runner and resource checks."""

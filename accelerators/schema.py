@@ -1,0 +1,328 @@
+"""Pydantic models of a device file (frozen, ``extra="forbid"``); quantities are SI floats.
+
+Every figure is per chip (one GPU, one NPU package, one RDU socket, one FPGA card); ``chips``
+says how many chips act as one system. Cross-field rules (tier order, kind-specific sections,
+every numeric field cited in ``sources``) raise pydantic custom errors whose context carries
+the dotted ``field`` path, so the catalog can report them as one ConfigError.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from functools import partial
+from typing import Annotated, Any, Final, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from accelerators.units import Dimension, QuantityError, parse_quantity_value
+
+Dtype = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp32"]
+DTYPES: Final[tuple[str, ...]] = get_args(Dtype)
+Kind = Literal["gpu", "npu", "rdu", "pim", "fpga"]
+TierName = Literal["sram", "hbm", "ddr", "host"]
+TIER_ORDER: Final[tuple[str, ...]] = get_args(TierName)
+Topology = Literal["switch", "full-mesh", "clos", "fat-tree", "ring", "torus", "mesh", "point-to-point"]
+DspType = Literal["DSP48E2", "DSP58"]
+
+_ROOFLINE_KINDS: Final = ("gpu", "npu", "pim")
+
+
+def _quantity(dimension: Dimension, allow_zero: bool, value: object) -> float:
+    try:
+        return parse_quantity_value(value, dimension, allow_zero=allow_zero)
+    except QuantityError as error:
+        raise PydanticCustomError("quantity", "{allowed}", {"allowed": error.allowed}) from None
+
+
+def _q(dimension: Dimension, *, allow_zero: bool = False) -> Any:
+    return Annotated[float, BeforeValidator(partial(_quantity, dimension, allow_zero))]
+
+
+Size = _q("size")
+Bandwidth = _q("bandwidth")
+Compute = _q("compute")
+Time = _q("time")
+TimeOrZero = _q("time", allow_zero=True)
+Power = _q("power")
+Frequency = _q("frequency")
+Count = Annotated[int, Field(strict=True, ge=1)]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+def rule_error(field: str, value: object, allowed: str) -> PydanticCustomError:
+    """A cross-field error that names its own dotted field path (read back by the catalog)."""
+    return PydanticCustomError("device_rule", "{allowed}",
+                               {"field": field, "value": value, "allowed": allowed})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ComputeSpec(_Frozen):
+    """Dense peak rates per dtype, the non-matrix unit, the unit count and the GEMM tile."""
+
+    peak: dict[Dtype, Compute] = Field(min_length=1)
+    vector: Compute | None = None
+    units: Count | None = None
+    tile: tuple[Count, Count] | None = None
+
+
+class MemoryTier(_Frozen):
+    """One level of the memory hierarchy; bandwidths per chip, latency when published."""
+
+    name: TierName
+    capacity: Size
+    read_bandwidth: Bandwidth
+    write_bandwidth: Bandwidth
+    latency: Time | None = None
+
+
+class Link(_Frozen):
+    """A link; ``bandwidth`` is per device and per direction, ``domain`` devices reachable."""
+
+    name: str = Field(min_length=1)
+    bandwidth: Bandwidth
+    latency: Time | None = None
+    topology: Topology | None = None
+    domain: Count | None = None
+
+
+class Interconnect(_Frozen):
+    scale_up: Link | None = None
+    scale_out: Link | None = None
+    host: Link | None = None
+
+
+class Efficiency(_Frozen):
+    """What real kernels sustain, measured by microbenchmarks of the device's software stack."""
+
+    matmul: Fraction
+    memory: Fraction
+    kernel_overhead: TimeOrZero
+
+
+class PowerSpec(_Frozen):
+    tdp: Power
+
+
+class RduSpec(_Frozen):
+    """Dataflow RDU resources; ``ddr_to_hbm`` is the per-socket DDR->HBM copy bandwidth."""
+
+    pcu: Count
+    pmu: Count
+    ddr_to_hbm: Bandwidth
+
+
+class PimSpec(_Frozen):
+    """Logic-PIM on the HBM logic die: bandwidth as a multiple of the HBM's, and its Op/B."""
+
+    bandwidth_multiple: Annotated[float, Field(gt=0.0)]
+    op_per_byte: Annotated[float, Field(gt=0.0)]
+
+
+class FpgaSpec(_Frozen):
+    """FPGA fabric resources and the kernel clock the performance figures assume."""
+
+    dsp: Count
+    dsp_type: DspType
+    lut: Count
+    ff: Count
+    bram36: Count
+    uram: Annotated[int, Field(strict=True, ge=0)]
+    clock: Frequency
+    int8_macs_per_dsp: Count
+    hbm_channels: Annotated[int, Field(strict=True, ge=0)]
+    slrs: Count | None = None
+    aie: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+class NpuSpec(_Frozen):
+    """Optional NPU structure: dies per package and matrix (cube) / vector cores per package."""
+
+    dies: Count
+    cube_cores: Count
+    vector_cores: Count | None = None
+
+
+class Device(_Frozen):
+    """One device file after validation. All rates and sizes are per chip, in SI units."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    kind: Kind
+    extends: str | None = None
+    vendor: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    chips: Count = 1
+    compute: ComputeSpec
+    memory: tuple[MemoryTier, ...] = Field(min_length=1)
+    interconnect: Interconnect = Interconnect()
+    efficiency: Efficiency | None = None
+    power: PowerSpec | None = None
+    rdu: RduSpec | None = None
+    pim: PimSpec | None = None
+    fpga: FpgaSpec | None = None
+    npu: NpuSpec | None = None
+    sources: dict[str, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Device:
+        _check_tiers(self.memory)
+        _check_kind_sections(self)
+        _check_sources(self)
+        return self
+
+    def peak(self, dtype: str) -> float:
+        """Dense peak rate (FLOP/s or OP/s) per chip for ``dtype``."""
+        try:
+            return self.compute.peak[dtype]  # type: ignore[index]
+        except KeyError:
+            available = ", ".join(self.compute.peak)
+            raise ValueError(f"device '{self.name}' has no {dtype!r} peak; available: {available}") from None
+
+    def tier(self, name: str) -> MemoryTier:
+        """The memory tier called ``name`` (sram, hbm, ddr, host)."""
+        for tier in self.memory:
+            if tier.name == name:
+                return tier
+        available = ", ".join(t.name for t in self.memory)
+        raise ValueError(f"device '{self.name}' has no {name!r} memory tier; available: {available}")
+
+    def has_tier(self, name: str) -> bool:
+        return any(tier.name == name for tier in self.memory)
+
+    @property
+    def main_memory(self) -> MemoryTier:
+        """The first off-chip tier: HBM if present, else DDR."""
+        for name in ("hbm", "ddr"):
+            if self.has_tier(name):
+                return self.tier(name)
+        raise ValueError(f"device '{self.name}' has no off-chip (hbm or ddr) memory tier")
+
+    @property
+    def pim_bandwidth(self) -> float:
+        """Logic-PIM internal bandwidth (B/s): ``bandwidth_multiple`` x HBM read bandwidth."""
+        return self._pim().bandwidth_multiple * self.tier("hbm").read_bandwidth
+
+    @property
+    def pim_peak(self) -> float:
+        """Logic-PIM compute rate (OP/s): ``op_per_byte`` x the PIM bandwidth."""
+        return self._pim().op_per_byte * self.pim_bandwidth
+
+    def _pim(self) -> PimSpec:
+        if self.pim is None:
+            raise ValueError(f"device '{self.name}' (kind {self.kind}) has no pim section")
+        return self.pim
+
+
+def _check_tiers(memory: tuple[MemoryTier, ...]) -> None:
+    seen: set[str] = set()
+    for index, tier in enumerate(memory):
+        if tier.name in seen:
+            raise rule_error(f"memory[{index}].name", tier.name,
+                             "each tier name (sram, hbm, ddr, host) at most once")
+        seen.add(tier.name)
+    ranks = [TIER_ORDER.index(tier.name) for tier in memory]
+    if ranks != sorted(ranks):
+        order = [tier.name for tier in memory]
+        raise rule_error("memory", order, "tiers listed fastest first, in the order sram, hbm, ddr, host")
+
+
+_SECTION_FOR_KIND: Final[dict[str, str]] = {"rdu": "rdu", "pim": "pim", "fpga": "fpga", "npu": "npu"}
+
+
+def _check_kind_sections(device: Device) -> None:
+    for kind, section in _SECTION_FOR_KIND.items():
+        present = getattr(device, section) is not None
+        if present and device.kind != kind:
+            raise rule_error(section, f"<{section} section>",
+                             f"a '{section}' section only in a device of kind '{kind}' "
+                             f"(this one is kind '{device.kind}')")
+        if not present and device.kind == kind and kind != "npu":
+            raise rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
+    if device.kind in _ROOFLINE_KINDS:
+        for field, value in (("compute.units", device.compute.units), ("compute.tile", device.compute.tile),
+                             ("efficiency", device.efficiency),
+                             ("interconnect.scale_up", device.interconnect.scale_up)):
+            if value is None:
+                raise rule_error(field, "<missing>",
+                                 f"a device of kind '{device.kind}' needs '{field}' (the roofline uses it)")
+        assert device.interconnect.scale_up is not None
+        if device.interconnect.scale_up.domain is None:
+            raise rule_error("interconnect.scale_up.domain", "<missing>",
+                             "the number of devices reachable over the scale-up link (an integer >= 1)")
+    if device.kind == "pim" and not device.has_tier("hbm"):
+        raise rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
+    if device.fpga is not None:
+        _check_fpga_peak(device, device.fpga)
+
+
+def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> None:
+    """An FPGA's int8 peak must equal DSPs x int8 MACs per DSP x 2 ops x kernel clock."""
+    expected = fpga.dsp * fpga.int8_macs_per_dsp * 2 * fpga.clock
+    actual = device.compute.peak.get("int8")
+    if actual is None or not math.isclose(actual, expected, rel_tol=1e-3):
+        raise rule_error("compute.peak.int8", actual,
+                         f"dsp x int8_macs_per_dsp x 2 x clock = {expected / 1e12:.6g} TOPS for this fabric")
+
+
+def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (dotted path, value) for every leaf of a device mapping (``sources`` excluded).
+
+    Memory tiers are addressed by name (``memory.hbm.capacity``, the tier ``name`` itself is not
+    a leaf); a list of scalars (the GEMM tile) is one leaf. Works on raw YAML mappings and on
+    ``Device.model_dump()`` alike.
+    """
+    for key, value in data.items():
+        if prefix == "" and key == "sources":
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from leaf_paths(value, f"{path}.")
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+            for index, item in enumerate(value):
+                label = item.get("name", f"[{index}]")
+                yield from leaf_paths({k: v for k, v in item.items() if k != "name"}, f"{path}.{label}.")
+        else:
+            yield path, value
+
+
+def numeric_leaves(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of a validated device dump that are numbers (or tuples of numbers)."""
+    return {path: value for path, value in leaf_paths(data) if _is_numeric(value)}
+
+
+def _is_numeric(value: object) -> bool:
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_is_numeric(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def covering_source(path: str, sources: Mapping[str, str]) -> str | None:
+    """The sources key that cites ``path``: the path itself or the longest dotted prefix of it."""
+    parts = path.split(".")
+    for end in range(len(parts), 0, -1):
+        key = ".".join(parts[:end])
+        if key in sources:
+            return key
+    return None
+
+
+def _check_sources(device: Device) -> None:
+    dumped = device.model_dump(exclude_unset=True, exclude={"sources"})
+    all_paths = [path for path, _ in leaf_paths(dumped)]
+    for path, value in numeric_leaves(dumped).items():
+        if covering_source(path, device.sources) is None:
+            raise rule_error(path, value,
+                             f"a citation: add '{path}' (or a prefix of it such as "
+                             f"'{path.split('.')[0]}') under 'sources:'")
+    for key in device.sources:
+        if not any(p == key or p.startswith(key + ".") for p in all_paths):
+            raise rule_error(f"sources.{key}", key, "a sources key equal to a field path or a prefix of one")

@@ -1,0 +1,1 @@
+"""The ``moearch`` command line: one module per command group, registered in :mod:`.main`."""

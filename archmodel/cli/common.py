@@ -1,0 +1,122 @@
+"""Options, input resolution and output helpers shared by the commands."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from accelerators.errors import ConfigError
+
+from ..parallel import Parallelism
+from ..precision import DTYPES, Precision
+from ..routing import Routing
+
+console = Console()
+
+
+def si(value: float, unit: str = "", digits: int = 3) -> str:
+    """``1.23 T`` style formatting."""
+    if value == 0 or value != value:
+        return f"0 {unit}".strip()
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
+                           (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}".strip()
+    return f"{value:.{digits}g} {unit}".strip()
+
+
+def load_workload_arg(value: str):
+    from ..workloads import load_workload
+    return load_workload(value)
+
+
+def load_device_arg(value: str):
+    from accelerators.catalog import load_device
+    return load_device(value)
+
+
+def workload_option(f: Callable) -> Callable:
+    return click.option("--workload", "-w", required=True,
+                        help="Built-in model name (see `moearch workloads`) or a path to a Hugging Face config.json.")(f)
+
+
+def device_option(f: Callable) -> Callable:
+    return click.option("--device", "-d", required=True,
+                        help="Catalog device (see `moearch devices`) or a path to a device YAML file.")(f)
+
+
+def parallel_options(f: Callable) -> Callable:
+    for opt in reversed([
+        click.option("--devices", "devices", type=int, default=None,
+                     help="Devices in use (default: tp*pp, or the device's own chip count)."),
+        click.option("--tp", type=int, default=None, help="Tensor-parallel degree (default: all devices)."),
+        click.option("--ep", type=int, default=None, help="Expert-parallel degree (default 1)."),
+        click.option("--pp", type=int, default=None, help="Pipeline-parallel degree (default 1)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def precision_options(f: Callable) -> Callable:
+    f = click.option("--kv-dtype", type=click.Choice(DTYPES), default=None,
+                     help="KV-cache datatype (default: the activations').")(f)
+    f = click.option("--dtype", type=click.Choice(DTYPES), default="bf16", show_default=True,
+                     help="Weights datatype (int8 = W8A8; int4 = weight-only with bf16 activations).")(f)
+    f = click.option("--routing", default="uniform", show_default=True,
+                     help="Expert routing: 'uniform' or 'zipf:S' (Zipf popularity with exponent S).")(f)
+    return f
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def make_parallel(device, devices: int | None, tp: int | None, ep: int | None, pp: int | None) -> Parallelism:
+    if devices is None:
+        devices = (tp or 1) * (pp or 1) if (tp or pp) else getattr(device, "chips", 1)
+    return Parallelism.for_devices(devices, tp=tp, ep=ep, pp=pp)
+
+
+def make_precision(dtype: str, kv_dtype: str | None) -> Precision:
+    return Precision.of(dtype, kv_dtype)
+
+
+def parse_routing(text: str) -> Routing:
+    if text == "uniform":
+        return Routing()
+    if text.startswith("zipf"):
+        _, _, skew = text.partition(":")
+        try:
+            return Routing("zipf", float(skew) if skew else 1.0)
+        except ValueError:
+            raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0") from None
+    raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0")
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=float))
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file beside ``path`` and rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)

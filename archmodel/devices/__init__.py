@@ -1,0 +1,1 @@
+"""Device models: each turns an evaluated operator table into per-operator time, bound, unit and tier."""

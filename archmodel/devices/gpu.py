@@ -1,0 +1,186 @@
+"""GPU / NPU roofline with size-dependent efficiency, written symbolically and compiled to NumPy.
+
+Per operator and device: ``time = max(compute, memory) + comm + launch``. Compute time divides
+FLOPs by the matrix (or vector) peak times two factors that are properties of the device and its
+kernels, not of any benchmark this model is validated against:
+
+* ``efficiency.matmul``: the fraction of dense peak a large GEMM sustains (device file, from
+  published GEMM microbenchmarks);
+* tile and wave quantisation: a GEMM of M x N output is computed in tiles of the device's
+  ``compute.tile`` (M padded up to the tile), scheduled in waves over ``compute.units``
+  (SMs / AI cores); the padding and the idle part of the last wave do no useful work.
+  Attention kernels tile queries by 16 rows (the MMA instruction's M), as FlashAttention and
+  flash-decoding do, so a decode step's few queries per KV head are not charged a 128-row tile.
+
+Memory time divides bytes by the tier's bandwidth times ``efficiency.memory`` (the fraction of peak
+a streaming kernel reaches). ``efficiency.kernel_overhead`` is charged once per GEMM, attention and
+collective launch (elementwise work is assumed fused into neighbouring kernels, its bytes still
+counted). Collectives: ring all-reduce ``2 (n-1)/n * bytes / bw + 2 (n-1) * latency``; all-to-all
+``bytes / bw + latency`` (the bytes already count only what leaves the device), over the scale-up
+link when the group fits its domain, else scale-out.
+
+The same expressions serve two compiled views: per operator (reports) and the step total (sweeps).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
+from ..parallel import Parallelism
+from ..precision import Precision
+
+COMPUTE, MEMORY, COMM, OVERHEAD = 0, 1, 2, 3
+BOUND_NAMES = ("compute", "memory", "comm", "overhead")
+ATTENTION_TILE_M = 16
+
+# Device symbols (effective values: peaks and bandwidths already times their efficiency).
+Pm, Pv, BWw, BWm, NU, TM, TN, KO, BWtp, LATtp, BWep, LATep = sp.symbols(
+    "P_m P_v BW_w BW_m N_u T_m T_n K_o BW_tp LAT_tp BW_ep LAT_ep", positive=True)
+DEVICE_SYMBOLS = (Pm, Pv, BWw, BWm, NU, TM, TN, KO, BWtp, LATtp, BWep, LATep)
+
+
+def wave_efficiency(m, n, instances, tile_m) -> sp.Expr:
+    """Useful fraction of the matrix units' work when ``instances`` (m x n) outputs are tiled and waved."""
+    m, inst = sp.Max(m, 1), sp.Max(instances, 1)
+    tiles = sp.ceiling(m / tile_m) * sp.ceiling(n / TN) * sp.ceiling(inst)
+    waves = sp.ceiling(tiles / NU)
+    return m * n * inst / (waves * NU * tile_m * TN)
+
+
+def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """(compute, memory, comm, launch) seconds of one instance of ``op``."""
+    zero = sp.Integer(0)
+    if op.kind == "allreduce":
+        return zero, zero, 2 * (tp - 1) / tp * op.comm / BWtp + 2 * (tp - 1) * LATtp, KO * sp.Min(tp - 1, 1)
+    if op.kind == "alltoall":
+        return zero, zero, op.comm / BWep + LATep * sp.Min(ep - 1, 1), KO * sp.Min(ep - 1, 1)
+    memory = op.weights / BWw + (op.act_in + op.act_out + op.kv_read + op.kv_write) / BWm
+    if op.kind in ("gemm", "attention"):
+        tile_m = ATTENTION_TILE_M if op.kind == "attention" else TM
+        return op.flops / (Pm * wave_efficiency(op.m, op.n, op.instances, tile_m)), memory, zero, KO
+    return op.flops / Pv, memory, zero, zero
+
+
+def _link(device, group: int) -> tuple[float, float]:
+    up, out = device.interconnect.scale_up, device.interconnect.scale_out
+    if up is not None and group <= (up.domain or 1):
+        return up.bandwidth, up.latency
+    link = out or up
+    if link is None:
+        return float("inf"), 0.0
+    return link.bandwidth, link.latency
+
+
+def weights_tier(device, weight_bytes_per_device: float) -> str:
+    """Where the weights live: main memory when they fit, else the host tier (offload)."""
+    main = device.main_memory
+    if weight_bytes_per_device <= main.capacity:
+        return main.name
+    if device.interconnect.host is None:
+        raise ValueError(f"{device.name}: weights need {weight_bytes_per_device / 1e9:.1f} GB but "
+                         f"{main.name} holds {main.capacity / 1e9:.1f} GB and the device has no host link")
+    return "host"
+
+
+def device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+    """Values of DEVICE_SYMBOLS for ``device`` running at ``precision`` split as ``parallel``."""
+    eff = device.efficiency
+    main = device.main_memory
+    tier = weight_tier or main.name
+    w_bw = device.interconnect.host.bandwidth if tier == "host" else device.tier(tier).read_bandwidth
+    matrix = device.peak(precision.compute_dtype) * eff.matmul
+    vector = device.compute.vector or matrix
+    tile_m, tile_n = device.compute.tile
+    bw_tp, lat_tp = _link(device, parallel.tp)
+    bw_ep, lat_ep = _link(device, parallel.ep)
+    return (matrix, vector, w_bw * eff.memory, main.read_bandwidth * eff.memory, device.compute.units,
+            tile_m, tile_n, eff.kernel_overhead, bw_tp, lat_tp, bw_ep, lat_ep)
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """Per-operator results, arrays shaped like the costs ``(n_ops, *points)``."""
+
+    costs: OpCosts
+    compute: np.ndarray
+    memory: np.ndarray
+    comm: np.ndarray
+    launch: np.ndarray
+    units: tuple[str, ...]
+    tiers: tuple[str, ...]
+
+    @property
+    def time(self) -> np.ndarray:
+        """Seconds per instance of each operator."""
+        return np.maximum(self.compute, self.memory) + self.comm + self.launch
+
+    @property
+    def bound(self) -> np.ndarray:
+        """Codes into BOUND_NAMES: what limits each operator."""
+        busy = np.maximum(self.compute, self.memory)
+        return np.where(self.comm > np.maximum(busy, self.launch), COMM,
+                        np.where(self.launch > busy, OVERHEAD,
+                                 np.where(self.compute >= self.memory, COMPUTE, MEMORY)))
+
+    @property
+    def total(self) -> np.ndarray:
+        """Seconds of one forward step on one pipeline stage (operators x their count)."""
+        return np.tensordot(self.costs.count, self.time, axes=1)
+
+    def time_by_bound(self) -> np.ndarray:
+        """Seconds attributed to each bound, shape ``(4, *points)``."""
+        weighted = self.costs.count.reshape((-1,) + (1,) * (self.time.ndim - 1)) * self.time
+        bound = self.bound
+        return np.stack([np.where(bound == i, weighted, 0.0).sum(axis=0) for i in range(4)])
+
+    def bottleneck(self) -> np.ndarray:
+        """Index into BOUND_NAMES of the bound that takes most of the step."""
+        return self.time_by_bound().argmax(axis=0)
+
+
+UNIT_OF_KIND = {"gemm": "matrix", "attention": "matrix", "elementwise": "vector", "gather": "vector",
+                "allreduce": "link", "alltoall": "link"}
+
+
+class RooflineModel:
+    """The GPU/NPU model of one operator table; compiled once, evaluated on arrays."""
+
+    def __init__(self, table: OperatorTable):
+        self.table = table
+        self.exprs = [op_time_exprs(op) for op in table.specs]
+
+    @cached_property
+    def _per_op(self):
+        flat = [self.table.substitute(e) for quad in self.exprs for e in quad]
+        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, flat)
+
+    @cached_property
+    def _total(self):
+        total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
+        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, [self.table.substitute(total)])
+
+    def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
+        """Seconds per step for arrays of design points (the sweep path: no per-operator arrays)."""
+        return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
+
+    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
+                   main_tier: str) -> StepTimes:
+        flat = self._per_op(*step_args, *device_args)
+        shape = costs.values["flops"].shape[1:]
+        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
+        n = len(self.exprs)
+        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
+        tiers = []
+        for op in self.table.specs:
+            if op.kind in ("allreduce", "alltoall"):
+                tiers.append("link")
+            elif op.name != "embedding" and op.weights != 0:
+                tiers.append(weight_tier)
+            else:
+                tiers.append(main_tier)
+        return StepTimes(costs, *parts, units=tuple(UNIT_OF_KIND[op.kind] for op in self.table.specs),
+                         tiers=tuple(tiers))

@@ -1,0 +1,50 @@
+"""How a model is split over devices: tensor, expert, pipeline and data parallelism."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelerators.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Parallelism:
+    """``tp`` x ``pp`` x ``dp`` devices. Attention and dense layers are tensor-parallel over ``tp``
+    and data-parallel over ``dp``; MoE layers are expert-parallel over ``ep`` devices (a divisor or
+    multiple of ``tp`` within the ``tp * dp`` devices of a pipeline stage): with ``ep >= tp`` each
+    expert lives whole on one device, with ``ep < tp`` each expert is tensor-split ``tp/ep`` ways."""
+
+    tp: int = 1
+    ep: int = 1
+    pp: int = 1
+    dp: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "ep", "pp", "dp"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(None, name, value, "a whole number >= 1")
+        stage = self.tp * self.dp
+        if stage % self.ep:
+            raise ConfigError(None, "ep", self.ep, f"a divisor of tp*dp = {stage}")
+        if self.ep < self.tp and self.tp % self.ep:
+            raise ConfigError(None, "ep", self.ep, f"a divisor of tp = {self.tp} when smaller than tp")
+        if self.ep > self.tp and self.ep % self.tp:
+            raise ConfigError(None, "ep", self.ep, f"a multiple of tp = {self.tp} when larger than tp")
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.pp * self.dp
+
+    @classmethod
+    def for_devices(cls, devices: int, tp: int | None = None, ep: int | None = None,
+                    pp: int | None = None) -> "Parallelism":
+        """Fill in what the user left out: all devices tensor-parallel unless told otherwise."""
+        if devices < 1:
+            raise ConfigError(None, "devices", devices, "a whole number >= 1")
+        pp = pp or 1
+        if tp is None:
+            tp = devices // pp
+        if devices % (tp * pp):
+            raise ConfigError(None, "devices", devices, f"a multiple of tp*pp = {tp * pp}")
+        dp = devices // (tp * pp)
+        return cls(tp=tp, ep=ep or 1, pp=pp, dp=dp)

@@ -1,0 +1,50 @@
+"""Plots: the roofline with a step's operators on it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+GROUP_COLOURS = {"attention": "tab:blue", "ffn": "tab:green", "moe": "tab:red", "head": "tab:purple",
+                 "embed": "tab:gray"}
+
+
+def roofline_plot(step, device, precision, path: Path, title: str) -> None:
+    """Operators of one step at (Op/B, achieved FLOP/s) under the device's roof. Collectives and
+    operators without FLOPs are left out (they have no place on a roofline)."""
+    costs, times = step.costs, step.times
+    peak = device.peak(precision.compute_dtype)
+    bw = device.main_memory.read_bandwidth
+    eff = device.efficiency
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    x = np.logspace(-1, 4, 200)
+    ax.loglog(x, np.minimum(peak, x * bw), color="black", lw=2, label=f"peak {peak / 1e12:.0f} TFLOP/s, {bw / 1e12:.2f} TB/s")
+    ax.loglog(x, np.minimum(peak * eff.matmul, x * bw * eff.memory), color="gray", ls="--", lw=1,
+              label="achievable (device efficiency)")
+    ridge = peak / bw
+    ax.axvline(ridge, color="gray", ls=":", lw=1)
+    ax.text(ridge, peak * 1.15, f"ridge {ridge:.0f} Op/B", ha="center", fontsize=8)
+    flops = costs.flops.reshape(len(costs.names), -1)[:, 0]
+    opb = costs.op_per_byte.reshape(len(costs.names), -1)[:, 0]
+    t = times.time.reshape(len(costs.names), -1)[:, 0]
+    seen = set()
+    for i, name in enumerate(costs.names):
+        if flops[i] <= 0 or costs.kinds[i] in ("allreduce", "alltoall") or t[i] <= 0:
+            continue
+        group = costs.groups[i]
+        ax.scatter(opb[i], flops[i] / t[i], color=GROUP_COLOURS.get(group, "black"), s=40, zorder=3,
+                   label=group if group not in seen else None)
+        seen.add(group)
+        ax.annotate(name, (opb[i], flops[i] / t[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("operational intensity (FLOP / byte)")
+    ax.set_ylabel("achieved FLOP/s")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)

@@ -10,14 +10,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from .devices.gpu import BOUND_NAMES, RooflineModel, StepTimes, device_values, weights_tier
+from .devices.gpu import BOUND_NAMES, RooflineModel, StepTimes, weights_tier
 from .optable import OperatorTable, OpCosts
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing, experts_touched
 from .workload import ModelConfig
 
-# Device kind -> model class. GPUs and NPUs share the roofline with size-dependent efficiency.
+# Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
+# docstring). GPUs and NPUs share the roofline with size-dependent efficiency.
 DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": RooflineModel}
 
 
@@ -74,7 +75,7 @@ class Step:
 
     def bottleneck(self) -> str:
         by = self.times.time_by_bound()
-        return BOUND_NAMES[int(by.reshape(4, -1).sum(axis=1).argmax())]
+        return BOUND_NAMES[int(by.reshape(len(BOUND_NAMES), -1).sum(axis=1).argmax())]
 
 
 def _touched(model: ModelConfig, b, s, parallel: Parallelism, routing: Routing):
@@ -98,7 +99,7 @@ def model_step(model: ModelConfig, device, *, b, s, c, precision: Precision = Pr
                              u=_touched(model, b, s, parallel, routing))
     costs = table.evaluate(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                            kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep, u=args[-1])
-    dev = device_values(device, precision, parallel, tier)
+    dev = dm.device_args(device, precision, parallel, tier)
     return Step(dm.step_times(costs, args, dev, tier, device.main_memory.name), tier)
 
 
@@ -110,4 +111,4 @@ def step_latency(model: ModelConfig, device, *, b, s, c, precision: Precision = 
     tier = weight_tier or device.main_memory.name
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep)
-    return dm.step_total(args, device_values(device, precision, parallel, tier))
+    return dm.step_total(args, dm.device_args(device, precision, parallel, tier))

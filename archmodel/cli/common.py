@@ -17,7 +17,8 @@ from ..parallel import Parallelism
 from ..precision import DTYPES, Precision
 from ..routing import Routing
 
-console = Console()
+# A wide table when output goes to a file or CI log (rich would fold it to 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def si(value: float, unit: str = "", digits: int = 3) -> str:

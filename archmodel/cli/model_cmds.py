@@ -74,7 +74,8 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
     total = data["latency_s"]
     for op in data["ops"]:
         share = op["count"] * op["time_s"] / total if total else 0
-        table.add_row(op["name"], f"{op['count']:g}", si(op["flops"]), si(op["bytes"], "B"), f"{op['op_per_byte']:.2f}",
+        moved = op["comm_bytes"] if op["unit"] == "link" else op["bytes"]
+        table.add_row(op["name"], f"{op['count']:g}", si(op["flops"]), si(moved, "B"), f"{op['op_per_byte']:.2f}",
                       si(op["time_s"], "s"), f"{share:.1%}", op["bound"], op["unit"], op["tier"])
     console.print(table)
 

@@ -6,11 +6,13 @@ kernels, not of any benchmark this model is validated against:
 
 * ``efficiency.matmul``: the fraction of dense peak a large GEMM sustains (device file, from
   published GEMM microbenchmarks);
-* tile and wave quantisation: a GEMM of M x N output is computed in tiles of the device's
-  ``compute.tile`` (M padded up to the tile), scheduled in waves over ``compute.units``
-  (SMs / AI cores); the padding and the idle part of the last wave do no useful work.
-  Attention kernels tile queries by 16 rows (the MMA instruction's M), as FlashAttention and
-  flash-decoding do, so a decode step's few queries per KV head are not charged a 128-row tile.
+* tile and wave quantisation: a GEMM of M x N output is computed in tiles of ``tile_m`` x the
+  device's ``compute.tile`` N, scheduled in waves over ``compute.units`` (SMs / AI cores); the
+  padding and the idle part of the last wave do no useful work. As GEMM libraries do for skinny
+  problems, ``tile_m`` is the smallest power of two >= M between 16 (the MMA instruction's M) and
+  the device's tile M, and when there are fewer tiles than units the K loop is split so that
+  every unit gets work (split-K). Attention kernels tile queries by 16 rows, as FlashAttention
+  and flash-decoding do, so a decode step's few queries per KV head are not charged a large tile.
 
 Memory time divides bytes by the tier's bandwidth times ``efficiency.memory`` (the fraction of peak
 a streaming kernel reaches). ``efficiency.kernel_overhead`` is charged once per GEMM, attention and
@@ -33,9 +35,9 @@ from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_expr
 from ..parallel import Parallelism
 from ..precision import Precision
 
-COMPUTE, MEMORY, COMM, OVERHEAD = 0, 1, 2, 3
-BOUND_NAMES = ("compute", "memory", "comm", "overhead")
-ATTENTION_TILE_M = 16
+COMPUTE, MEMORY, COMM, OVERHEAD, NONE = 0, 1, 2, 3, 4
+BOUND_NAMES = ("compute", "memory", "comm", "overhead", "none")
+MMA_TILE_M = 16
 
 # Device symbols (effective values: peaks and bandwidths already times their efficiency).
 Pm, Pv, BWw, BWm, NU, TM, TN, KO, BWtp, LATtp, BWep, LATep = sp.symbols(
@@ -43,12 +45,15 @@ Pm, Pv, BWw, BWm, NU, TM, TN, KO, BWtp, LATtp, BWep, LATep = sp.symbols(
 DEVICE_SYMBOLS = (Pm, Pv, BWw, BWm, NU, TM, TN, KO, BWtp, LATtp, BWep, LATep)
 
 
-def wave_efficiency(m, n, instances, tile_m) -> sp.Expr:
-    """Useful fraction of the matrix units' work when ``instances`` (m x n) outputs are tiled and waved."""
+def wave_efficiency(m, n, instances, max_tile_m) -> sp.Expr:
+    """Useful fraction of the matrix units' work when ``instances`` (m x n) outputs are tiled,
+    split along K when tiles are fewer than units, and scheduled in waves."""
     m, inst = sp.Max(m, 1), sp.Max(instances, 1)
+    tile_m = sp.Min(max_tile_m, sp.Max(MMA_TILE_M, 2 ** sp.ceiling(sp.log(m, 2))))
     tiles = sp.ceiling(m / tile_m) * sp.ceiling(n / TN) * sp.ceiling(inst)
-    waves = sp.ceiling(tiles / NU)
-    return m * n * inst / (waves * NU * tile_m * TN)
+    work = tiles * sp.Max(1, sp.floor(NU / tiles))
+    waves = sp.ceiling(work / NU)
+    return (m * n * inst / (tiles * tile_m * TN)) * (work / (waves * NU))
 
 
 def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
@@ -60,19 +65,20 @@ def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
         return zero, zero, op.comm / BWep + LATep * sp.Min(ep - 1, 1), KO * sp.Min(ep - 1, 1)
     memory = op.weights / BWw + (op.act_in + op.act_out + op.kv_read + op.kv_write) / BWm
     if op.kind in ("gemm", "attention"):
-        tile_m = ATTENTION_TILE_M if op.kind == "attention" else TM
+        tile_m = MMA_TILE_M if op.kind == "attention" else TM
         return op.flops / (Pm * wave_efficiency(op.m, op.n, op.instances, tile_m)), memory, zero, KO
     return op.flops / Pv, memory, zero, zero
 
 
 def _link(device, group: int) -> tuple[float, float]:
+    """(bandwidth, latency) of the link a collective over ``group`` devices runs on."""
     up, out = device.interconnect.scale_up, device.interconnect.scale_out
-    if up is not None and group <= (up.domain or 1):
-        return up.bandwidth, up.latency
-    link = out or up
+    link = up if up is not None and group <= (up.domain or 1) else (out or up)
     if link is None:
+        if group > 1:
+            raise ValueError(f"{device.name}: {group} devices need an interconnect and the device file has none")
         return float("inf"), 0.0
-    return link.bandwidth, link.latency
+    return link.bandwidth, link.latency or 0.0
 
 
 def weights_tier(device, weight_bytes_per_device: float) -> str:
@@ -89,6 +95,9 @@ def weights_tier(device, weight_bytes_per_device: float) -> str:
 def device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
     """Values of DEVICE_SYMBOLS for ``device`` running at ``precision`` split as ``parallel``."""
     eff = device.efficiency
+    if eff is None or device.compute.units is None or device.compute.tile is None:
+        raise ValueError(f"{device.name}: the roofline model needs 'efficiency', 'compute.units' and "
+                         "'compute.tile' in the device file")
     main = device.main_memory
     tier = weight_tier or main.name
     w_bw = device.interconnect.host.bandwidth if tier == "host" else device.tier(tier).read_bandwidth
@@ -122,9 +131,9 @@ class StepTimes:
     def bound(self) -> np.ndarray:
         """Codes into BOUND_NAMES: what limits each operator."""
         busy = np.maximum(self.compute, self.memory)
-        return np.where(self.comm > np.maximum(busy, self.launch), COMM,
-                        np.where(self.launch > busy, OVERHEAD,
-                                 np.where(self.compute >= self.memory, COMPUTE, MEMORY)))
+        code = np.where(self.comm > np.maximum(busy, self.launch), COMM,
+                        np.where(self.launch > busy, OVERHEAD, np.where(self.compute >= self.memory, COMPUTE, MEMORY)))
+        return np.where(self.time > 0, code, NONE)
 
     @property
     def total(self) -> np.ndarray:
@@ -132,10 +141,10 @@ class StepTimes:
         return np.tensordot(self.costs.count, self.time, axes=1)
 
     def time_by_bound(self) -> np.ndarray:
-        """Seconds attributed to each bound, shape ``(4, *points)``."""
+        """Seconds attributed to each bound, shape ``(len(BOUND_NAMES), *points)``."""
         weighted = self.costs.count.reshape((-1,) + (1,) * (self.time.ndim - 1)) * self.time
         bound = self.bound
-        return np.stack([np.where(bound == i, weighted, 0.0).sum(axis=0) for i in range(4)])
+        return np.stack([np.where(bound == i, weighted, 0.0).sum(axis=0) for i in range(len(BOUND_NAMES))])
 
     def bottleneck(self) -> np.ndarray:
         """Index into BOUND_NAMES of the bound that takes most of the step."""
@@ -147,11 +156,21 @@ UNIT_OF_KIND = {"gemm": "matrix", "attention": "matrix", "elementwise": "vector"
 
 
 class RooflineModel:
-    """The GPU/NPU model of one operator table; compiled once, evaluated on arrays."""
+    """The GPU/NPU model of one operator table; compiled once, evaluated on arrays.
+
+    The interface every device model follows (see ``archmodel.step.DEVICE_MODELS``):
+    ``device_args(device, precision, parallel, weight_tier)`` -> values of its device symbols,
+    ``step_times(costs, step_args, device_args, weight_tier, main_tier)`` -> :class:`StepTimes`,
+    ``step_total(step_args, device_args)`` -> seconds per step (the sweep path).
+    """
 
     def __init__(self, table: OperatorTable):
         self.table = table
         self.exprs = [op_time_exprs(op) for op in table.specs]
+
+    @staticmethod
+    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+        return device_values(device, precision, parallel, weight_tier)
 
     @cached_property
     def _per_op(self):

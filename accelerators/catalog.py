@@ -9,6 +9,7 @@ one :class:`ConfigError` naming the file, the field, the value and what is allow
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -39,9 +40,14 @@ def device_path(name: str) -> Path:
 
 
 def load_device(name_or_path: str | Path) -> Device:
-    """Load a catalog device by name, or a user device file by path; cached by path and mtime."""
+    """Load a catalog device by name, or a user device file by path.
+
+    Results are cached by resolved path, modification time and a hash of the file's bytes, so an
+    edited file is read again even when two writes fall in the same mtime tick.
+    """
     path = _resolve(name_or_path)
-    return _load_cached(str(path), path.stat().st_mtime_ns)
+    content = path.read_bytes()
+    return _load_cached(str(path), path.stat().st_mtime_ns, hashlib.sha256(content).hexdigest())
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -57,8 +63,8 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 
 @lru_cache(maxsize=128)
-def _load_cached(path_text: str, mtime_ns: int) -> Device:
-    del mtime_ns  # part of the cache key only: an edited file is read again
+def _load_cached(path_text: str, mtime_ns: int, digest: str) -> Device:
+    del mtime_ns, digest  # parts of the cache key only: an edited file is read again
     path = Path(path_text)
     raw = _merged_raw(path, chain=())
     _check_name_matches_file(path, raw)

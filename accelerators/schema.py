@@ -248,20 +248,24 @@ def _check_kind_sections(device: Device) -> None:
         if not present and device.kind == kind and kind != "npu":
             raise rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
     if device.kind in _ROOFLINE_KINDS:
-        for field, value in (("compute.units", device.compute.units), ("compute.tile", device.compute.tile),
-                             ("efficiency", device.efficiency),
-                             ("interconnect.scale_up", device.interconnect.scale_up)):
-            if value is None:
-                raise rule_error(field, "<missing>",
-                                 f"a device of kind '{device.kind}' needs '{field}' (the roofline uses it)")
-        assert device.interconnect.scale_up is not None
-        if device.interconnect.scale_up.domain is None:
-            raise rule_error("interconnect.scale_up.domain", "<missing>",
-                             "the number of devices reachable over the scale-up link (an integer >= 1)")
+        _check_roofline_fields(device)
     if device.kind == "pim" and not device.has_tier("hbm"):
         raise rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
     if device.fpga is not None:
         _check_fpga_peak(device, device.fpga)
+
+
+def _check_roofline_fields(device: Device) -> None:
+    """GPU, NPU and PIM devices feed the roofline model, which needs these fields."""
+    scale_up = device.interconnect.scale_up
+    for field, value in (("compute.units", device.compute.units), ("compute.tile", device.compute.tile),
+                         ("efficiency", device.efficiency), ("interconnect.scale_up", scale_up)):
+        if value is None:
+            raise rule_error(field, "<missing>",
+                             f"a device of kind '{device.kind}' needs '{field}' (the roofline uses it)")
+    if scale_up is not None and scale_up.domain is None:
+        raise rule_error("interconnect.scale_up.domain", "<missing>",
+                         "the number of devices reachable over the scale-up link (an integer >= 1)")
 
 
 def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> None:

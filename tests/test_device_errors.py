@@ -261,3 +261,16 @@ fpga: {{dsp: 1000, dsp_type: DSP48E2, lut: 1000, ff: 2000, bram36: 10, uram: 0, 
         int8_macs_per_dsp: 2, hbm_channels: 0}}
 sources: {{compute: derived, memory: board manual, fpga: data sheet}}
 """
+
+
+def test_scale_up_needs_a_domain(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.format(name="toy-gpu").replace(", domain: 4", ""))
+    _assert_names_all_four(_error(path), path, "interconnect.scale_up.domain", "<missing>",
+                           "number of devices reachable")
+
+
+def test_kernel_overhead_may_be_zero_but_latency_may_not(tmp_path: Path) -> None:
+    zero = GOOD.format(name="toy-gpu").replace("kernel_overhead: 3 us", "kernel_overhead: 0 s")
+    assert load_device(_write(tmp_path, zero)).efficiency.kernel_overhead == 0.0
+    path = _write(tmp_path, GOOD.format(name="toy-gpu").replace("domain: 4", "domain: 4, latency: 0 us"))
+    _assert_names_all_four(_error(path), path, "interconnect.scale_up.latency", "'0 us'", "greater than zero")

@@ -294,8 +294,8 @@ class OperatorTable:
         op = self.specs[self.names.index(name)]
         expr = sp.sympify(getattr(op, quantity)).subs(u, uniform_experts_touched())
         if single_device:
-            expr = expr.subs({tp: 1, ep: 1, eg: 1, etp: 1})
-        return sp.simplify(expr)
+            expr = expr.subs({tp: 1, ep: 1, eg: 1, etp: 1}).subs(sp.Max(1, kvh), kvh)
+        return expr
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the model's dimensions filled in."""

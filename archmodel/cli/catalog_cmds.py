@@ -20,12 +20,12 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         print_json([{"name": d.name, "kind": d.kind, "chips": d.chips} for d in rows])
         return
     table = Table(title="Device catalog")
-    for col in ("name", "kind", "chips", "bf16/chip", "main memory", "bandwidth", "TDP"):
+    for col in ("name", "kind", "chips", "matrix peak/chip", "main memory", "bandwidth", "TDP"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right")
     for d in rows:
         main = d.main_memory
-        peak = d.compute.peak.get("bf16") or max(d.compute.peak.values())
-        table.add_row(d.name, d.kind, str(d.chips), si(peak, "FLOP/s"), si(main.capacity, "B"),
+        dtype = "bf16" if "bf16" in d.compute.peak else max(d.compute.peak, key=d.compute.peak.get)
+        table.add_row(d.name, d.kind, str(d.chips), f"{si(d.compute.peak[dtype], 'OP/s')} {dtype}", si(main.capacity, "B"),
                       si(main.read_bandwidth, "B/s"), si(d.power.tdp, "W") if d.power else "-")
     console.print(table)
 

@@ -1,0 +1,105 @@
+"""The CLI contract other tools rely on: command names, JSON keys, exit code 2 on bad input."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from archmodel.cli.main import cli
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+def run_json(*args):
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_model_json_contract():
+    data = run_json("model", "--workload", "mixtral-8x7b", "--device", "h100-sxm", "--tp", 2, "--phase", "decode",
+                    "--batch", 32, "--context", 2048)
+    assert {"latency_s", "bottleneck", "ops"} <= data.keys()
+    assert data["bottleneck"] in ("compute", "memory", "comm", "overhead")
+    names = [op["name"] for op in data["ops"]]
+    assert {"qkv_proj", "attn_score", "router", "expert_up", "expert_down", "lm_head"} <= set(names)
+    for op in data["ops"]:
+        assert {"name", "flops", "bytes", "op_per_byte", "time_s", "bound", "unit", "tier"} <= op.keys()
+    # The step latency is the sum of operator times x how often each runs.
+    assert data["latency_s"] == pytest.approx(sum(op["time_s"] * op["count"] for op in data["ops"]), rel=1e-9)
+
+
+def test_serve_json_contract_and_memory_fits():
+    data = run_json("serve", "--workload", "mixtral-8x7b", "--device", "h100-sxm", "--devices", 2,
+                    "--isl", 1024, "--osl", 256)
+    for key in ("batch", "ttft_s", "tpot_s", "output_tokens_per_s", "output_tokens_per_s_per_device",
+                "bottleneck", "memory"):
+        assert key in data
+    assert data["output_tokens_per_s"] == pytest.approx(2 * data["output_tokens_per_s_per_device"])
+    mem = data["memory"]
+    assert mem["weights_bytes"] + mem["kv_bytes"] <= mem["capacity_bytes"]
+    # One more sequence would not fit in the KV share of the free memory.
+    per_seq = mem["kv_bytes"] / data["batch"]
+    assert mem["weights_bytes"] + mem["kv_bytes"] + per_seq > 0.9 * mem["capacity_bytes"] - 0.1 * mem["weights_bytes"]
+
+
+def test_serve_fixed_batch():
+    data = run_json("serve", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--batch", 8,
+                    "--dtype", "fp16")
+    assert data["batch"] == 8
+    assert data["ttft_s"] > 0 and data["tpot_s"] > 0
+
+
+def test_devices_and_workloads_listings():
+    devices = {d["name"] for d in run_json("devices")}
+    assert {"a100-sxm-80g", "h100-sxm", "h200-sxm", "mi300x", "ascend-910b", "ascend-910c", "cloudmatrix384",
+            "sn40l", "sn40l-node", "duplex", "alveo-u280", "alveo-u55c", "versal-vck190"} <= devices
+    shown = run_json("devices", "show", "h100-sxm")
+    assert shown["compute"]["peak"]["bf16"] == pytest.approx(989e12)
+    names = {w["name"] for w in run_json("workloads")}
+    assert "deepseek-v3" in names and "gpt2-medium" in names
+
+
+def test_opb_crossover_of_expert_gemm():
+    rows = {r["name"]: r for r in run_json("opb", "-w", "mixtral-8x7b", "-d", "h100-sxm")}
+    ridge = rows["expert_up"]["ridge_op_per_byte"]
+    assert ridge == pytest.approx(989e12 / 3.35e12)
+    # An expert GEMM reaches the ridge once tokens per expert (B*2/8) are about the ridge: B ~ 4 x ridge.
+    assert 4 * ridge * 0.95 <= rows["expert_up"]["crossover_batch"] <= 4 * ridge * 1.2
+    assert "(1 - k/E)**(b*s)" in rows["expert_up"]["formula"]
+    assert rows["attn_score"]["crossover_batch"] is None  # GQA decode attention never reaches the ridge
+
+
+def test_roofline_writes_png(tmp_path):
+    out = tmp_path / "r.png"
+    result = run("roofline", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if p.name != "r.png"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("model", "-w", "no-such-model", "-d", "h100-sxm"), "no-such-model"),
+    (("model", "-w", "mixtral-8x7b", "-d", "no-such-device"), "no-such-device"),
+    (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128), "fits"),
+    (("serve", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--isl", 0, "--osl", 128), "isl"),
+    (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--ep", 3), "ep"),
+    (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--routing", "zipf:x"), "routing"),
+])
+def test_bad_input_exits_2_with_one_message(args, needle):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert needle in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_device_file_exits_2(tmp_path):
+    bad = tmp_path / "my-gpu.yaml"
+    bad.write_text("name: my-gpu\nkind: gpu\nvendor: me\ndescription: x\ncompute: {peak: {bf16: 100 TB/s}}\n"
+                   "memory: [{name: hbm, capacity: 80 GB, read_bandwidth: 2 TB/s, write_bandwidth: 2 TB/s}]\n"
+                   "sources: {compute: me, memory: me}\n")
+    result = run("model", "-w", "mixtral-8x7b", "-d", bad)
+    assert result.exit_code == 2
+    assert "my-gpu.yaml" in result.output and "compute.peak.bf16" in result.output and "100 TB/s" in result.output

@@ -26,7 +26,8 @@ def ranked_tokens(tokens: int, experts: int, k: int, seed: int,
 
 
 @pytest.mark.parametrize("experts,k,mult,shift,spread", [
-    (8, 2, 23170, 20, 2**20),  # realistic: about one logit sigma per nat
+    (8, 2, 23170, 20, 5000),  # q = distance * 0.0221: spread over the table
+    (6, 3, 777, 9, 60),  # q = distance * 1.52: exercises round half up
     (6, 4, 1, 0, 40),  # shift 0: q is the plain distance
     (5, 5, 65535, 0, 2**31 - 1),  # saturating indices
     (4, 3, 65535, 63, 2**31 - 1),  # every q is 0: equal weights
@@ -39,6 +40,9 @@ def test_matches_golden(experts: int, k: int, mult: int, shift: int, spread: int
                       inputs={"gate_mult": mult, "gate_shift": shift},
                       source_rate=0.7, sink_rate=0.5, seed=4, extra_cycles=3)
     weights = golden.gate_weights(sel, mult, shift)
+    if spread <= 5000 and k > 1:  # these cases must exercise unsaturated table indices
+        q = golden.gate_index(sel, mult, shift)
+        assert len(set(q[2:, 1:].ravel().tolist()) - {0, 255}) >= 5
     assert run.payloads("o") == [{"index": b["index"], "weight": w.tolist()}
                                  for b, w in zip(beats, weights)]
 

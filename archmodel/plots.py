@@ -31,15 +31,21 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
     flops = costs.flops.reshape(len(costs.names), -1)[:, 0]
     opb = costs.op_per_byte.reshape(len(costs.names), -1)[:, 0]
     t = times.time.reshape(len(costs.names), -1)[:, 0]
-    seen = set()
+    points: dict[tuple[float, float], list[int]] = {}
     for i, name in enumerate(costs.names):
         if flops[i] <= 0 or costs.kinds[i] in ("allreduce", "alltoall") or t[i] <= 0:
             continue
-        group = costs.groups[i]
-        ax.scatter(opb[i], flops[i] / t[i], color=GROUP_COLOURS.get(group, "black"), s=40, zorder=3,
+        key = (float(np.round(np.log10(opb[i]), 2)), float(np.round(np.log10(flops[i] / t[i]), 2)))
+        points.setdefault(key, []).append(i)
+    seen = set()
+    for (lx, ly), members in points.items():
+        x, y = 10 ** lx, 10 ** ly
+        group = costs.groups[members[0]]
+        names = [costs.names[i] for i in members]
+        ax.scatter(x, y, color=GROUP_COLOURS.get(group, "black"), s=40, zorder=3,
                    label=group if group not in seen else None)
         seen.add(group)
-        ax.annotate(name, (opb[i], flops[i] / t[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(5, -3 - 4 * (len(seen) % 2)), fontsize=7)
     ax.set_xlabel("operational intensity (FLOP / byte)")
     ax.set_ylabel("achieved FLOP/s")
     ax.set_title(title, fontsize=10)

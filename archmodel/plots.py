@@ -20,7 +20,8 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
     peak = device.peak(precision.compute_dtype)
     bw = device.main_memory.read_bandwidth
     eff = device.efficiency
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    fig = plt.figure(figsize=(12, 6), dpi=110)
+    ax = fig.add_axes((0.08, 0.1, 0.64, 0.82))
     x = np.logspace(-1, 4, 200)
     ax.loglog(x, np.minimum(peak, x * bw), color="black", lw=2, label=f"peak {peak / 1e12:.0f} TFLOP/s, {bw / 1e12:.2f} TB/s")
     ax.loglog(x, np.minimum(peak * eff.matmul, x * bw * eff.memory), color="gray", ls="--", lw=1,
@@ -38,19 +39,21 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
         key = (float(np.round(np.log10(opb[i]), 2)), float(np.round(np.log10(flops[i] / t[i]), 2)))
         points.setdefault(key, []).append(i)
     seen = set()
-    for (lx, ly), members in points.items():
+    key_lines = []
+    for number, ((lx, ly), members) in enumerate(sorted(points.items()), start=1):
         x, y = 10 ** lx, 10 ** ly
         group = costs.groups[members[0]]
-        names = [costs.names[i] for i in members]
         ax.scatter(x, y, color=GROUP_COLOURS.get(group, "black"), s=40, zorder=3,
                    label=group if group not in seen else None)
         seen.add(group)
-        ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(5, -3 - 4 * (len(seen) % 2)), fontsize=7)
+        ax.annotate(str(number), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8, weight="bold")
+        key_lines.append(f"{number}  " + ", ".join(costs.names[i] for i in members))
+    # A numbered key beside the axes: coincident operators share a number, nothing overprints.
+    fig.text(0.75, 0.93, "\n".join(key_lines), va="top", ha="left", fontsize=8, family="monospace")
     ax.set_xlabel("operational intensity (FLOP / byte)")
     ax.set_ylabel("achieved FLOP/s")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

@@ -101,6 +101,15 @@ def serve(model: ModelConfig, device, *, isl: int, osl: int, batch: int | str = 
         if batch % replicas:
             raise ConfigError(None, "batch", batch, f"a multiple of the data-parallel degree {replicas}")
         per_group = batch // replicas
+        # Weights that do not fit stream from the host tier each step (offload); the KV cache must
+        # still fit main memory next to whatever weights stay there.
+        resident = weights if tier == device.main_memory.name else 0.0
+        kv_need = kv_bytes_per_token(model, precision, parallel) * per_group * (isl + osl)
+        if resident + kv_need > capacity:
+            raise ConfigError(None, "batch", batch,
+                              f"at most {max_batch(model, device, precision, parallel, isl + osl) * replicas} "
+                              f"sequences of {isl + osl} tokens fit ({(resident + kv_need) / 1e9:.1f} GB needed, "
+                              f"{capacity / 1e9:.1f} GB per device)")
     pp = parallel.pp
     micro = per_group / pp
     kw = dict(precision=precision, parallel=parallel, routing=routing, weight_tier=tier)

@@ -48,3 +48,24 @@ def test_skewed_routing_reads_fewer_expert_weights():
     skew = model_step(model, dev, b=8, s=1, c=1024, routing=Routing("zipf", 1.2))
     i = uni.costs.index("expert_up")
     assert skew.costs.weights[i] < uni.costs.weights[i]
+
+
+def test_weights_that_do_not_fit_stream_from_host():
+    """Mixtral-8x7B bf16 (93 GB) on one A100 80GB: the weights are offloaded and every decode step
+    reads what it uses over PCIe Gen4 (32 GB/s x 0.88 streaming efficiency). At batch 1 that is the
+    active parameters less the embedding table (one row is gathered):
+    (12.88e9 - 32000 x 4096) x 2 B = 25.5 GB -> 0.905 s per token."""
+    from archmodel.serve import serve
+    model, dev = load_workload("mixtral-8x7b"), load_device("a100-sxm-80g")
+    r = serve(model, dev, isl=128, osl=4, batch=1)
+    assert r.weight_tier == "host"
+    expected = (model.active_params() - 32000 * 4096) * 2 / (32e9 * 0.88)
+    assert r.tpot_s == pytest.approx(expected, rel=0.02)
+
+
+def test_fixed_batch_that_does_not_fit_is_rejected():
+    from accelerators.errors import ConfigError
+    from archmodel.serve import serve
+    model, dev = load_workload("llama-2-7b"), load_device("a100-sxm-80g")
+    with pytest.raises(ConfigError, match="sequences of 4096 tokens fit"):
+        serve(model, dev, isl=2048, osl=2048, batch=4096)

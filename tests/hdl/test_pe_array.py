@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """PEArray against golden int32 GEMM tiles, with its documented timing."""
 from __future__ import annotations
 
@@ -104,7 +105,6 @@ def test_steady_state_utilisation() -> None:
     assert run.high["busy"] / (last_row + 1) >= 0.9
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_rejects_empty_array() -> None:
     with pytest.raises(ValueError):
         PEArray(0, 4)

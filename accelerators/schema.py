@@ -30,6 +30,7 @@ TierName = Literal["sram", "hbm", "ddr", "host"]
 TIER_ORDER: Final[tuple[str, ...]] = get_args(TierName)
 Topology = Literal["switch", "full-mesh", "clos", "fat-tree", "ring", "torus", "mesh", "point-to-point"]
 DspType = Literal["DSP48E2", "DSP58"]
+LinkName = Literal["scale_up", "scale_out", "host"]
 
 _ROOFLINE_KINDS: Final = ("gpu", "npu", "pim")
 
@@ -52,6 +53,8 @@ Time = _q("time")
 TimeOrZero = _q("time", allow_zero=True)
 Power = _q("power")
 Frequency = _q("frequency")
+EnergyPerOp = _q("energy_per_op")
+EnergyPerBit = _q("energy_per_bit")
 Count = Annotated[int, Field(strict=True, ge=1)]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -113,6 +116,18 @@ class PowerSpec(_Frozen):
     tdp: Power
 
 
+class EnergySpec(_Frozen):
+    """Optional energy figures (every field optional; ``archmodel.energy`` falls back per field to
+    documented defaults by device kind): energy per operation by datatype for the matrix and vector
+    units, per bit moved by memory tier and by link (one traversal of that link), and static power."""
+
+    matrix: dict[Dtype, EnergyPerOp] = {}
+    vector: dict[Dtype, EnergyPerOp] = {}
+    memory: dict[TierName, EnergyPerBit] = {}
+    links: dict[LinkName, EnergyPerBit] = {}
+    static_power: Power | None = None
+
+
 class RduSpec(_Frozen):
     """Dataflow RDU resources; ``ddr_to_hbm`` is the per-socket DDR->HBM copy bandwidth."""
 
@@ -170,6 +185,7 @@ class Device(_Frozen):
     pim: PimSpec | None = None
     fpga: FpgaSpec | None = None
     npu: NpuSpec | None = None
+    energy: EnergySpec | None = None
     sources: dict[str, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -253,6 +269,8 @@ def _check_kind_sections(device: Device) -> None:
         raise rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
     if device.fpga is not None:
         _check_fpga_peak(device, device.fpga)
+    if device.energy is not None:
+        _check_energy(device, device.energy)
 
 
 def _check_roofline_fields(device: Device) -> None:
@@ -266,6 +284,22 @@ def _check_roofline_fields(device: Device) -> None:
     if scale_up is not None and scale_up.domain is None:
         raise rule_error("interconnect.scale_up.domain", "<missing>",
                          "the number of devices reachable over the scale-up link (an integer >= 1)")
+
+
+def _check_energy(device: Device, energy: EnergySpec) -> None:
+    """Energy figures must name tiers and links the device has (``host`` memory needs a host link)."""
+    tiers = [tier.name for tier in device.memory]
+    for name in energy.memory:
+        if name == "host":
+            if device.interconnect.host is None:
+                raise rule_error("energy.memory.host", name, "a 'host' memory energy only with an 'interconnect.host' link")
+        elif name not in tiers:
+            raise rule_error(f"energy.memory.{name}", name, f"a memory tier of this device: {', '.join(tiers)}")
+    for name in energy.links:
+        if getattr(device.interconnect, name) is None:
+            present = [n for n in get_args(LinkName) if getattr(device.interconnect, n) is not None]
+            raise rule_error(f"energy.links.{name}", name,
+                             f"a link this device has under 'interconnect': {', '.join(present) or 'none'}")
 
 
 def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> None:

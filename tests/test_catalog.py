@@ -251,3 +251,14 @@ def test_the_worked_example_in_docs_loads(tmp_path: Path) -> None:
     assert device.tier("hbm").capacity == 144e9
     assert device.interconnect.host.bandwidth == 128e9
     assert device.interconnect.scale_up == load_device("h100-sxm").interconnect.scale_up
+
+
+def test_energy_figures_are_cited_per_bit_and_inherited() -> None:
+    """HBM2-class 3.9 pJ/bit (O'Connor et al., MICRO 2017); the U280's HBM at a quarter of its DDR4
+    (AMD WP485); cloudmatrix384 inherits the 910C's figures through ``extends``."""
+    a100, u280 = load_device("a100-sxm-80g"), load_device("alveo-u280")
+    assert a100.energy.memory["hbm"] == pytest.approx(3.9e-12)
+    assert u280.energy.memory["ddr"] == pytest.approx(20e-12)
+    assert u280.energy.memory["hbm"] * 4 == pytest.approx(u280.energy.memory["ddr"])
+    assert load_device("cloudmatrix384").energy == load_device("ascend-910c").energy
+    assert load_device("h100-sxm").energy is None  # defaults by kind apply (archmodel.energy)

@@ -11,6 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from .devices.gpu import BOUND_NAMES, RooflineModel, StepTimes, weights_tier
+from .devices.rdu import RDUModel
 from .devices.pim import PIMModel
 from .optable import OperatorTable, OpCosts
 from .parallel import Parallelism
@@ -20,7 +21,7 @@ from .workload import ModelConfig
 
 # Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
 # docstring). GPUs and NPUs share the roofline with size-dependent efficiency.
-DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": RooflineModel, "pim": PIMModel}
+DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": RooflineModel, "pim": PIMModel, "rdu": RDUModel}
 
 
 @lru_cache(maxsize=64)

@@ -8,6 +8,7 @@ import click
 from accelerators.errors import ConfigError
 
 from .catalog_cmds import devices, workloads
+from .coe_cmd import coe
 from .demo_cmd import demo
 from .model_cmds import model, opb, roofline, serve_cmd
 
@@ -29,7 +30,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, opb, roofline, demo):
+for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe):
     cli.add_command(command)
 
 

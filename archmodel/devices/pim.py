@@ -9,12 +9,13 @@ can run on either without moving its data. This model decides, per operator and 
 * **xPU**: the GPU roofline with size-dependent efficiency, by the very expressions of
   :class:`~archmodel.devices.gpu.RooflineModel` (``op_time_exprs``), evaluated on the same
   device values (``device_values``);
-* **Logic-PIM**: ``max(flops / P_pim, bytes / BW_pim)`` with ``BW_pim = multiple x HBM read
-  bandwidth`` and ``P_pim = op_per_byte x BW_pim``. The PIM is taken at its peak: Duplex is a
-  simulated research design and no measured efficiency exists for it (the xPU keeps the
-  device file's measured ``efficiency``), so the PIM is favoured by ``1 / efficiency.memory``
-  where both are memory-bound. Weights kept on the host tier (offload) reach the PIM at the host
-  link's bandwidth, as they reach the xPU. The PIM runs every datatype at the same ``P_pim``;
+* **Logic-PIM**: ``max(flops / P_pim, bytes / BW_pim)``. ``BW_pim = multiple x HBM read
+  bandwidth x efficiency.memory``: the PIM reads the same DRAM dies, so it sustains the same
+  fraction of its peak as the xPU's streaming kernels (the device file's measured figure; no
+  measurement of a Logic-PIM exists), and with ``multiple = 1`` it has exactly the xPU's memory
+  system. ``P_pim = op_per_byte x multiple x HBM read bandwidth`` is the PIM's peak
+  (``Device.pim_peak``), at every datatype. Weights kept on the host tier (offload) reach the
+  PIM at the host link's bandwidth, as they reach the xPU;
 * each operator runs on the unit that finishes it first. Launch overhead is the xPU's (the xPU
   issues PIM kernels too), the same on either unit, so it does not change the choice;
 * **expert co-processing**: an expert GEMM (a GEMM over the touched experts, ``instances = u``) is
@@ -152,7 +153,7 @@ def split_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
 
 
 def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, op_per_byte=None) -> tuple:
-    """Values of PIM_SYMBOLS; ``bandwidth_multiple`` / ``op_per_byte`` (scalars or arrays, for
+    """Values of PIM_SYMBOLS (sustained bandwidths, peak compute); ``bandwidth_multiple`` / ``op_per_byte`` (scalars or arrays, for
     sweeps) override the device file's ``pim`` section."""
     spec = device.pim
     if spec is None and (bandwidth_multiple is None or op_per_byte is None):
@@ -166,14 +167,17 @@ def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, 
         arr = np.asarray(value, dtype=float)
         if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
             raise ConfigError(None, field, value, "a finite number > 0 (or an array of them)")
-    bw = np.asarray(mult, dtype=float) * device.tier("hbm").read_bandwidth
+    if device.efficiency is None:
+        raise ConfigError(device.name, "efficiency", None, "an 'efficiency' section (memory: the sustained fraction)")
+    peak_bw = np.asarray(mult, dtype=float) * device.tier("hbm").read_bandwidth
+    bw = peak_bw * device.efficiency.memory
     if weight_tier == "host":
         if device.interconnect.host is None:
             raise ConfigError(device.name, "interconnect.host", None, "a host link when weights are offloaded")
-        bw_w = np.full_like(bw, device.interconnect.host.bandwidth)
+        bw_w = np.full_like(bw, device.interconnect.host.bandwidth * device.efficiency.memory)
     else:
         bw_w = bw
-    return bw, bw_w, np.asarray(opb, dtype=float) * bw
+    return bw, bw_w, np.asarray(opb, dtype=float) * peak_bw
 
 
 @dataclass(frozen=True)
@@ -409,3 +413,27 @@ def pim_step_latency(model, device, *, b, s, c, precision: Precision = Precision
                          op_per_byte=op_per_byte)
     return dm.step_total(args, dev)
 
+
+
+def operator_assignment(model, device, *, batches=(32, 64, 128), context: int = 2048,
+                        precision: Precision = Precision(), parallel: Parallelism = Parallelism()) -> list[dict]:
+    """Per decode batch and operator: Op/B, the unit it runs on, the PIM's share of its FLOPs and
+    its time on the xPU alone, the PIM alone and as scheduled (seconds, launch included)."""
+    from ..step import model_step
+    from .gpu import BOUND_NAMES
+    b = np.asarray(batches, dtype=float)
+    step = model_step(model, device, b=b, s=1, c=context, precision=precision, parallel=parallel)
+    t, costs = step.times, step.costs
+    if not isinstance(t, PIMStepTimes):
+        raise ConfigError(device.name, "kind", device.kind, "a 'pim' device (the Logic-PIM model)")
+    alone_x = np.maximum(t.xpu_compute, t.xpu_memory) + t.comm + t.launch
+    alone_p = np.where(t.assignment == LINK, alone_x, np.maximum(t.pim_compute, t.pim_memory) + t.launch)
+    rows = []
+    for j, batch in enumerate(batches):
+        for i, name in enumerate(costs.names):
+            rows.append({"batch": int(batch), "name": name, "kind": costs.kinds[i], "count": float(costs.count[i]),
+                         "op_per_byte": float(costs.op_per_byte[i, j]), "unit": UNIT_NAMES[int(t.assignment[i, j])],
+                         "pim_share": float(t.pim_share[i, j]), "time_s": float(t.time[i, j]),
+                         "xpu_time_s": float(alone_x[i, j]), "pim_time_s": float(alone_p[i, j]),
+                         "bound": BOUND_NAMES[int(t.bound[i, j])], "step_s": float(step.latency[j])})
+    return rows

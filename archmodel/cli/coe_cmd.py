@@ -64,3 +64,19 @@ def coe(expert_model, experts, device, devices, batch, osl, isl, requests, seed,
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+
+
+def memory_map_table(mm) -> Table:
+    """A rich table of an RDU memory map (``archmodel.devices.rdu.MemoryMap``), for `moearch model --memory-map`."""
+    table = Table(title=f"memory map of one {mm.device} socket (x{mm.devices} devices, each the same)")
+    for col in ("tier", "tensor", "instances", "bytes", "used / capacity"):
+        table.add_column(col, justify="left" if col in ("tier", "tensor") else "right")
+    for tier in mm.tiers:
+        share = f"{si(tier.used, 'B')} / {si(tier.capacity, 'B')} ({tier.used / tier.capacity:.0%})" \
+            if tier.capacity else "absent"
+        table.add_row(tier.name, "", "", "", share)
+        for e in tier.entries:
+            table.add_row("", e.name, f"{e.instances:g}", si(e.bytes, "B"), "")
+    for e in mm.overflow:
+        table.add_row("overflow", e.name, f"{e.instances:g}", si(e.bytes, "B"), "does not fit")
+    return table

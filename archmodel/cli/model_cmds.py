@@ -55,14 +55,22 @@ def step_json(step) -> dict:
 @click.option("--isl", type=int, default=None, help="Prompt tokens (prefill; decode context when --context is absent).")
 @click.option("--context", type=int, default=None, help="Tokens already cached (decode).")
 @precision_options
+@click.option("--memory-map", is_flag=True, help="RDU devices: print which tensors each memory tier holds.")
 @json_option
-def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, as_json):
+def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, memory_map,
+          as_json):
     """One forward step: per-operator FLOPs, bytes, Op/B, time, bound, unit and tier."""
     m, dev, parallel, precision, step = _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype,
                                                            routing, phase, batch, isl, context)
     data = step_json(step)
     data.update({"workload": m.name, "device": dev.name, "phase": phase, "batch": batch,
                  "parallel": {"tp": parallel.tp, "ep": parallel.ep, "pp": parallel.pp, "dp": parallel.dp}})
+    if memory_map:
+        from ..devices.rdu import memory_map as rdu_memory_map
+        s, c = (isl or 2048, 0) if phase == "prefill" else (1, context if context is not None else (isl or 2048))
+        mm = rdu_memory_map(m, dev, b=batch, s=s, c=c, precision=precision, parallel=parallel,
+                            routing=parse_routing(routing))
+        data["memory_map"] = mm.to_json()
     if as_json:
         print_json(data)
         return
@@ -78,6 +86,9 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
         table.add_row(op["name"], f"{op['count']:g}", si(op["flops"]), si(moved, "B"), f"{op['op_per_byte']:.2f}",
                       si(op["time_s"], "s"), f"{share:.1%}", op["bound"], op["unit"], op["tier"])
     console.print(table)
+    if memory_map:
+        from .coe_cmd import memory_map_table
+        console.print(memory_map_table(mm))
 
 
 @click.command("serve")

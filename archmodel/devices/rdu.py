@@ -47,16 +47,19 @@ stage time ``max(compute_i, memory_i per tier, link_i)`` plus its own latencies,
 times add up to the step exactly; ``compute``/``memory``/``comm`` of an operator are its own
 stage's resource times (``memory`` the slowest of its tiers), which set its ``bound``.
 
-Constants (SN40L device files carry the hardware figures; these are properties of the software):
+Software factors come from the device file's ``efficiency`` section (sn40l.yaml cites them); a
+user's RDU file without one gets the same values from the module constants:
 
-* ``COMPUTE_EFFICIENCY = 1.0``: no sustained-GEMM figure is published for SN40L; the peak is an
-  upper bound.
-* ``OFFCHIP_EFFICIENCY = 0.75``: Prabhakar et al., "SambaNova SN40L: Unleashing Agentic AI with
-  Dataflow", DAC 2025 talk abstract: token generation reaches "over 75% of peak performance" on
-  8 and 16 RDUs (decode is HBM-bound, so this is the sustained share of peak HBM bandwidth; a lower
-  bound). Applied to HBM and DDR streams; SRAM is taken at its (lower-bound) catalog bandwidth.
-* ``SECTION_OVERHEAD_S = 0``: the same abstract: streaming dataflow turns consecutive calls of a
-  kernel into one call with a pipelined outer loop, removing the synchronisation between calls.
+* ``matmul`` -> ``COMPUTE_EFFICIENCY = 1.0``: no sustained-GEMM figure is published for SN40L; the
+  peak is an upper bound.
+* ``memory`` -> ``OFFCHIP_EFFICIENCY = 0.75``: Prabhakar et al., "SambaNova SN40L: Unleashing
+  Agentic AI with Dataflow", DAC 2025 talk abstract: token generation reaches "over 75% of peak
+  performance" on 8 and 16 RDUs (decode is HBM-bound, so this is the sustained share of peak HBM
+  bandwidth; a lower bound). Applied to HBM and DDR streams; SRAM is taken at its (lower-bound)
+  catalog bandwidth.
+* ``kernel_overhead`` -> ``SECTION_OVERHEAD_S = 0``, charged once per section: the same abstract:
+  streaming dataflow turns consecutive calls of a kernel into one call with a pipelined outer
+  loop, removing the synchronisation between calls.
 
 The sockets' peer-to-peer link has no published bandwidth or latency; when the device file has no
 ``interconnect.scale_up``, collectives are not charged (time 0, tier ``link (no figure)``).
@@ -75,6 +78,7 @@ from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
 from ..parallel import Parallelism
 from ..placement import KV_FAMILY, TIERS, Placement, greedy_place, table_families
 from ..precision import Precision
+from ..routing import Routing, experts_touched
 from .gpu import StepTimes
 
 COMPUTE_EFFICIENCY = 1.0
@@ -109,6 +113,14 @@ class RDUEfficiency:
     compute: float = COMPUTE_EFFICIENCY
     offchip: float = OFFCHIP_EFFICIENCY
     section_overhead: float = SECTION_OVERHEAD_S
+
+    @classmethod
+    def of(cls, device) -> "RDUEfficiency":
+        """The device file's ``efficiency`` section, else the module defaults."""
+        eff = device.efficiency
+        if eff is None:
+            return cls()
+        return cls(compute=eff.matmul, offchip=eff.memory, section_overhead=eff.kernel_overhead)
 
 
 @dataclass(frozen=True)
@@ -203,7 +215,7 @@ class RDUModel:
     :class:`archmodel.devices.gpu.RooflineModel` (``device_args``, ``step_times``, ``step_total``).
     The ``weight_tier`` the facade passes is ignored: placement is this model's own decision."""
 
-    def __init__(self, table: OperatorTable, fusion: Fusion = Fusion(), efficiency: RDUEfficiency = RDUEfficiency()):
+    def __init__(self, table: OperatorTable, fusion: Fusion = Fusion(), efficiency: RDUEfficiency | None = None):
         self.table = table
         self.fusion = fusion
         self.efficiency = efficiency
@@ -224,7 +236,7 @@ class RDUModel:
             if not device.has_tier(name):
                 raise ConfigError(device.name, "memory", [t.name for t in device.memory],
                                   "an RDU device with 'sram' and 'hbm' tiers (and optionally 'ddr')")
-        eff = self.efficiency
+        eff = self.efficiency or RDUEfficiency.of(device)
         read, write, cap = [], [], []
         for name in TIERS:
             if device.has_tier(name):
@@ -527,12 +539,16 @@ class MemoryMap:
 
 
 def memory_map(model, device, *, b, s, c, precision: Precision = Precision(), parallel: Parallelism = Parallelism(),
-               fusion: Fusion = Fusion(), u=None) -> MemoryMap:
+               fusion: Fusion = Fusion(), routing: Routing = Routing()) -> MemoryMap:
     """The memory map of ``model`` on an RDU ``device`` for one design point (per device/socket)."""
     from ..step import operator_table
     if device.kind != "rdu":
         raise ConfigError(None, "device", device.name, "a device of kind 'rdu' for a memory map")
     table = operator_table(model, parallel.pp)
+    u = None
+    if model.moe is not None and routing.kind != "uniform":
+        eg = max(1.0, parallel.ep / parallel.tp)
+        u = experts_touched(b * s * eg, model.moe.num_experts, model.moe.top_k, routing) / parallel.ep
     rdu = RDUModel(table, fusion)
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep, u=u)

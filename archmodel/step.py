@@ -13,6 +13,7 @@ import numpy as np
 from .devices.gpu import BOUND_NAMES, RooflineModel, StepTimes, weights_tier
 from .devices.rdu import RDUModel
 from .devices.pim import PIMModel
+from .devices.npu import NPUModel
 from .optable import OperatorTable, OpCosts
 from .parallel import Parallelism
 from .precision import Precision
@@ -20,8 +21,8 @@ from .routing import Routing, experts_touched
 from .workload import ModelConfig
 
 # Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
-# docstring). GPUs and NPUs share the roofline with size-dependent efficiency.
-DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": RooflineModel, "pim": PIMModel, "rdu": RDUModel}
+# docstring). NPUs (Ascend) reuse the roofline's expressions and add cube/vector units and dies.
+DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": NPUModel, "pim": PIMModel, "rdu": RDUModel}
 
 
 @lru_cache(maxsize=64)

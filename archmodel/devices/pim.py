@@ -264,16 +264,14 @@ class PIMModel:
 
     # -- expert split ---------------------------------------------------------------------------
     def _lorenz_lookup(self, tokens: np.ndarray):
+        """``share(j)``: ``L_T(j / SPLIT_STEPS)`` per point, linear between the two grid rows around T."""
         grid, table = lorenz_table(self.q)
         i0 = np.clip(np.searchsorted(grid, tokens, side="right") - 1, 0, grid.size - 2)
         w = np.clip((tokens - grid[i0]) / (grid[i0 + 1] - grid[i0]), 0.0, 1.0)
-        row0, row1 = table[i0], table[i0 + 1]  # (*points, steps + 1)
 
         def share(j: np.ndarray) -> np.ndarray:
-            jj = j[..., None]
-            a = np.take_along_axis(row0, jj, axis=-1)[..., 0]
-            b_ = np.take_along_axis(row1, jj, axis=-1)[..., 0]
-            return np.where(j >= SPLIT_STEPS, 1.0, np.where(j <= 0, 0.0, a + w * (b_ - a)))
+            a, b_ = table[i0, j], table[i0 + 1, j]
+            return a + w * (b_ - a)
         return share
 
     def _split_search(self, fn, args: tuple, shape: tuple) -> tuple[np.ndarray, np.ndarray]:

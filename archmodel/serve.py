@@ -23,6 +23,7 @@ from .precision import Precision
 from .routing import Routing
 from .step import kv_bytes_per_token, model_step, stored_weight_bytes
 from .devices.gpu import BOUND_NAMES, weights_tier
+from .energy import step_energy
 from .workload import ModelConfig
 
 KV_CACHE_FRACTION = 0.9
@@ -49,6 +50,8 @@ class ServeResult:
     bottleneck: str
     memory: MemoryUse
     weight_tier: str
+    energy_j_per_token: float = float("nan")  # all devices, per output token (archmodel.energy)
+    energy_defaults: tuple[str, ...] = ()  # energy fields that fell back to the defaults by kind
 
     @property
     def output_tokens_per_s_per_device(self) -> float:
@@ -61,6 +64,7 @@ class ServeResult:
             "output_tokens_per_s": self.output_tokens_per_s,
             "output_tokens_per_s_per_device": self.output_tokens_per_s_per_device,
             "bottleneck": self.bottleneck, "weight_tier": self.weight_tier,
+            "energy_j_per_token": self.energy_j_per_token, "energy_defaults": list(self.energy_defaults),
             "memory": {"weights_bytes": self.memory.weights_bytes, "kv_bytes": self.memory.kv_bytes,
                        "capacity_bytes": self.memory.capacity_bytes},
         }
@@ -126,8 +130,16 @@ def serve(model: ModelConfig, device, *, isl: int, osl: int, batch: int | str = 
     total = prefill_s + decode_s
     sequences = per_group * replicas
     kv = kv_bytes_per_token(model, precision, parallel) * per_group * (isl + osl)
+    # Energy: every device runs each of the pp micro-batches through its stage (dynamic energy of
+    # the steps), and draws static power (if the device file gives it) for the whole run.
+    e_prefill = step_energy(prefill, device, precision, parallel)
+    dynamic = float(e_prefill.dynamic_j)
+    if osl > 1:
+        dynamic += float(step_energy(decode, device, precision, parallel).dynamic_j.sum())
+    energy = parallel.devices * (pp * dynamic + e_prefill.figures.static_power * total)
     return ServeResult(
         batch=int(sequences), devices=parallel.devices, isl=isl, osl=osl, ttft_s=prefill_s,
         tpot_s=decode_s / (osl - 1) if osl > 1 else 0.0, prefill_s=prefill_s, decode_s=decode_s,
         output_tokens_per_s=sequences * osl / total, bottleneck=BOUND_NAMES[int(np.argmax(by_bound))],
-        memory=MemoryUse(weights, kv, capacity), weight_tier=tier)
+        memory=MemoryUse(weights, kv, capacity), weight_tier=tier,
+        energy_j_per_token=energy / (sequences * osl), energy_defaults=e_prefill.figures.defaulted)

@@ -9,6 +9,7 @@ from accelerators.errors import ConfigError
 
 from .catalog_cmds import devices, workloads
 from .coe_cmd import coe
+from .compare_cmd import compare
 from .demo_cmd import demo
 from .model_cmds import model, opb, roofline, serve_cmd
 
@@ -30,7 +31,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe):
+for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare):
     cli.add_command(command)
 
 

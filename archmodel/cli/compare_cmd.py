@@ -1,0 +1,164 @@
+"""`moearch compare`: one workload served on several devices, side by side (table, JSON, bar chart).
+
+Each device runs the offline serving estimate (:func:`archmodel.serve.serve`) on the fewest of its
+chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
+leave room for at least one sequence's KV cache in main memory (no host offload). The split: MoE
+layers expert-parallel over all of them, attention and dense layers tensor-parallel within the
+scale-up domain and data-parallel across domains; a dense model is pipelined across domains
+instead (data parallelism would not shrink its weights).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from accelerators.errors import ConfigError
+
+from ..parallel import Parallelism
+from .common import (atomic_write, console, json_option, load_device_arg, load_workload_arg, make_precision,
+                     parse_routing, precision_options, print_json, si, workload_option)
+
+MAX_DEVICES = 4096
+ROW_KEYS = ("device", "kind", "devices", "parallel", "batch", "output_tokens_per_s", "output_tokens_per_s_per_device",
+            "ttft_s", "tpot_s", "energy_j_per_token", "tdp_bound_j_per_token", "bottleneck", "energy_defaults")
+
+
+def split_plan(model, device, n: int) -> Parallelism:
+    """How ``n`` devices share the model (see the module docstring)."""
+    up = device.interconnect.scale_up
+    domain = (up.domain or 1) if up is not None else 1
+    tp = math.gcd(n, domain) if n > 1 else 1
+    if model.is_moe:
+        return Parallelism(tp=tp, ep=n, dp=n // tp)
+    return Parallelism(tp=tp, pp=n // tp)
+
+
+def fewest_devices(model, device, precision, isl: int, osl: int) -> int:
+    """The smallest power of two of ``device`` whose main memory holds the weights and one sequence."""
+    from ..serve import max_batch
+    from ..step import stored_weight_bytes
+    n = 1
+    while n <= MAX_DEVICES:
+        parallel = split_plan(model, device, n)
+        if stored_weight_bytes(model, precision, parallel) <= device.main_memory.capacity and \
+                max_batch(model, device, precision, parallel, isl + osl) >= 1:
+            return n
+        n *= 2
+    raise ConfigError(None, "devices", f"> {MAX_DEVICES} x {device.name}",
+                      f"a model that fits {MAX_DEVICES} devices' main memory; try a smaller --dtype")
+
+
+def compare_rows(model, names: list[str], *, isl: int, osl: int, precision, routing, devices: int | None = None,
+                 batch: int | str = "auto") -> list[dict]:
+    """One result row per device name (or path)."""
+    from ..serve import serve
+    from ..step import DEVICE_MODELS
+    rows = []
+    for name in names:
+        device = load_device_arg(name)
+        if device.kind not in DEVICE_MODELS:
+            raise ConfigError(None, "device", name, f"a device whose kind has a model: {', '.join(sorted(DEVICE_MODELS))}")
+        n = devices if devices is not None else fewest_devices(model, device, precision, isl, osl)
+        parallel = split_plan(model, device, n)
+        r = serve(model, device, isl=isl, osl=osl, batch=batch, precision=precision, parallel=parallel, routing=routing)
+        tdp = device.power.tdp if device.power is not None else None
+        rows.append({
+            "device": device.name, "kind": device.kind, "devices": n,
+            "parallel": {"tp": parallel.tp, "ep": parallel.ep, "pp": parallel.pp, "dp": parallel.dp},
+            "batch": r.batch, "output_tokens_per_s": r.output_tokens_per_s,
+            "output_tokens_per_s_per_device": r.output_tokens_per_s_per_device,
+            "ttft_s": r.ttft_s, "tpot_s": r.tpot_s, "energy_j_per_token": r.energy_j_per_token,
+            # A device cannot draw more than its TDP on average: an upper bound beside the model's figure.
+            "tdp_bound_j_per_token": tdp * n / r.output_tokens_per_s if tdp else None,
+            "bottleneck": r.bottleneck, "energy_defaults": list(r.energy_defaults),
+        })
+    return rows
+
+
+def compare_chart(rows: list[dict], path: Path, title: str) -> None:
+    """Bar charts: output tokens/s per device, TPOT, energy per output token, devices used."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["device"] for r in rows]
+    panels = (("output tokens/s per device", [r["output_tokens_per_s_per_device"] for r in rows]),
+              ("TPOT (ms)", [r["tpot_s"] * 1e3 for r in rows]),
+              ("energy per output token (mJ, modelled)", [r["energy_j_per_token"] * 1e3 for r in rows]),
+              ("devices used", [r["devices"] for r in rows]))
+    colours = {"compute": "tab:red", "memory": "tab:blue", "comm": "tab:orange", "overhead": "tab:gray"}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), dpi=100)
+    for ax, (label, values) in zip(axes.flat, panels):
+        bars = ax.bar(names, values, color=[colours.get(r["bottleneck"], "tab:green") for r in rows])
+        ax.bar_label(bars, fmt="%.3g", fontsize=7)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    fig.legend(handles, [f"{k}-bound" for k in colours], loc="lower center", ncol=4, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _device_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if not names or any(not n for n in names):
+        raise ConfigError(None, "device", text, "a comma-separated list of catalog devices or YAML paths, e.g. h100-sxm,ascend-910c")
+    return names
+
+
+@click.command("compare")
+@workload_option
+@click.option("--device", "-d", "device", required=True,
+              help="Comma-separated catalog devices or device YAML paths, e.g. h100-sxm,ascend-910c,cloudmatrix384.")
+@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
+@click.option("--osl", type=int, required=True, help="Output tokens per request.")
+@click.option("--devices", "devices", type=int, default=None,
+              help="Devices of each kind to use (default: the fewest that hold the model).")
+@click.option("--batch", default="auto", show_default=True, help="Concurrent requests, or 'auto' (largest that fits).")
+@precision_options
+@json_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG bar chart to write.")
+def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing, as_json, output):
+    """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
+    model = load_workload_arg(workload)
+    names = _device_names(device)
+    if devices is not None and devices < 1:
+        raise ConfigError(None, "devices", devices, "a whole number >= 1")
+    if batch != "auto":
+        try:
+            batch = int(batch)
+        except ValueError:
+            raise ConfigError(None, "batch", batch, "a whole number >= 1 or 'auto'") from None
+    precision = make_precision(dtype, kv_dtype)
+    rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
+                        devices=devices, batch=batch)
+    title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"
+    if output is not None:
+        atomic_write(output, lambda p: compare_chart(rows, p, title))
+    if as_json:
+        print_json({"workload": model.name, "isl": isl, "osl": osl, "dtype": dtype, "rows": rows})
+        return
+    table = Table(title=title + " (energy: modelled dynamic energy; TDP bound = TDP x devices / tokens/s)")
+    for col in ("device", "devices", "split", "batch", "tokens/s", "tokens/s/device", "TTFT", "TPOT",
+                "energy/token", "TDP bound", "bottleneck"):
+        table.add_column(col, justify="left" if col in ("device", "split", "bottleneck") else "right")
+    for r in rows:
+        p = r["parallel"]
+        bound = r["tdp_bound_j_per_token"]
+        table.add_row(r["device"], str(r["devices"]), f"tp{p['tp']} ep{p['ep']} pp{p['pp']} dp{p['dp']}", str(r["batch"]),
+                      f"{r['output_tokens_per_s']:,.0f}", f"{r['output_tokens_per_s_per_device']:,.0f}",
+                      si(r["ttft_s"], "s"), si(r["tpot_s"], "s"), si(r["energy_j_per_token"], "J"),
+                      si(bound, "J") if bound else "-", r["bottleneck"])
+    console.print(table)
+    defaults = sorted({r["device"] for r in rows if r["energy_defaults"]})
+    if defaults:
+        console.print(f"energy: defaults by device kind used for {', '.join(defaults)} (see archmodel.energy)")
+    if output is not None:
+        click.echo(f"wrote {output}")

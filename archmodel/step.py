@@ -14,6 +14,7 @@ from .devices.gpu import BOUND_NAMES, RooflineModel, StepTimes, weights_tier
 from .devices.rdu import RDUModel
 from .devices.pim import PIMModel
 from .devices.npu import NPUModel
+from .fpga.device_model import FPGAModel
 from .optable import OperatorTable, OpCosts
 from .parallel import Parallelism
 from .precision import Precision
@@ -22,7 +23,7 @@ from .workload import ModelConfig
 
 # Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
 # docstring). NPUs (Ascend) reuse the roofline's expressions and add cube/vector units and dies.
-DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": NPUModel, "pim": PIMModel, "rdu": RDUModel}
+DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": NPUModel, "pim": PIMModel, "rdu": RDUModel, "fpga": FPGAModel}
 
 
 @lru_cache(maxsize=64)

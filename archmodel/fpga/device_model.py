@@ -1,0 +1,133 @@
+"""FPGA device model for the operator table (device kind ``fpga``).
+
+Follows the :class:`archmodel.devices.gpu.RooflineModel` interface (``device_args``,
+``step_times``, ``step_total``; results as :class:`~archmodel.devices.gpu.StepTimes`).
+
+**Compute** is DSP-limited at the kernel clock: a PE array of ``R x C`` MACs chosen by
+:func:`archmodel.fpga.resources.default_array` for ``dsp`` DSPs packed ``macs_per_dsp`` MACs each
+(int8: the part's ``int8_macs_per_dsp``, the packing a tuned design reaches, WP486 / AM004; 16-bit
+and fp8 operands: one MAC per DSP, a 16 x 16 product fits the 27 x 18 multiplier; fp32: a
+24-bit mantissa product needs two DSP48E2 (``mul2dsp``), one DSP58 in its FP32 mode (AM004)). A
+GEMM of ``instances`` x ``m x n x K`` takes the PE contract's cycles
+``(tiles - 1) * max(K, R) + K + R + 1`` with ``tiles = instances * ceil(m/R) * ceil(n/C)``,
+written from the FLOPs as ``(flops / 2) / (R * C * eff) + K - max(K, R) + R + 1`` with
+``eff = (m n / (ceil(m/R) R ceil(n/C) C)) * K / max(K, R)`` (identical for a plain GEMM, and it
+keeps the causal halving of attention FLOPs). Element-wise work runs on ``C`` fabric lanes, one
+operation per lane and cycle.
+
+**Memory**: weights stream from their tier (HBM, else DDR, else host), KV cache from main memory;
+activations stay on chip (BRAM/URAM at the ``sram`` tier's bandwidth) when an operator's
+activation bytes fit the on-chip capacity, else they go to main memory. Each GEMM/attention
+operator pays one in-circuit stage switch (``DEFAULT_SWITCH_CYCLES``); there are no kernel
+launches. Collectives use the device's links as in the roofline model.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from ..devices.gpu import UNIT_OF_KIND as _GPU_UNITS, StepTimes, _link
+from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
+from ..parallel import Parallelism
+from ..precision import Precision
+from .budget import DEFAULT_SWITCH_CYCLES, make_budget
+from .resources import default_array
+
+__all__ = ["FPGAModel", "macs_per_dsp"]
+
+CLK, AR, AC, BWw, BWm, BWs, CAP, BWtp, LATtp, BWep, LATep = sp.symbols(
+    "f_clk R_pe C_pe BW_w BW_m BW_s CAP_s BW_tp LAT_tp BW_ep LAT_ep", positive=True)
+DEVICE_SYMBOLS = (CLK, AR, AC, BWw, BWm, BWs, CAP, BWtp, LATtp, BWep, LATep)
+UNITS = {"gemm": "pe", "attention": "pe", "elementwise": "fabric", "gather": "fabric",
+         "allreduce": "link", "alltoall": "link"}
+assert set(UNITS) == set(_GPU_UNITS)
+
+
+def macs_per_dsp(fpga, dtype: str) -> float:
+    """MACs one DSP slice performs per cycle for ``dtype`` operands (see the module docstring)."""
+    if dtype in ("int8", "int4"):
+        return float(fpga.int8_macs_per_dsp)
+    if dtype == "fp32":
+        return 1.0 if fpga.dsp_type == "DSP58" else 0.5
+    return 1.0
+
+
+def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """(compute, memory, comm, switch) seconds of one instance of ``op``."""
+    zero = sp.Integer(0)
+    if op.kind == "allreduce":
+        return zero, zero, 2 * (tp - 1) / tp * op.comm / BWtp + 2 * (tp - 1) * LATtp, zero
+    if op.kind == "alltoall":
+        return zero, zero, op.comm / BWep + LATep * sp.Min(ep - 1, 1), zero
+    act = op.act_in + op.act_out
+    act_time = sp.Piecewise((act / BWs, act <= CAP), (act / BWm, True))
+    memory = op.weights / BWw + act_time + (op.kv_read + op.kv_write) / BWm
+    if op.kind in ("gemm", "attention"):
+        m, n, kk = sp.Max(op.m, 1), sp.Max(op.n, 1), sp.Max(op.kdim, 1)
+        eff = (m * n / (sp.ceiling(m / AR) * AR * sp.ceiling(n / AC) * AC)) * kk / sp.Max(kk, AR)
+        cycles = (op.flops / 2) / (AR * AC * eff) + kk - sp.Max(kk, AR) + AR + 1
+        return cycles / CLK, memory, zero, sp.Integer(DEFAULT_SWITCH_CYCLES) / CLK
+    return op.flops / (AC * CLK), memory, zero, zero
+
+
+class FPGAModel:
+    """The FPGA model of one operator table; compiled once, evaluated on arrays."""
+
+    def __init__(self, table: OperatorTable):
+        self.table = table
+        self.exprs = [op_time_exprs(op) for op in table.specs]
+
+    @staticmethod
+    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+        fpga = device.fpga
+        if fpga is None:
+            raise ValueError(f"{device.name}: the FPGA model needs an 'fpga' section in the device file")
+        packing = macs_per_dsp(fpga, precision.compute_dtype)
+        # the array for the dtype's packing; fp32 on DSP48E2 halves the MACs per DSP
+        budget = make_budget(device, 1, 1, macs_per_dsp=max(1, int(packing)) if packing >= 1 else 1)
+        rows, cols = default_array(budget)
+        if packing < 1:
+            cols = max(1, int(cols * packing))
+        main = device.main_memory
+        tier = weight_tier or main.name
+        w_bw = device.interconnect.host.bandwidth if tier == "host" else device.tier(tier).read_bandwidth
+        sram = device.tier("sram") if device.has_tier("sram") else None
+        bw_s = sram.read_bandwidth if sram else main.read_bandwidth
+        cap = sram.capacity if sram else 0.0
+        bw_tp, lat_tp = _link(device, parallel.tp)
+        bw_ep, lat_ep = _link(device, parallel.ep)
+        return (fpga.clock, rows, cols, w_bw, main.read_bandwidth, bw_s, cap, bw_tp, lat_tp, bw_ep, lat_ep)
+
+    @cached_property
+    def _per_op(self):
+        flat = [self.table.substitute(e) for quad in self.exprs for e in quad]
+        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, flat)
+
+    @cached_property
+    def _total(self):
+        total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
+        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, [self.table.substitute(total)])
+
+    def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
+        """Seconds per step for arrays of design points."""
+        return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
+
+    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
+                   main_tier: str) -> StepTimes:
+        flat = self._per_op(*step_args, *device_args)
+        shape = costs.values["flops"].shape[1:]
+        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
+        n = len(self.exprs)
+        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
+        tiers = []
+        for op in self.table.specs:
+            if op.kind in ("allreduce", "alltoall"):
+                tiers.append("link")
+            elif op.name != "embedding" and op.weights != 0:
+                tiers.append(weight_tier)
+            else:
+                tiers.append(main_tier)
+        return StepTimes(costs, *parts, units=tuple(UNITS[op.kind] for op in self.table.specs), tiers=tuple(tiers))
+

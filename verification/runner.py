@@ -259,7 +259,8 @@ def parse_results(results_xml: Path, metrics: Mapping[str, Mapping[str, float]] 
         name = case.get("name", "")
         tests.append(TestResult(
             name=name, outcome=outcome,
-            sim_time_ns=float(props.get("sim_time_duration", 0.0) or 0.0),
+            # cocotb subtracts float times; round to the 1 ps precision of every build
+            sim_time_ns=round(float(props.get("sim_time_duration", 0.0) or 0.0), 3),
             wall_time_s=float(case.get("time", 0.0) or 0.0), message=message,
             metrics=dict((metrics or {}).get(name, {}))))
     return tests, seed

@@ -1,0 +1,8 @@
+"""Shared pytest configuration for the whole suite.
+
+``verification.pytest_plugin`` provides the ``moearch_sim`` fixture (build and run cocotb tests
+on a Verilog design) and the ``requires_sim(...)`` marker: a missing simulator skips a test with
+the reason, and fails it in CI (``CI=true`` or ``MOEARCH_REQUIRE_SIMULATORS=1``).
+``pytester`` lets tests run pytest on small generated test files.
+"""
+pytest_plugins = ["verification.pytest_plugin", "pytester"]

@@ -1,0 +1,46 @@
+"""Session fixtures for the verification-machinery tests: the CountingFifo design converted to
+Verilog once, a fresh build root per session, and one full run of ``cocotb_fifo_tests`` per
+simulator (the first run builds; later runs in the session hit the cache)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))  # designs.py
+
+from designs import CountingFifo, write_verilog  # noqa: E402
+
+from verification.pytest_plugin import ensure_simulator  # noqa: E402
+from verification.runner import DesignSources, RunResult, build_and_run  # noqa: E402
+
+COCOTB_MODULE = HERE / "cocotb_fifo_tests.py"
+FIFO_TOP = "counting_fifo"
+#: the cocotb tests in COCOTB_MODULE and whether each is meant to pass
+FIFO_TESTS = {"stream_in_order": True, "wrong_expectation": False, "memory_serves_in_order": True}
+
+
+@pytest.fixture(scope="session")
+def fifo_design() -> DesignSources:
+    """CountingFifo as Verilog under build/ (rewritten only when the text changes)."""
+    path = write_verilog(CountingFifo(), FIFO_TOP, REPO / "build" / "tests" / "verification")
+    return DesignSources(toplevel=FIFO_TOP, sources=(path,))
+
+
+@pytest.fixture(scope="session")
+def sim_build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build root new to this session, so the first build of each design is a real one."""
+    return tmp_path_factory.mktemp("sim")
+
+
+
+@pytest.fixture(scope="session", params=["verilator", "icarus"])
+def fifo_run(request: pytest.FixtureRequest, fifo_design: DesignSources,
+             sim_build_root: Path) -> RunResult:
+    """All of COCOTB_MODULE on one simulator, seed 1234: built fresh in this session."""
+    sim = request.param
+    ensure_simulator(sim)
+    return build_and_run(fifo_design, sim, COCOTB_MODULE, build_root=sim_build_root, seed=1234)

@@ -1,0 +1,141 @@
+"""pytest plugin: run cocotb tests on a Verilog design in a few lines.
+
+Enable it with ``pytest_plugins = ["verification.pytest_plugin"]`` in a top-level ``conftest.py``
+(moearch's ``tests/conftest.py`` does). It provides
+
+* the fixture ``moearch_sim`` (a :class:`SimSession` shared by the whole pytest session):
+  ``result = moearch_sim.run(design_dir_or_sources, test_module=..., sim="verilator")`` builds the
+  design once per simulator (cached on disk by content, see :mod:`verification.runner`), runs the
+  cocotb tests and fails the pytest test with the run's summary if any cocotb test failed
+  (``check=False`` returns the :class:`~verification.runner.RunResult` instead);
+* the marker ``@pytest.mark.requires_sim("verilator", "icarus")`` for tests that need simulators
+  without going through ``moearch_sim``;
+* options ``--moearch-build-root DIR`` (default ``<rootdir>/build/sim``), ``--moearch-seed N``,
+  ``--moearch-waves`` and ``--moearch-junit FILE`` (a JUnit XML of every run, written at the end).
+
+A missing simulator skips the test with the reason (what to install); in CI (``CI=true`` or
+``MOEARCH_REQUIRE_SIMULATORS=1``) it fails it instead. :func:`ensure_simulator` is that rule.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+from verification.simulators import (SIMULATORS, SimulatorInfo, SimulatorMissing, require,
+                                     simulators_required)
+
+if TYPE_CHECKING:
+    from verification.runner import DesignSources, RunResult
+
+__all__ = ["SimSession", "ensure_simulator", "missing_simulator"]
+
+_SESSION_KEY = pytest.StashKey["SimSession"]()
+
+
+def missing_simulator(exc: SimulatorMissing) -> NoReturn:
+    """Fail (CI) or skip (elsewhere) the current test because of ``exc``."""
+    if simulators_required():
+        pytest.fail(f"{exc} [simulators are required: CI=true or MOEARCH_REQUIRE_SIMULATORS=1]",
+                    pytrace=False)
+    pytest.skip(str(exc))
+
+
+def ensure_simulator(sim: str) -> SimulatorInfo:
+    """The simulator, or skip/fail the current test (see :func:`missing_simulator`)."""
+    try:
+        return require(sim)
+    except SimulatorMissing as exc:
+        missing_simulator(exc)
+
+
+class SimSession:
+    """Simulator runs of one pytest session: shared build root, options and collected results."""
+
+    def __init__(self, build_root: Path, *, seed: int | None = None, waves: bool = False) -> None:
+        self.build_root = build_root
+        self.seed = seed
+        self.waves = waves
+        self.results: list[RunResult] = []
+        self._simulators: dict[str, SimulatorInfo] = {}
+
+    def simulator(self, sim: str) -> SimulatorInfo:
+        """The simulator (looked up once per session), or skip/fail the current test."""
+        if sim not in self._simulators:
+            self._simulators[sim] = ensure_simulator(sim)
+        return self._simulators[sim]
+
+    @staticmethod
+    def design(design: DesignSources | str | Path, toplevel: str | None = None) -> DesignSources:
+        """``design`` itself, or the design in a directory / a single Verilog file."""
+        from verification.runner import DesignSources
+
+        if isinstance(design, DesignSources):
+            return design
+        path = Path(design)
+        if path.is_file():
+            return DesignSources(toplevel=toplevel or path.stem, sources=(path,))
+        return DesignSources.from_dir(path, toplevel)
+
+    def run(self, design: DesignSources | str | Path, *, test_module: str | Path,
+            sim: str = "verilator", testcases: Sequence[str] | None = None,
+            toplevel: str | None = None, seed: int | None = None, waves: bool | None = None,
+            extra_env: Mapping[str, str] | None = None, check: bool = True) -> RunResult:
+        """Build (cached) and run; with ``check`` a failing cocotb test fails the pytest test."""
+        from verification.runner import build_and_run
+
+        self.simulator(sim)
+        result = build_and_run(
+            self.design(design, toplevel), sim, test_module, testcases,
+            build_root=self.build_root, seed=seed if seed is not None else self.seed,
+            waves=self.waves if waves is None else waves, extra_env=extra_env)
+        self.results.append(result)
+        if check and not result.passed:
+            pytest.fail(result.summary(), pytrace=False)
+        return result
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("moearch", "moearch RTL simulation")
+    group.addoption("--moearch-build-root", default=None,
+                    help="directory for simulator builds (default: <rootdir>/build/sim)")
+    group.addoption("--moearch-seed", type=int, default=None,
+                    help="cocotb random seed for every run (default: cocotb picks one)")
+    group.addoption("--moearch-waves", action="store_true", default=False,
+                    help="record waves (FST/VCD) in each run directory")
+    group.addoption("--moearch-junit", default=None,
+                    help="write a JUnit XML file of every simulator run to this path")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires_sim(*names): needs these simulators (default: all of "
+        f"{', '.join(SIMULATORS)}); skipped with a reason when missing, failed in CI")
+    root = config.getoption("--moearch-build-root")
+    build_root = Path(root) if root else config.rootpath / "build" / "sim"
+    config.stash[_SESSION_KEY] = SimSession(build_root.resolve(),
+                                            seed=config.getoption("--moearch-seed"),
+                                            waves=config.getoption("--moearch-waves"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires_sim"):
+        for sim in mark.args or SIMULATORS:
+            ensure_simulator(sim)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--moearch-junit")
+    sim_session = session.config.stash.get(_SESSION_KEY, None)
+    if path and sim_session is not None and sim_session.results:
+        from verification.junit import write_junit
+
+        write_junit(sim_session.results, Path(path), relative_to=session.config.rootpath)
+
+
+@pytest.fixture
+def moearch_sim(request: pytest.FixtureRequest) -> SimSession:
+    """The session's :class:`SimSession` (``moearch_sim.run(...)``)."""
+    return request.config.stash[_SESSION_KEY]

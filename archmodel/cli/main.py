@@ -11,6 +11,7 @@ from .catalog_cmds import devices, workloads
 from .coe_cmd import coe
 from .compare_cmd import compare
 from .demo_cmd import demo
+from .fpga_cmd import fpga
 from .model_cmds import model, opb, roofline, serve_cmd
 
 
@@ -31,7 +32,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare):
+for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare, fpga):
     cli.add_command(command)
 
 

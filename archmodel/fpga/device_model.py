@@ -12,8 +12,12 @@ GEMM of ``instances`` x ``m x n x K`` takes the PE contract's cycles
 ``(tiles - 1) * max(K, R) + K + R + 1`` with ``tiles = instances * ceil(m/R) * ceil(n/C)``,
 written from the FLOPs as ``(flops / 2) / (R * C * eff) + K - max(K, R) + R + 1`` with
 ``eff = (m n / (ceil(m/R) R ceil(n/C) C)) * K / max(K, R)`` (identical for a plain GEMM, and it
-keeps the causal halving of attention FLOPs). Element-wise work runs on ``C`` fabric lanes, one
-operation per lane and cycle.
+keeps the causal halving of attention FLOPs). Few-token GEMMs (decode) would leave most rows of
+that array idle, so a design tuned per operator (as InTAR tunes per task) may instead split K over
+the rows (each row a K-slice of the same token, an adder tree of ``ceil(log2 R)`` levels closing
+the sum): ``(flops / 2) / (R * C * eff_k) + ceil(log2 R) + 2`` with
+``eff_k = n / (ceil(n/C) C) * K / (ceil(K/R) R)``; each operator takes the faster mapping.
+Element-wise work runs on ``C`` fabric lanes, one operation per lane and cycle.
 
 **Memory**: weights stream from their tier (HBM, else DDR, else host), KV cache from main memory;
 activations stay on chip (BRAM/URAM at the ``sram`` tier's bandwidth) when an operator's
@@ -66,9 +70,12 @@ def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     memory = op.weights / BWw + act_time + (op.kv_read + op.kv_write) / BWm
     if op.kind in ("gemm", "attention"):
         m, n, kk = sp.Max(op.m, 1), sp.Max(op.n, 1), sp.Max(op.kdim, 1)
-        eff = (m * n / (sp.ceiling(m / AR) * AR * sp.ceiling(n / AC) * AC)) * kk / sp.Max(kk, AR)
-        cycles = (op.flops / 2) / (AR * AC * eff) + kk - sp.Max(kk, AR) + AR + 1
-        return cycles / CLK, memory, zero, sp.Integer(DEFAULT_SWITCH_CYCLES) / CLK
+        col_eff = n / (sp.ceiling(n / AC) * AC)
+        eff = (m / (sp.ceiling(m / AR) * AR)) * col_eff * kk / sp.Max(kk, AR)
+        output_stationary = (op.flops / 2) / (AR * AC * eff) + kk - sp.Max(kk, AR) + AR + 1
+        eff_k = col_eff * kk / (sp.ceiling(kk / AR) * AR)
+        split_k = (op.flops / 2) / (AR * AC * eff_k) + sp.ceiling(sp.log(AR, 2)) + 2
+        return sp.Min(output_stationary, split_k) / CLK, memory, zero, sp.Integer(DEFAULT_SWITCH_CYCLES) / CLK
     return op.flops / (AC * CLK), memory, zero, zero
 
 

@@ -254,3 +254,18 @@ def test_cli_model_and_serve_run_on_duplex(mixtral, duplex, h100):
     assert dup > gpu
     res = runner.invoke(cli, ["model", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--batch", "0"])
     assert res.exit_code == 2
+
+
+def test_offloaded_weights_cross_one_shared_host_link(mixtral, duplex, h100):
+    """One device (93 GB of weights > 80 GB): weights stream over PCIe (64 GB/s, at the sustained
+    fraction) to whichever unit runs the operator, so a split expert GEMM cannot beat the link:
+    every expert weight still crosses it once, and Duplex gains nothing there over the H100."""
+    step = model_step(mixtral, duplex, b=32, s=1, c=2048)
+    gpu = model_step(mixtral, h100, b=32, s=1, c=2048)
+    assert step.weight_tier == gpu.weight_tier == "host"
+    for name in EXPERTS:
+        i = step.costs.index(name)
+        weights = float(step.costs.weights[i])
+        floor = weights / (64e9 * MEM_EFF)
+        assert row(step, name) - LAUNCH >= floor * (1 - 1e-12)
+        assert row(step, name) == pytest.approx(row(gpu, name), rel=0.01)

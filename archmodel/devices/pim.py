@@ -15,7 +15,8 @@ can run on either without moving its data. This model decides, per operator and 
   measurement of a Logic-PIM exists), and with ``multiple = 1`` it has exactly the xPU's memory
   system. ``P_pim = op_per_byte x multiple x HBM read bandwidth`` is the PIM's peak
   (``Device.pim_peak``), at every datatype. Weights kept on the host tier (offload) reach the
-  PIM at the host link's bandwidth, as they reach the xPU;
+  PIM at the host link's bandwidth, as they reach the xPU, and a split expert GEMM then takes at
+  least all its weights over that one shared link;
 * each operator runs on the unit that finishes it first. Launch overhead is the xPU's (the xPU
   issues PIM kernels too), the same on either unit, so it does not change the choice;
 * **expert co-processing**: an expert GEMM (a GEMM over the touched experts, ``instances = u``) is
@@ -56,9 +57,11 @@ from ..precision import Precision
 from .gpu import DEVICE_SYMBOLS, StepTimes, device_values, op_time_exprs
 
 # Logic-PIM device symbols: bandwidth to HBM-resident data, bandwidth to the weights (the host
-# link when weights are offloaded), and compute rate.
-BWp, BWpw, Pp = sp.symbols("BW_pim BW_pim_w P_pim", positive=True)
-PIM_SYMBOLS = (BWp, BWpw, Pp)
+# link when weights are offloaded), compute rate, and the bandwidth of a weight link the two units
+# share during co-processing (the host link when offloaded; infinite when weights are in HBM,
+# where each unit has its own path to the DRAM dies).
+BWp, BWpw, Pp, BWsh = sp.symbols("BW_pim BW_pim_w P_pim BW_shared", positive=True)
+PIM_SYMBOLS = (BWp, BWpw, Pp, BWsh)
 # Expert split: fraction of touched experts on the PIM, fraction of routed tokens they hold.
 fr, gl = sp.symbols("f_pim L_pim", nonnegative=True)
 ALL_SYMBOLS = STEP_SYMBOLS + DEVICE_SYMBOLS + PIM_SYMBOLS
@@ -132,9 +135,10 @@ def pim_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr]:
     return op.flops / Pp, op.weights / BWpw + (op.act_in + op.act_out + op.kv_read + op.kv_write) / BWp
 
 
-def split_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
-    """(xPU compute, xPU memory, PIM compute, PIM memory) of an expert GEMM whose fewest-token
-    fraction ``fr`` of experts, holding the fraction ``gl`` of its tokens, runs on the PIM.
+def split_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """(xPU compute, xPU memory, PIM compute, PIM memory, shared-link floor) of an expert GEMM whose
+    fewest-token fraction ``fr`` of experts, holding the fraction ``gl`` of its tokens, runs on the
+    PIM. The floor is all its weights over a link both parts share (zero when weights are in HBM).
 
     The xPU part is the same GEMM (``instances`` x ``m`` tokens) with ``instances (1 - fr)`` experts
     and ``instances m (1 - gl)`` tokens, timed by the roofline's own expressions."""
@@ -149,7 +153,7 @@ def split_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
         flops=op.flops * gl, weights=op.weights * fr, act_in=op.act_in * gl, act_out=op.act_out * gl,
         kv_read=op.kv_read * gl, kv_write=op.kv_write * gl)
     cp, mp = pim_time_exprs(pim_part)
-    return cx, mx, cp, mp
+    return cx, mx, cp, mp, op.weights / BWsh
 
 
 def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, op_per_byte=None) -> tuple:
@@ -175,9 +179,10 @@ def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, 
         if device.interconnect.host is None:
             raise ConfigError(device.name, "interconnect.host", None, "a host link when weights are offloaded")
         bw_w = np.full_like(bw, device.interconnect.host.bandwidth * device.efficiency.memory)
+        shared = bw_w
     else:
-        bw_w = bw
-    return bw, bw_w, np.asarray(opb, dtype=float) * peak_bw
+        bw_w, shared = bw, np.full_like(bw, np.inf)
+    return bw, bw_w, np.asarray(opb, dtype=float) * peak_bw, shared
 
 
 @dataclass(frozen=True)
@@ -280,21 +285,21 @@ class PIMModel:
         tokens = np.broadcast_to(_tokens_index(args[:len(STEP_SYMBOLS)]), shape)
         share = self._lorenz_lookup(tokens)
 
-        def busy(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            cx, mx, cp, mp = (np.broadcast_to(np.asarray(v, dtype=float), shape)
-                              for v in fn(*args, j / SPLIT_STEPS, share(j)))
-            return np.maximum(cx, mx), np.maximum(cp, mp)
+        def busy(j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            cx, mx, cp, mp, floor = (np.broadcast_to(np.asarray(v, dtype=float), shape)
+                                     for v in fn(*args, j / SPLIT_STEPS, share(j)))
+            return np.maximum(cx, mx), np.maximum(cp, mp), floor
 
         lo = np.zeros(shape, dtype=np.int64)
         hi = np.full(shape, SPLIT_STEPS, dtype=np.int64)
-        x0, _ = busy(lo)  # xPU alone
-        _, p1 = busy(hi)  # PIM alone
+        x0, _, _ = busy(lo)  # xPU alone (it reads every weight itself: at least the floor)
+        _, p1, _ = busy(hi)  # PIM alone
         best = np.minimum(x0, p1)
         best_j = np.where(x0 <= p1, lo, hi)
         for _ in range(int(math.ceil(math.log2(SPLIT_STEPS)))):
             mid = (lo + hi) // 2
-            x, p = busy(mid)
-            t = np.maximum(x, p)
+            x, p, floor = busy(mid)
+            t = np.maximum(np.maximum(x, p), floor)
             better = t < best
             best = np.where(better, t, best)
             best_j = np.where(better, mid, best_j)
@@ -333,13 +338,13 @@ class PIMModel:
             _, j = self._split_search(fn, args, shape)
             tokens = np.broadcast_to(_tokens_index(step_args), shape)
             lj = self._lorenz_lookup(tokens)(j)
-            sx, smx, scp, smp = (np.broadcast_to(np.asarray(v, dtype=float), shape)
-                                 for v in fn(*args, j / SPLIT_STEPS, lj))
+            sx, smx, scp, smp, floor = (np.broadcast_to(np.asarray(v, dtype=float), shape)
+                                        for v in fn(*args, j / SPLIT_STEPS, lj))
             pim_critical = np.maximum(scp, smp) > np.maximum(sx, smx)
             code = np.where(j <= 0, XPU, np.where(j >= SPLIT_STEPS, PIM, SPLIT))
             for i in members:
                 compute[i] = np.where(pim_critical, scp, sx)
-                memory[i] = np.where(pim_critical, smp, smx)
+                memory[i] = np.maximum(np.where(pim_critical, smp, smx), floor)
                 assignment[i] = code
                 share[i] = lj
         tiers = []

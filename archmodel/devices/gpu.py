@@ -82,14 +82,20 @@ def _link(device, group: int) -> tuple[float, float]:
 
 
 def weights_tier(device, weight_bytes_per_device: float) -> str:
-    """Where the weights live: main memory when they fit, else the host tier (offload)."""
+    """Where the weights live: main memory when they fit, else the device's own DDR tier (an RDU),
+    else the host over its link (offload). A clear error when none of these can hold them."""
+    from accelerators.errors import ConfigError
     main = device.main_memory
     if weight_bytes_per_device <= main.capacity:
         return main.name
-    if device.interconnect.host is None:
-        raise ValueError(f"{device.name}: weights need {weight_bytes_per_device / 1e9:.1f} GB but "
-                         f"{main.name} holds {main.capacity / 1e9:.1f} GB and the device has no host link")
-    return "host"
+    if main.name != "ddr" and device.has_tier("ddr") and weight_bytes_per_device <= device.tier("ddr").capacity:
+        return "ddr"
+    if device.interconnect.host is not None:
+        return "host"
+    raise ConfigError(None, "device", device.name,
+                      f"a device or split whose memory holds the weights: {weight_bytes_per_device / 1e9:.1f} GB per "
+                      f"device against {main.capacity / 1e9:.1f} GB of {main.name} and no host link; "
+                      "use more devices (--devices/--tp/--ep/--pp) or a smaller --dtype")
 
 
 def device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import sympy as sp
@@ -335,7 +335,7 @@ def npu_step(model, device, *, b, s, c, precision: Precision = Precision(), para
     if layout is not None:
         layout.check(model, parallel, dies)
     table = operator_table(model, parallel.pp)
-    dm = NPUModel(table, layout) if layout is not None else _default_model(model, parallel.pp)
+    dm = layout_model(model, parallel.pp, layout) if layout is not None else _default_model(model, parallel.pp)
     tier = weight_tier or weights_tier(device, npu_weight_bytes(model, precision, parallel, dies, layout))
     kw = dict(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes, kvB=precision.kv_bytes,
               tp=parallel.tp, ep=parallel.ep)
@@ -343,6 +343,13 @@ def npu_step(model, device, *, b, s, c, precision: Precision = Precision(), para
     costs = table.evaluate(**kw, u=args[-1])
     dev = dm.device_args(device, precision, parallel, tier)
     return Step(dm.step_times(costs, args, dev, tier, device.main_memory.name), tier)
+
+
+@lru_cache(maxsize=32)
+def layout_model(model, pp: int, layout: ExpertLayout) -> NPUModel:
+    """One compiled model per (workload, pipeline split, layout), as ``step.device_model`` caches."""
+    from ..step import operator_table
+    return NPUModel(operator_table(model, pp), layout)
 
 
 def _default_model(model, pp: int) -> NPUModel:
@@ -472,5 +479,5 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
         prefill_weights_bytes=w_pre, decode_weights_bytes=w_dec, decode_kv_bytes=kv_dec, capacity_bytes=capacity)
 
 
-__all__ = ["NPUModel", "ExpertLayout", "Pool", "Speculation", "DisaggregatedResult", "npu_step", "serve_disaggregated",
+__all__ = ["NPUModel", "ExpertLayout", "layout_model", "Pool", "Speculation", "DisaggregatedResult", "npu_step", "serve_disaggregated",
            "npu_weight_bytes", "npu_time_exprs", "vector_rate", "attention_rate", "dies_of", "BOUND_NAMES"]

@@ -1,0 +1,126 @@
+"""Bayesian optimisation through Optuna's TPE sampler (``tpe``).
+
+Each parameter is an Optuna distribution over value *indices*: ``IntDistribution(0, n-1)`` for
+ordinal (numeric) parameters, so the samplers see their order, and ``CategoricalDistribution``
+for the others. All objectives are minimised (``max`` goals are negated before they are told).
+
+Reproducible across resume: the agent's state is just the told history and the round number.
+Every ``ask`` builds a fresh in-memory study from the history with a sampler seeded by
+``round_seed(seed, round)`` and asks ``n`` trials, which stay pending while the round is
+evaluated (TPE's constant liar uses them to spread a batch). A resumed agent rebuilds the same
+study and asks the same trials.
+
+How outcomes are told:
+
+* evaluated, feasible or not: ``COMPLETE`` with the objective values and a constraint value
+  (the relative violation, 0 when feasible);
+* rejected before evaluation (``infeasible``): a ``PRUNED`` trial with the violation as its
+  constraint (TPE ranks infeasible trials by violation and never reads their values); with
+  ``penalise_infeasible`` (for samplers that fit every complete trial's values) a ``COMPLETE``
+  trial whose values are the worst feasible values seen so far (0 before any);
+* failed: ``FAIL`` (ignored by the sampler).
+
+(Optuna's own GPSampler needs SciPy, which moearch does not depend on; the ``gp`` agent is
+``dse.agents.gp``, a NumPy Gaussian process.)
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from accelerators.errors import ConfigError
+
+from ..space import Design, Space
+from .base import Agent, Observation, round_seed
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    return optuna
+
+
+class OptunaAgent(Agent):
+    """Shared machinery of the Optuna-backed agents; subclasses build the sampler."""
+
+    options: ClassVar[Mapping[str, str]] = {"startup": "random trials before the model is used (default 10)"}
+    penalise_infeasible: ClassVar[bool] = False
+
+    def __init__(self, space: Space, seed: int, startup: int = 10, **options: Any):
+        super().__init__(space, seed)
+        if options:
+            raise ConfigError(None, "agent option", sorted(options), f"options of {self.name}: {', '.join(self.options)}")
+        if not isinstance(startup, int) or startup < 1:
+            raise ConfigError(None, "startup", startup, "a whole number >= 1")
+        self.startup = startup
+        self.history: list[Observation] = []
+        self.round = 0
+        optuna = _optuna()
+        self.distributions = {
+            p.name: (optuna.distributions.IntDistribution(0, p.size - 1) if p.ordinal
+                     else optuna.distributions.CategoricalDistribution(tuple(range(p.size))))
+            for p in space.parameters}
+
+    def make_sampler(self, seed: int):
+        raise NotImplementedError
+
+    def _trial(self, obs: Observation, worst: list[float] | None):
+        optuna = _optuna()
+        params = {p.name: int(i) for p, i in zip(self.space.parameters, obs.design)}
+        state = optuna.trial.TrialState
+        if obs.status == "failed":
+            return optuna.trial.create_trial(state=state.FAIL, params=params, distributions=self.distributions)
+        constraint = {"violation": float(min(obs.violation, 1e300))}
+        if obs.status == "infeasible":
+            if self.penalise_infeasible:
+                values = worst if worst is not None else [0.0] * len(self.space.objectives)
+                return optuna.trial.create_trial(state=state.COMPLETE, values=values, params=params,
+                                                 distributions=self.distributions, constraints=constraint)
+            return optuna.trial.create_trial(state=state.PRUNED, params=params, distributions=self.distributions,
+                                             constraints=constraint)
+        assert obs.objectives is not None
+        return optuna.trial.create_trial(state=state.COMPLETE, values=list(obs.objectives), params=params,
+                                         distributions=self.distributions, constraints=constraint)
+
+    def _study(self):
+        optuna = _optuna()
+        study = optuna.create_study(directions=["minimize"] * len(self.space.objectives),
+                                    sampler=self.make_sampler(round_seed(self.seed, self.round)))
+        feasible = [o.objectives for o in self.history if o.feasible and o.objectives is not None]
+        worst = [max(v[i] for v in feasible) for i in range(len(self.space.objectives))] if feasible else None
+        study.add_trials([self._trial(o, worst) for o in self.history])
+        return study
+
+    def ask(self, n: int) -> list[Design]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental-feature notices of the samplers
+            study = self._study()
+            out = []
+            for _ in range(n):
+                trial = study.ask(self.distributions)
+                out.append(tuple(int(trial.params[p.name]) for p in self.space.parameters))
+        self.round += 1
+        return out
+
+    def tell(self, observations: Sequence[Observation]) -> None:
+        self.history.extend(observations)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"round": self.round, "history": [o.to_json() for o in self.history]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.round = int(state["round"])
+        self.history = [Observation.from_json(o) for o in state["history"]]
+
+
+class TpeAgent(OptunaAgent):
+    name: ClassVar[str] = "tpe"
+    description: ClassVar[str] = "Optuna TPE (multivariate, constant liar for batches; multi-objective: MOTPE)"
+
+    def make_sampler(self, seed: int):
+        optuna = _optuna()
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.startup, multivariate=True,
+                                          constant_liar=True)

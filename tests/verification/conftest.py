@@ -37,10 +37,27 @@ def sim_build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 
+class FifoRuns:
+    """One full run of COCOTB_MODULE per simulator, seed 1234, made on first use."""
+
+    def __init__(self, design: DesignSources, build_root: Path) -> None:
+        self.design, self.build_root = design, build_root
+        self._runs: dict[str, RunResult] = {}
+
+    def get(self, sim: str) -> RunResult:
+        ensure_simulator(sim)
+        if sim not in self._runs:
+            self._runs[sim] = build_and_run(self.design, sim, COCOTB_MODULE,
+                                            build_root=self.build_root, seed=1234)
+        return self._runs[sim]
+
+
+@pytest.fixture(scope="session")
+def fifo_runs(fifo_design: DesignSources, sim_build_root: Path) -> FifoRuns:
+    return FifoRuns(fifo_design, sim_build_root)
+
+
 @pytest.fixture(scope="session", params=["verilator", "icarus"])
-def fifo_run(request: pytest.FixtureRequest, fifo_design: DesignSources,
-             sim_build_root: Path) -> RunResult:
-    """All of COCOTB_MODULE on one simulator, seed 1234: built fresh in this session."""
-    sim = request.param
-    ensure_simulator(sim)
-    return build_and_run(fifo_design, sim, COCOTB_MODULE, build_root=sim_build_root, seed=1234)
+def fifo_run(request: pytest.FixtureRequest, fifo_runs: FifoRuns) -> RunResult:
+    """All of COCOTB_MODULE on one simulator; the session's first build of the design."""
+    return fifo_runs.get(request.param)

@@ -46,8 +46,11 @@ __all__ = [
     "TIMESCALE",
     "TestResult",
     "VERILATOR_WAIVERS",
+    "WaveFormat",
     "build_and_run",
+    "build_digest",
     "parse_results",
+    "wave_format",
 ]
 
 #: Amaranth's Verilog declares no timescale; every build uses this one.
@@ -314,9 +317,10 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _read_marker(build_dir: Path, digest: str) -> dict[str, Any] | None:
+def _read_marker(build_dir: Path, digest: str, artifact: Path) -> dict[str, Any] | None:
+    """The build marker if it matches ``digest`` and the build's output is still there."""
     marker = build_dir / BUILD_MARKER
-    if not marker.is_file():
+    if not marker.is_file() or not artifact.is_file():
         return None
     try:
         data = json.loads(marker.read_text())
@@ -362,7 +366,8 @@ def _resolve_test_module(test_module: str | Path) -> tuple[str, list[Path]]:
 
 
 def _run_child(job: dict[str, Any], env: dict[str, str], log: Path, timeout_s: float | None
-               ) -> None:
+               ) -> dict[str, Any]:
+    """Run :func:`_child_main` on ``job``; return the status it recorded (empty if none)."""
     job_file = Path(job["run_dir"]) / "job.json"
     _write_json(job_file, job)
     with open(log, "w") as out:
@@ -373,6 +378,8 @@ def _run_child(job: dict[str, Any], env: dict[str, str], log: Path, timeout_s: f
         except subprocess.TimeoutExpired:
             raise SimulationError(f"{job['toplevel']} on {job['sim']}: no result after "
                                   f"{timeout_s} s\n{_tail(log)}") from None
+    status_file = Path(job["run_dir"]) / "status.json"
+    return json.loads(status_file.read_text()) if status_file.is_file() else {}
 
 
 def _child_main(job_file: Path) -> int:
@@ -412,6 +419,110 @@ def _child_main(job_file: Path) -> int:
 
 
 # ------------------------------------------------------------------------------ the entry point
+@dataclass(frozen=True)
+class _Plan:
+    """Everything one call needs: the simulator, the cache key, the directories, the job."""
+
+    info: SimulatorInfo
+    digest: str
+    build_dir: Path
+    run_dir: Path
+    wave_format: WaveFormat | None
+    job: dict[str, Any]
+    env: dict[str, str]
+
+    @property
+    def log(self) -> Path:
+        return self.run_dir / "run.log"
+
+    @property
+    def artifact(self) -> Path:
+        """The file a finished build leaves: Verilator's executable or Icarus's ``sim.vvp``."""
+        if self.info.name == "verilator":
+            return self.build_dir / str(self.job["toplevel"])
+        return self.build_dir / "sim.vvp"
+
+
+def _plan(design: DesignSources, info: SimulatorInfo, test_module: str | Path,
+          testcases: Sequence[str] | None, build_root: Path, seed: int | None, waves: bool,
+          extra_env: Mapping[str, str]) -> _Plan:
+    module, python_paths = _resolve_test_module(test_module)
+    fmt = wave_format(info.name) if waves else None
+    digest = build_digest(design, info, waves=fmt)
+    build_dir = build_root.resolve() / f"{design.toplevel}-{info.name}-{digest[:16]}"
+    (build_dir / "runs").mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{module.rsplit('.', 1)[-1]}-",
+                                    dir=build_dir / "runs"))
+    ports_file = build_dir / "ports.json"
+    if not ports_file.is_file():
+        text = "\n".join(p.read_text() for p in design.sources)
+        write_ports(parse_ports(text, design.toplevel), ports_file)
+    env = _child_env(info, python_paths, {
+        **extra_env, PORTS_ENV: str(ports_file), METRICS_ENV: str(run_dir / "metrics.json")})
+    icarus_waves = waves and info.name == "icarus"
+    job: dict[str, Any] = {
+        "sim": info.name, "toplevel": design.toplevel,
+        "sources": [str(p.resolve()) for p in design.sources],
+        "includes": [str(p.resolve()) for p in design.includes],
+        "defines": design.defines, "parameters": design.parameters,
+        "build_args": _build_args(design, info.name, fmt), "build_dir": str(build_dir),
+        "waves": waves, "timescale": TIMESCALE, "test_module": module,
+        "testcases": list(testcases) if testcases is not None else None, "seed": seed,
+        "run_dir": str(run_dir), "results_xml": str(run_dir / "results.xml"),
+        "plusargs": [f"+dumpfile_path={run_dir / (design.toplevel + '.fst')}"]
+        if icarus_waves else [],
+        "do_build": False,
+    }
+    return _Plan(info, digest, build_dir, run_dir, fmt, job, env)
+
+
+def _execute(plan: _Plan, build_root: Path, timeout_s: float | None) -> dict[str, Any]:
+    """Run the job, building first unless the cache has the build; return the child's status."""
+    if _read_marker(plan.build_dir, plan.digest, plan.artifact) is None:
+        # another process may be building the same design: build under a lock, test there too
+        with _locked(build_root.resolve() / f".{plan.build_dir.name}.lock"):
+            if _read_marker(plan.build_dir, plan.digest, plan.artifact) is None:
+                plan.job["do_build"] = True
+                status = _run_child(plan.job, plan.env, plan.log, timeout_s)
+                if status.get("build") != "ok":
+                    raise BuildError(f"{plan.job['toplevel']} on {plan.info.name}: build failed "
+                                     f"({status.get('build', 'no status')})\n{_tail(plan.log)}")
+                _write_json(plan.build_dir / BUILD_MARKER, {
+                    "digest": plan.digest, "sim": plan.info.name,
+                    "sim_version": plan.info.version, "toplevel": plan.job["toplevel"],
+                    "build_args": plan.job["build_args"],
+                    "build_time_s": status.get("build_time_s", 0.0)})
+                return status
+    return _run_child(plan.job, plan.env, plan.log, timeout_s)
+
+
+def _collect(plan: _Plan, status: Mapping[str, Any], testcases: Sequence[str] | None,
+             elapsed: float) -> RunResult:
+    results_xml = Path(plan.job["results_xml"])
+    name, top, module = plan.info.name, str(plan.job["toplevel"]), str(plan.job["test_module"])
+    if not results_xml.is_file():
+        raise SimulationError(f"{top} on {name}: no results.xml "
+                              f"({status.get('test', 'no status')})\n{_tail(plan.log)}")
+    tests, used_seed = parse_results(results_xml, read_metrics(plan.run_dir / "metrics.json"))
+    for wanted in testcases or ():
+        if all(t.name != wanted for t in tests):
+            tests.append(TestResult(wanted, "error", 0.0, 0.0,
+                                    f"not run: no cocotb test {wanted!r} in {module}"))
+    if status.get("test", "ok") != "ok":
+        tests.append(TestResult("simulator", "error", 0.0, 0.0,
+                                f"{status['test']}; see {plan.log}"))
+    built = bool(plan.job["do_build"])
+    build_time = float(status.get("build_time_s", 0.0)) if built else 0.0
+    wave_file = (plan.run_dir / f"dump.{plan.wave_format}" if name == "verilator"
+                 else plan.run_dir / f"{top}.fst")
+    return RunResult(
+        simulator=name, simulator_version=plan.info.version, toplevel=top, test_module=module,
+        tests=tuple(tests), seed=used_seed if used_seed is not None else plan.job["seed"],
+        build_dir=plan.build_dir, run_dir=plan.run_dir, results_xml=results_xml, log=plan.log,
+        build_cached=not built, build_time_s=build_time, run_time_s=elapsed - build_time,
+        waves=wave_file if plan.wave_format and wave_file.is_file() else None)
+
+
 def build_and_run(design: DesignSources, sim: str, test_module: str | Path,
                   testcases: Sequence[str] | None = None, *, build_root: Path,
                   seed: int | None = None, waves: bool = False,
@@ -423,80 +534,17 @@ def build_and_run(design: DesignSources, sim: str, test_module: str | Path,
     ``.py`` file (its directory goes on ``PYTHONPATH``). ``testcases`` picks tests by name
     (all when None); a requested test that did not run is reported as an ``error``.
     ``extra_env`` reaches the cocotb tests' environment. Waves (``waves=True``) go to the run
-    directory: FST (Icarus; Verilator when ``lz4.h`` is installed), else VCD (Verilator). Raises :class:`~verification.simulators.SimulatorMissing`,
-    :class:`BuildError` or :class:`SimulationError`; failing tests are reported in the result.
+    directory: FST (Icarus; Verilator when ``lz4.h`` is installed), else VCD (Verilator).
+    Raises :class:`~verification.simulators.SimulatorMissing`, :class:`BuildError` or
+    :class:`SimulationError`; failing tests are reported in the result, not raised.
     """
-    name = check_sim_name(sim)
-    info = require(name)
+    info = require(check_sim_name(sim))
     design.check_files()
-    module, python_paths = _resolve_test_module(test_module)
-    build_root = Path(build_root).resolve()
-    fmt = wave_format(name) if waves else None
-    digest = build_digest(design, info, waves=fmt)
-    build_dir = build_root / f"{design.toplevel}-{name}-{digest[:16]}"
-    runs = build_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"{module.rsplit('.', 1)[-1]}-", dir=runs))
-    results_xml, log = run_dir / "results.xml", run_dir / "run.log"
-    metrics_file = run_dir / "metrics.json"
-
-    ports_file = build_dir / "ports.json"
-    if not ports_file.is_file():
-        text = "\n".join(p.read_text() for p in design.sources)
-        write_ports(parse_ports(text, design.toplevel), ports_file)
-    env = _child_env(info, python_paths, {
-        **(extra_env or {}), PORTS_ENV: str(ports_file), METRICS_ENV: str(metrics_file)})
-    job: dict[str, Any] = {
-        "sim": name, "toplevel": design.toplevel,
-        "sources": [str(p.resolve()) for p in design.sources],
-        "includes": [str(p.resolve()) for p in design.includes],
-        "defines": design.defines, "parameters": design.parameters,
-        "build_args": _build_args(design, name, fmt), "build_dir": str(build_dir),
-        "waves": waves, "timescale": TIMESCALE, "test_module": module,
-        "testcases": list(testcases) if testcases is not None else None, "seed": seed,
-        "run_dir": str(run_dir), "results_xml": str(results_xml),
-        "plusargs": [f"+dumpfile_path={run_dir / (design.toplevel + '.fst')}"]
-        if waves and name == "icarus" else [],
-    }
-
+    plan = _plan(design, info, test_module, testcases, Path(build_root), seed, waves,
+                 extra_env or {})
     started = time.monotonic()
-    with _locked(build_root / f".{build_dir.name}.lock"):
-        marker = _read_marker(build_dir, digest)
-        job["do_build"] = marker is None
-        _run_child(job, env, log, timeout_s)
-        status = json.loads((run_dir / "status.json").read_text()) \
-            if (run_dir / "status.json").is_file() else {}
-        if job["do_build"]:
-            if status.get("build") != "ok":
-                raise BuildError(f"{design.toplevel} on {name}: build failed "
-                                 f"({status.get('build', 'no status')})\n{_tail(log)}")
-            _write_json(build_dir / BUILD_MARKER, {
-                "digest": digest, "sim": name, "sim_version": info.version,
-                "toplevel": design.toplevel, "build_args": job["build_args"],
-                "build_time_s": status.get("build_time_s", 0.0)})
-    elapsed = time.monotonic() - started
-    build_time = float(status.get("build_time_s", 0.0)) if job["do_build"] else 0.0
-
-    if not results_xml.is_file():
-        raise SimulationError(f"{design.toplevel} on {name}: no results.xml "
-                              f"({status.get('test', 'no status')})\n{_tail(log)}")
-    tests, used_seed = parse_results(results_xml, read_metrics(metrics_file))
-    for wanted in testcases or ():
-        if all(t.name != wanted for t in tests):
-            tests.append(TestResult(wanted, "error", 0.0, 0.0,
-                                    f"not run: no cocotb test {wanted!r} in {module}"))
-    if status.get("test", "ok") != "ok":
-        tests.append(TestResult("simulator", "error", 0.0, 0.0,
-                                f"{status['test']}; see {log}"))
-    wave_file = (run_dir / f"dump.{fmt}" if name == "verilator"
-                 else run_dir / f"{design.toplevel}.fst")
-    return RunResult(
-        simulator=name, simulator_version=info.version, toplevel=design.toplevel,
-        test_module=module, tests=tuple(tests), seed=used_seed if used_seed is not None else seed,
-        build_dir=build_dir, run_dir=run_dir, results_xml=results_xml, log=log,
-        build_cached=not job["do_build"], build_time_s=build_time,
-        run_time_s=elapsed - build_time,
-        waves=wave_file if waves and wave_file.is_file() else None)
+    status = _execute(plan, Path(build_root), timeout_s)
+    return _collect(plan, status, testcases, time.monotonic() - started)
 
 
 if __name__ == "__main__":

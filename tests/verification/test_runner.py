@@ -24,6 +24,13 @@ def test_every_cocotb_test_reports_its_outcome(fifo_run: RunResult) -> None:
     assert fifo_run.toplevel == FIFO_TOP and fifo_run.test_module == "cocotb_fifo_tests"
 
 
+def test_no_waves_unless_asked(fifo_run: RunResult) -> None:
+    assert fifo_run.waves is None
+    assert not [p for p in fifo_run.run_dir.iterdir() if p.suffix in (".fst", ".vcd")]
+    assert sorted(p.name for p in fifo_run.run_dir.iterdir() if p.suffix != ".tmp") == [
+        "job.json", "metrics.json", "results.xml", "run.log", "status.json"]
+
+
 def test_stream_run_took_simulated_time(fifo_run: RunResult) -> None:
     stream = fifo_run.test("stream_in_order")
     # 200 words through a 4-deep FIFO at 10 ns: at least 200 cycles, far fewer than the timeout

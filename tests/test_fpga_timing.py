@@ -67,3 +67,45 @@ def test_gate_normalizer_initiation_interval_and_latency_match_the_rtl() -> None
     assert acc == [0, GATE_NORM_II, 2 * GATE_NORM_II]
     assert run.cycles_of("o") == [a + GATE_NORM_LATENCY for a in acc]
     assert pipeline_finish(np.array([0, 0, 0]), GATE_NORM_II).tolist() == acc
+
+
+def test_front_stream_composition_matches_serializer_topk_gate_rtl() -> None:
+    """The MoE front's dataflow recurrences (serializer E cycles a token, TopK +1, GateNormalizer
+    II 20 / latency 19) against the three RTL components wired together, rows all waiting at 0."""
+    from amaranth.hdl import Module, signed
+    from amaranth.lib import stream, wiring
+    from amaranth.lib.wiring import In, Out
+    from codegen.hdl.gate_normalizer import GateNormalizer, gate_output_layout
+    from codegen.hdl.serializer import Serializer
+    from codegen.hdl.streamsim import run_streams
+    from codegen.hdl.topk import TopK
+    from verification import golden
+    from amaranth.lib import data
+    from archmodel.fpga.timing import TOPK_LATENCY
+
+    E, k, T = 4, 2, 3
+
+    class Front(wiring.Component):
+        def __init__(self) -> None:
+            super().__init__({"i": In(stream.Signature(data.ArrayLayout(signed(32), E))),
+                              "o": Out(stream.Signature(gate_output_layout(E, k))),
+                              "gate_mult": In(16), "gate_shift": In(6)})
+
+        def elaborate(self, platform: object) -> Module:
+            m = Module()
+            m.submodules.ser = ser = Serializer(E, signed(32))
+            m.submodules.topk = topk = TopK(E, k)
+            m.submodules.gate = gate = GateNormalizer(E, k, golden.exp_lut().tolist())
+            wiring.connect(m, wiring.flipped(self.i), ser.i)
+            wiring.connect(m, ser.o, topk.i)
+            wiring.connect(m, topk.o, gate.i)
+            wiring.connect(m, gate.o, wiring.flipped(self.o))
+            m.d.comb += [gate.gate_mult.eq(self.gate_mult), gate.gate_shift.eq(self.gate_shift)]
+            return m
+
+    rows = [[10 * t + e for e in range(E)] for t in range(T)]
+    run = run_streams(Front(), {"i": rows}, {"o": T}, inputs={"gate_mult": 1, "gate_shift": 0})
+    ser = pipeline_finish(np.array(run.accepted["i"][:1] * T), E)     # rows waiting from cycle 0
+    assert list(run.accepted["i"]) == ser.tolist()
+    gate_acc = pipeline_finish(ser + E + TOPK_LATENCY, GATE_NORM_II)
+    assert run.cycles_of("o") == (gate_acc + GATE_NORM_LATENCY).tolist()

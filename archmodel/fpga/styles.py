@@ -3,7 +3,8 @@ reconfiguration for comparison.
 
 A *schedule* splits the chain into consecutive groups. A group of one task runs **sequentially**:
 the whole ``R x C`` PE array, loop order column tile outer (``n``), row tile inner (``m``), so the
-weights are read from off-chip once through a ``K x C`` weight-tile buffer, and the result goes to
+weights are read from off-chip once through a ``K x C`` weight-tile buffer (re-streamed for every
+row tile when that buffer does not fit), and the result goes to
 an on-chip buffer when it fits (else off-chip: written once, read back by the consumer once per
 pass over it). A group of several tasks runs as **dataflow**: the PE columns are split across its
 GEMMs in proportion to their MACs (largest remainder, at least one column each), every task gets
@@ -248,14 +249,16 @@ def evaluate_group(chain: TaskChain, lo: int, hi: int, budget: Budget, start: in
         nbytes = 0
         n_passes = ceil_div(t.n, c) if t.kind == "gemm" else t.passes
         if t.weight_bytes:
-            if not dataflow or mb == 1:
-                nbytes += t.weight_bytes  # n-outer: a K x C weight tile buffer, weights read once
+            if mb == 1:
+                nbytes += t.weight_bytes  # one row tile: the weights stream straight into the array
+            elif not dataflow and _fits(t.k * c, budget):
+                nbytes += t.weight_bytes  # n outer: a K x C weight-tile buffer, weights read once
                 buffers.append(Buffer(f"{t.name}.wtile", 8 * c, t.k))
-            elif _fits(t.weight_bytes, budget):
+            elif dataflow and _fits(t.weight_bytes, budget):
                 nbytes += t.weight_bytes  # held on chip across row blocks
                 buffers.append(Buffer(f"{t.name}.weights", 8 * c, t.instances * t.k * ceil_div(t.n, c)))
             else:
-                nbytes += t.weight_bytes * mb  # re-streamed per row block
+                nbytes += t.weight_bytes * mb  # re-streamed for every row tile, no buffer
                 buffers.append(Buffer(f"{t.name}.wtile", 8 * c, t.k))
         if t.a_from is None and t.kind == "gemm":
             if kernel_input_fits:

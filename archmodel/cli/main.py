@@ -6,6 +6,7 @@ import sys
 import click
 
 from accelerators.errors import ConfigError
+from dse.cli import dse
 
 from .catalog_cmds import devices, workloads
 from .coe_cmd import coe
@@ -32,7 +33,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare, fpga):
+for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare, fpga, dse):
     cli.add_command(command)
 
 

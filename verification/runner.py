@@ -218,7 +218,8 @@ class RunResult:
     def summary(self) -> str:
         """One line per test, then every failure message."""
         head = (f"{self.test_module} on {self.simulator} {self.simulator_version} "
-                f"({self.toplevel}, seed {self.seed}, build {'cached' if self.build_cached else 'fresh'})")
+                f"({self.toplevel}, seed {self.seed}, "
+                f"build {'cached' if self.build_cached else 'fresh'})")
         lines = [head]
         for t in self.tests:
             lines.append(f"  {t.outcome:7s} {t.name}  sim {t.sim_time_ns:.0f} ns  "

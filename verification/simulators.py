@@ -64,13 +64,13 @@ class SimulatorInfo:
     version: str
 
     def subprocess_path(self, base: str | None = None) -> str:
-        """``PATH`` for a subprocess: this simulator's directories, then ``base`` (default: ours)."""
+        """``PATH`` for a subprocess: this simulator's directories, then ``base`` (or ours)."""
         rest = os.environ.get("PATH", "") if base is None else base
         dirs = [str(d) for d in self.bin_dirs]
         return os.pathsep.join([*dirs, rest] if rest else dirs)
 
     def subprocess_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
-        """A copy of ``base`` (default: ``os.environ``) with ``PATH`` from :meth:`subprocess_path`."""
+        """A copy of ``base`` (or ``os.environ``) with ``PATH`` from :meth:`subprocess_path`."""
         env = dict(os.environ if base is None else base)
         env["PATH"] = self.subprocess_path(env.get("PATH", ""))
         return env

@@ -15,7 +15,8 @@ class CountingFifo(wiring.Component):
     """A ``depth``-word stream FIFO of ``width``-bit words that counts accepted input words.
 
     Ports after Verilog conversion: ``i__payload/i__valid/i__ready`` (sink),
-    ``o__payload/o__valid/o__ready`` (source), ``count`` (words accepted, wrapping), ``clk``, ``rst``.
+    ``o__payload/o__valid/o__ready`` (source), ``count`` (words accepted, wrapping),
+    ``clk``, ``rst``.
     """
 
     def __init__(self, width: int = 16, depth: int = 4) -> None:

@@ -107,7 +107,8 @@ def test_parse_ports_amaranth_and_ansi() -> None:
         ("clk", "input", 1), ("rst", "input", 1), ("i__payload", "input", 86),
         ("i__valid", "input", 1), ("i__ready", "output", 1)]
     assert list(parse_ports(AMARANTH_STYLE, "top.sub")) == ["clk", "hidden"]
-    ansi = "module m #(parameter W = 8) (input wire clk, input [W-1:0] a, b,\n output reg [3:0] y);\nendmodule"
+    ansi = ("module m #(parameter W = 8) (input wire clk, input [W-1:0] a, b,\n"
+            " output reg [3:0] y);\nendmodule")
     assert [(p.name, p.direction, p.width) for p in parse_ports(ansi, "m").values()] == [
         ("clk", "input", 1), ("a", "input", None), ("b", "input", None), ("y", "output", 4)]
     with pytest.raises(KeyError, match="'absent'"):

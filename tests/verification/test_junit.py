@@ -12,7 +12,8 @@ from verification.runner import RunResult, TestResult
 
 def _run(sim: str, tests: tuple[TestResult, ...], root: Path) -> RunResult:
     run_dir = root / sim / "runs" / "r1"
-    return RunResult(simulator=sim, simulator_version="1.0", toplevel="top",  # type: ignore[arg-type]
+    return RunResult(simulator=sim,  # type: ignore[arg-type]
+                     simulator_version="1.0", toplevel="top",
                      test_module="mod", tests=tests, seed=7, build_dir=root / sim,
                      run_dir=run_dir, results_xml=run_dir / "results.xml",
                      log=run_dir / "run.log", build_cached=True, build_time_s=0.0,
@@ -22,7 +23,8 @@ def _run(sim: str, tests: tuple[TestResult, ...], root: Path) -> RunResult:
 def test_synthetic_runs(tmp_path: Path) -> None:
     runs = [
         _run("verilator", (TestResult("a", "passed", 100.0, 0.5, metrics={"cycles": 10.0}),
-                           TestResult("b", "failed", 20.0, 0.25, "index 3: expected 1, got 2\nTraceback"),
+                           TestResult("b", "failed", 20.0, 0.25,
+                                      "index 3: expected 1, got 2\nTraceback"),
                            ), tmp_path),
         _run("icarus", (TestResult("a", "passed", 100.0, 0.75),
                         TestResult("c", "skipped", 0.0, 0.0, "not today"),

@@ -94,7 +94,8 @@ def test_changed_source_gets_a_new_build_dir(fifo_design: DesignSources, tmp_pat
     assert build_digest(moved, info, waves=None) == build_digest(fifo_design, info, waves=None)
     copy.write_text(copy.read_text() + "\n// changed\n")
     assert build_digest(moved, info, waves=None) != build_digest(fifo_design, info, waves=None)
-    assert build_digest(fifo_design, info, waves="fst") != build_digest(fifo_design, info, waves=None)
+    assert (build_digest(fifo_design, info, waves="fst")
+            != build_digest(fifo_design, info, waves=None))
 
 
 def test_unknown_testcase_is_an_error(fifo_design: DesignSources, sim_build_root: Path) -> None:

@@ -35,11 +35,12 @@ class Port:
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _ATTRS = re.compile(r"\(\*.*?\*\)", re.S)
 _MODULE = re.compile(r"\bmodule\s+(\\\S+|[A-Za-z_][\w$]*)\s*(.*?)\bendmodule\b", re.S)
+_IDENT = r"(?:\\\S+|[A-Za-z_][\w$]*)"  # escaped or plain identifier
 _DECL = re.compile(
     r"\b(input|output|inout)\b"
     r"((?:\s+(?:wire|reg|logic|var|signed|unsigned))*)"
     r"\s*(?:\[\s*([^\]:]+?)\s*:\s*([^\]]+?)\s*\])?"
-    r"\s*((?:\\\S+|[A-Za-z_][\w$]*)(?:\s*,\s*(?!input\b|output\b|inout\b)(?:\\\S+|[A-Za-z_][\w$]*))*)")
+    rf"\s*({_IDENT}(?:\s*,\s*(?!input\b|output\b|inout\b){_IDENT})*)")
 
 
 def _width(msb: str | None, lsb: str | None) -> int | None:
@@ -63,7 +64,8 @@ def parse_ports(verilog: str, module: str) -> dict[str, Port]:
             direction, _kinds, msb, lsb, names = decl.groups()
             for raw in names.split(","):
                 port = raw.strip().lstrip("\\")
-                ports.setdefault(port, Port(port, direction, _width(msb, lsb)))  # type: ignore[arg-type]
+                ports.setdefault(port, Port(port, direction,  # type: ignore[arg-type]
+                                            _width(msb, lsb)))
         return ports
     raise KeyError(f"module {module!r} not found in the Verilog sources")
 

@@ -84,6 +84,6 @@ class Scoreboard:
         return "\n".join(lines)
 
     def check(self) -> None:
-        """Raise :class:`ScoreboardError` unless every expected word arrived, in order, and no more."""
+        """:class:`ScoreboardError` unless every expected word arrived, in order, and no more."""
         if self.mismatches():
             raise ScoreboardError(self.report())

@@ -135,7 +135,8 @@ class StreamDriver:
         edge, settled = RisingEdge(self._clock), ReadOnly()
         offered = False
         while True:
-            if not offered and self._queue and (self._gap == 0.0 or self._rng.random() >= self._gap):
+            if not offered and self._queue and (
+                    self._gap == 0.0 or self._rng.random() >= self._gap):
                 self._payload.value = self._encode(self._queue[0])
                 offered = True
             self._valid.value = int(offered)

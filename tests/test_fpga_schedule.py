@@ -152,3 +152,5 @@ def test_device_name_budget() -> None:
     r = schedule_moe_layer(S, COUNTS, "alveo-u55c", rows=8, cols=8)
     assert (r.budget.rows, r.budget.cols, r.budget.device) == (8, 8, "alveo-u55c")
     assert r.as_dict()["stages"][0]["task"] == "load"
+    with pytest.raises(ConfigError):
+        schedule_moe_layer(S, COUNTS, B16, rows=256, cols=256)

@@ -472,6 +472,9 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
         budget = make_budget(budget, rows, cols)
     elif rows is not None or cols is not None:
         budget = budget.with_array(rows or budget.rows, cols or budget.cols)
+        if budget.rows < 1 or budget.cols < 1 or budget.pe_dsps > budget.fpga.dsp:
+            raise ConfigError(None, "rows x cols", f"{budget.rows} x {budget.cols}",
+                              f"at least 1 x 1 and at most {budget.fpga.dsp * budget.macs_per_dsp} MACs on {budget.device}")
     if style not in ("intar", "dataflow", "sequential"):
         raise ConfigError(None, "style", style, "one of intar, dataflow, sequential")
     if stream_bytes not in (1, 2, 4, 8, 16, 32, 64):

@@ -67,7 +67,7 @@ from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, c
                        k, ns, s, u, wB)
 from ..parallel import Parallelism
 from ..precision import Precision
-from .gpu import (BOUND_NAMES, BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, StepTimes, TM,
+from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, StepTimes, TM,
                   device_values, op_time_exprs, wave_efficiency)
 
 # Hot Chips 31 (2019), Huawei Da Vinci core: 16x16x16 cube = 4,096 FP16 MACs per cycle; vector unit 2048 bits.
@@ -430,7 +430,9 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
                         precision: Precision = Precision(), mtp: Speculation | None = None) -> DisaggregatedResult:
     """TTFT from the prefill pool (one prefill of its batch), TPOT and decode tokens/s from the decode
     pool (contexts ISL .. ISL + OSL - 1, with ``mtp`` each step verifies ``1 + draft`` tokens per
-    sequence, runs the MTP layer once and emits ``tokens_per_step``); energy per output token from both."""
+    sequence, runs the MTP layer once and emits ``tokens_per_step``). Energy per output token: the
+    prefill pool's step energy per sequence plus the decode pool's per step, over OSL tokens (the
+    MTP layer's energy taken as one layer's share, 1 / num_layers, of a decode step)."""
     from ..step import kv_bytes_per_token, operator_table
     for name, value in (("isl", isl), ("osl", osl)):
         if not isinstance(value, (int, np.integer)) or value < 1:
@@ -480,4 +482,4 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
 
 
 __all__ = ["NPUModel", "ExpertLayout", "layout_model", "Pool", "Speculation", "DisaggregatedResult", "npu_step", "serve_disaggregated",
-           "npu_weight_bytes", "npu_time_exprs", "vector_rate", "attention_rate", "dies_of", "BOUND_NAMES"]
+           "npu_weight_bytes", "npu_time_exprs", "vector_rate", "attention_rate", "dies_of"]

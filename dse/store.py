@@ -142,7 +142,10 @@ class JobStore:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(str(path), None, str(path), "an existing job file written by `moearch dse run`")
-        store = cls(path, cls._connect(path))
+        try:
+            store = cls(path, cls._connect(path))
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(str(path), None, str(path), f"a moearch job file ({error})") from None
         try:
             version = store.meta().get("schema_version")
         except sqlite3.DatabaseError as error:

@@ -11,7 +11,9 @@ small GP; ``tpe`` is the Optuna-backed one.)
   objectives normalised to [0, 1], with weights drawn afresh each round.
 * Constraints: a second GP on a feasibility score (-1 feasible; 1 + log(1 + violation) otherwise,
   1 for failed designs) gives P(feasible); the acquisition is expected improvement over the best
-  feasible value times P(feasible) (P(feasible) alone until a feasible design is known).
+  feasible value times P(feasible) (P(feasible) alone until a feasible design is known), and
+  candidates with P(feasible) < 0.1 are skipped while any other remains (infeasible designs are
+  never evaluated, so the objective GP alone would see them as unexplored and promising).
 * Candidates: every unseen design when the space has at most ``candidates``; otherwise that many
   random unseen designs plus the one-parameter neighbours of the five best. A batch is filled
   by the kriging believer: each pick joins the data at its predicted mean before the next.
@@ -36,6 +38,7 @@ from .base import Agent, Observation, random_design, round_seed
 LENGTH_SCALES: Final = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 NOISES: Final = (1e-6, 1e-4, 1e-2, 1e-1)
 CHEBYSHEV_RHO: Final = 0.05
+MIN_FEASIBLE: Final = 0.1
 _ERF = np.vectorize(math.erf, otypes=[float])
 
 
@@ -231,6 +234,9 @@ class GpAgent(Agent):
             else:
                 c_mean, p_feasible = np.zeros(len(pool)), np.ones(len(pool))
             score = p_feasible if best is None else expected_improvement(mean, std, best) * p_feasible
+            likely = p_feasible >= MIN_FEASIBLE
+            if likely.any():  # unexplored infeasible regions look promising to the objective GP alone
+                score = np.where(likely, score, -1.0)
             pick = int(np.argmax(score))
             out.append(pool.pop(pick))
             objective = objective.with_point(x[pick], float(mean[pick]))

@@ -139,8 +139,11 @@ def test_uncited_energy_figure_is_an_error(tmp_path):
     assert caught.value.field == "energy.static_power"
 
 
-MODELLED = [name for name in ("a100-sxm-80g", "h100-sxm", "mi300x", "ascend-910b", "duplex", "sn40l-node")
-            if load_device(name).kind in DEVICE_MODELS]
+MODELLED = ["a100-sxm-80g", "h100-sxm", "mi300x", "ascend-910b", "duplex", "sn40l-node"]
+
+
+def test_every_kind_has_a_model():
+    assert {load_device(name).kind for name in MODELLED} | {"fpga"} <= set(DEVICE_MODELS)
 
 
 @pytest.mark.parametrize("name", MODELLED)
@@ -183,3 +186,19 @@ def test_serve_energy_per_token_is_the_steps_energy_over_tokens(llama):
     data = r.to_json()
     assert data["energy_j_per_token"] == pytest.approx(expected)
     assert "static_power (not modelled)" in data["energy_defaults"]
+
+
+def test_fpga_steps_get_energy_from_the_u280_file():
+    """The FPGA model's operators (its own unit labels) are charged by tier: weights kept in the
+    U280's DDR4 at 20 pJ/bit, activations in its HBM at 5 pJ/bit (the file's cited figures)."""
+    u280 = load_device("alveo-u280")
+    int8 = Precision.of("int8")
+    step = model_step(load_workload("qwen3-30b-a3b"), u280, b=8, s=1, c=512, precision=int8)
+    energy = step_energy(step, u280, int8)
+    c = step.costs
+    in_ddr = [i for i, tier in enumerate(step.times.tiers) if tier == "ddr"]
+    assert in_ddr
+    for i in in_ddr:
+        acts = float(c.act_in[i] + c.act_out[i] + c.kv_read[i] + c.kv_write[i])
+        assert float(energy.memory[i]) == pytest.approx(8 * (float(c.weights[i]) * 20e-12 + acts * 5e-12))
+    assert float(energy.total_j) / float(step.latency) < u280.power.tdp

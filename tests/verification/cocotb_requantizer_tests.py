@@ -1,6 +1,6 @@
 """cocotb tests for codegen.hdl's Requantizer(lanes=2): struct payloads through ``codec``,
 outputs against ``golden.requantize``, and the documented latency of 3 cycles, measured with the
-stream driver's and monitor's beat times (run by ``test_cocotb_lib.py``)."""
+stream driver's and monitor's beat times (run by ``test_cocotb_streams.py``)."""
 from __future__ import annotations
 
 import random

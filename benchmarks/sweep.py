@@ -4,7 +4,9 @@
 
 1. decode-step latency of one workload over batch x context on one device, one core;
 2. batch x context x dtype x device (every GPU/NPU in the catalog);
-3. a large sweep (default 10 million points) evaluated in chunks, with the peak memory it took.
+3. one sweep per architecture (GPU, NPU, dataflow RDU, Logic-PIM, FPGA), each through its own
+   device model (the issue's floor: 100,000 points/s each);
+4. a large sweep (default 10 million points) evaluated in chunks, with the peak memory it took.
 Writes benchmarks/results/sweep.json.
 """
 from __future__ import annotations
@@ -83,6 +85,29 @@ def cross_sweep(model, n_batch: int = 64, n_ctx: int = 64) -> dict:
     return {"points": total, "seconds": seconds, "points_per_s": total / seconds, "per_device": per_device}
 
 
+#: One representative device a kind, with the split and datatype it is usually run at.
+ARCHITECTURES = (
+    ("gpu", "h100-sxm", Parallelism(tp=2), "bf16"),
+    ("npu", "ascend-910c", Parallelism(tp=1), "int8"),
+    ("rdu", "sn40l-node", Parallelism(tp=8), "bf16"),
+    ("pim", "duplex", Parallelism(tp=2), "fp16"),
+    ("fpga", "alveo-u280", Parallelism(tp=1), "int8"),
+)
+
+
+def architecture_sweeps(model, n: int) -> dict:
+    b, c = random_points(n, seed=1)
+    out = {}
+    for kind, name, parallel, dtype in ARCHITECTURES:
+        dev = load_device(name)
+        t, lat = timed(step_latency, model, dev, b=b, s=1, c=c, precision=Precision.of(dtype), parallel=parallel,
+                       repeat=2)
+        assert dev.kind == kind and np.all(np.isfinite(lat))
+        out[kind] = {"device": name, "model": DEVICE_MODELS[kind].__name__,
+                     "points": n, "points_per_s": n / t}
+    return out
+
+
 def big_sweep(model, device, n: int, chunk: int) -> dict:
     t0 = time.perf_counter()
     best, worst = float("inf"), 0.0
@@ -114,6 +139,10 @@ def main() -> None:
           f"{x['points_per_s']:,.0f} points/s")
     for name, row in x["per_device"].items():
         print(f"    {name:16s} {row['points']:>8,} points  {row['points_per_s']:>14,.0f} points/s")
+    results["architectures"] = a = architecture_sweeps(model, min(args.points, 200_000))
+    print("decode-step latency per architecture (each through its own device model):")
+    for kind, row in a.items():
+        print(f"    {kind:5s} {row['device']:12s} {row['model']:14s} {row['points_per_s']:>12,.0f} points/s")
     results["big"] = g = big_sweep(model, device, args.big, args.chunk)
     print(f"chunked sweep of {g['points']:,} points in chunks of {g['chunk']:,}: {g['seconds']:.1f} s, "
           f"{g['points_per_s']:,.0f} points/s, peak RSS {g['peak_rss_mib']:.0f} MiB")

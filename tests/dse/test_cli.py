@@ -1,0 +1,71 @@
+"""The `moearch dse` contract: run/resume/report JSON keys, report files, exit code 2 on bad input."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from archmodel.cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_run_report_json_and_files(small_space_file, tmp_path):
+    jobs = []
+    for agent in ("random", "ga"):
+        out = tmp_path / f"{agent}.db"
+        result = run("dse", "run", small_space_file, "--agent", agent, "--budget", 10, "--seed", 4, "--out", out,
+                     "--quiet", "--json")
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert summary["evaluations"] == 10 and summary["agent"] == agent
+        jobs.append(out)
+    result = run("dse", "report", *jobs, "-o", tmp_path / "rep", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [d["agent"] for d in data] == ["random", "ga"]
+    for d in data:
+        assert {"agent", "seed", "evaluations", "best", "best_design"} <= d.keys()
+        assert d["seed"] == 4 and d["evaluations"] == 10
+        assert set(d["best"]) == {"tokens_per_s_per_device", "energy_per_token_j"}
+        assert set(d["best_design"]) == {"tp", "ep", "batch", "dtype"}
+    names = {p.name for p in (tmp_path / "rep").iterdir()}
+    assert {"pareto.png", "best_so_far.png", "hypervolume.png", "summary.md", "summary.html", "summary.json"} <= names
+    assert not any(n.startswith(".") for n in names)  # no temporary files left behind
+    markdown = (tmp_path / "rep" / "summary.md").read_text()
+    assert "## Pareto front" in markdown and "![pareto](pareto.png)" in markdown
+    assert "<img alt='pareto' src='pareto.png'>" in (tmp_path / "rep" / "summary.html").read_text()
+
+
+def test_check_and_agents(small_space_file):
+    result = run("dse", "check", small_space_file, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["size"] == 192 and data["groups"] == {"parallelism": ["tp", "ep"], "serving": ["batch", "dtype"]}
+    assert [c["before_evaluation"] for c in data["constraints"]] == [True, False]
+    assert run("dse", "agents").exit_code == 0
+
+
+def test_bad_input_exits_2(small_space_file, tmp_path, write_space):
+    bad = write_space(small_space_file.read_text().replace("name: tp,", "name: pe_rows,"))
+    cases = [
+        ("dse", "run", bad, "--agent", "random", "--budget", 5, "--out", tmp_path / "a.db"),
+        ("dse", "run", small_space_file, "--agent", "annealing", "--budget", 5, "--out", tmp_path / "b.db"),
+        ("dse", "run", small_space_file, "--agent", "random", "--budget", 0, "--out", tmp_path / "c.db"),
+        ("dse", "run", small_space_file, "--agent", "ga", "--budget", 5, "--option", "nope", "--out",
+         tmp_path / "d.db"),
+        ("dse", "resume", tmp_path / "missing.db"),
+        ("dse", "report", tmp_path / "missing.db", "--json"),
+    ]
+    for args in cases:
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "error:" in result.output
+    assert not (tmp_path / "a.db").exists() and not (tmp_path / "b.db").exists()
+    done = tmp_path / "done.db"
+    assert run("dse", "run", small_space_file, "--agent", "random", "--budget", 3, "--out", done,
+               "--quiet").exit_code == 0
+    again = run("dse", "run", small_space_file, "--agent", "random", "--budget", 3, "--out", done, "--quiet")
+    assert again.exit_code == 2 and "dse resume" in again.output

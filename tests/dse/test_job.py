@@ -1,0 +1,119 @@
+"""Jobs: budget of unique evaluations, infeasible and failed rows, caching, SIGKILL + resume."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dse.job import JobSettings, resume_job, run_job
+from dse.store import JobStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def rows_of(path):
+    with JobStore.open(path) as store:
+        return store.rows()
+
+
+def test_budget_counts_unique_evaluations_only(small_space_file, tmp_path):
+    summary = run_job(small_space_file, tmp_path / "j.db", JobSettings(agent="tpe", seed=2, budget=24, batch=6))
+    rows = rows_of(tmp_path / "j.db")
+    evaluated = [r for r in rows if r.evaluated]
+    assert summary.evaluations == len(evaluated) == 24 and summary.stop_reason == "budget"
+    assert len({r.key for r in evaluated}) == len(evaluated)             # never evaluated twice
+    first_seen = {}
+    for r in rows:
+        if r.cached:                                                     # a cache hit repeats an earlier row
+            assert r.key in first_seen and r.metrics == first_seen[r.key].metrics and r.eval_s == 0.0
+        first_seen.setdefault(r.key, r)
+    infeasible = [r for r in rows if r.status == "infeasible"]
+    assert infeasible and all(not r.metrics.get("tpot_s") for r in infeasible)   # never evaluated
+    assert all(r.violated for r in infeasible)
+    assert summary.best == pytest.approx({k: v for k, v in summary.best.items()})
+    assert all(r.agent == "tpe" and r.seed == 2 for r in rows)
+
+
+def test_a_failing_design_is_a_row_and_the_job_goes_on(write_space, tmp_path):
+    # Ascend 910C has no TDP in its file, so energy_j is NaN: an objective on it fails the design.
+    space = write_space("""
+name: no-energy
+workload: {model: mixtral-8x7b, phase: decode, batch: 16, context: 512}
+base_device: ascend-910c
+parameters:
+  - {name: tp, values: [1, 2, 4]}
+  - {name: dtype, values: [bf16, int8, fp8], agent: numerics}
+objectives: [{metric: energy_j, goal: min}]
+""")
+    summary = run_job(space, tmp_path / "j.db", JobSettings(agent="exhaustive", seed=0, budget=20))
+    rows = rows_of(tmp_path / "j.db")
+    statuses = {(r.design["dtype"], r.status) for r in rows}
+    assert ("fp8", "infeasible") in statuses            # 910C has no fp8 peak: invalid, not evaluated
+    failed = [r for r in rows if r.status == "failed"]
+    assert len(failed) == 6 and all("energy_j" in r.error for r in failed)
+    assert summary.evaluations == 6 and summary.failed == 6 and summary.best is None
+    assert summary.stop_reason == "exhausted"
+
+
+def test_resume_of_a_finished_job_changes_nothing(small_space_file, tmp_path):
+    path = tmp_path / "j.db"
+    first = run_job(small_space_file, path, JobSettings(agent="ga", seed=1, budget=12, batch=4))
+    again = resume_job(path)
+    assert again == first and len(rows_of(path)) == first.rows
+
+
+def _count_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _kill_when(args: list[str], path: Path, rows: int) -> int:
+    """Run ``moearch`` with ``args``; SIGKILL it once the job has ``rows`` rows; return the count then."""
+    proc = subprocess.Popen([sys.executable, "-m", "archmodel.cli.main", *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while _count_rows(path) < rows:
+            if proc.poll() is not None:
+                raise AssertionError(f"finished before the kill: {proc.stderr.read().decode()}")
+            assert time.monotonic() < deadline, "the job made no progress"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return _count_rows(path)
+
+
+def test_sigkill_twice_then_resume_equals_an_uninterrupted_run(small_space_file, tmp_path):
+    path = tmp_path / "killed.db"
+    args = ["dse", "run", str(small_space_file), "--agent", "ga", "--seed", "5", "--budget", "45", "--batch", "3",
+            "--chunk", "1", "--quiet", "--out", str(path)]
+    at_first = _kill_when(args, path, 12)
+    at_second = _kill_when(["dse", "resume", str(path), "--quiet"], path, at_first + 15)
+    with JobStore.open(path) as store:
+        assert store.meta()["status"] == "running"
+        partial = store.rows()
+    assert len(partial) == at_second
+    resumed = resume_job(path)
+    reference = run_job(small_space_file, tmp_path / "clean.db",
+                        JobSettings(agent="ga", seed=5, budget=45, batch=3, chunk=1))
+    killed_rows, clean_rows = rows_of(path), rows_of(tmp_path / "clean.db")
+    assert [r.comparable() for r in killed_rows] == [r.comparable() for r in clean_rows]
+    assert {r.comparable() for r in partial} <= {r.comparable() for r in killed_rows}  # nothing lost or redone
+    assert resumed.best == reference.best and resumed.best_design == reference.best_design
+    assert resumed.evaluations == reference.evaluations == 45

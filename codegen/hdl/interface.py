@@ -1,0 +1,373 @@
+"""External interface of the generated MoE kernel (`MoEKernel`): ports, encodings, word orders.
+
+This module is the single definition the RTL top level, the manifest, the HLS emitter and the
+test benches (Amaranth and cocotb weight-memory models) read. It imports nothing from
+``verification`` (parameters are duck-typed: anything with the attributes of
+``verification.golden.MoEParams``).
+
+Ports (Amaranth names; Verilog flattens ``x.payload`` to ``x__payload`` etc.; one clock domain,
+``clk`` and synchronous active-high ``rst``). Every stream is valid/ready (``amaranth.lib.stream``):
+a beat transfers in a cycle where both are high; ``valid`` never depends on ``ready``.
+
+==============  ====  =====================  ===================================================
+port            dir   payload bits           meaning
+==============  ====  =====================  ===================================================
+``x_in``        in    ``8 * W``              token stream (``docs/kernel-arithmetic.md`` §2):
+                                             tokens in order, ``ceil(d / W)`` words a token,
+                                             element ``i`` in byte lane ``i % W`` of word
+                                             ``i // W``; unused lanes ignored.
+``y_out``       out   ``8 * W``              the layer's int8 output, same packing (unused
+                                             lanes of a token's last word are zero).
+``wreq``        out   ``request_bits``       weight request (:func:`encode_request`).
+``wdata``       in    ``wdata_bits``         the requested words, in order (below).
+``stage``       out   ``STAGE_BITS``         schedule-ROM row currently running.
+``stage_valid`` out   1                      a stage is running (0 in switch cycles).
+``expert``      out   ``expert_bits``        expert of the running expert stage.
+``pe_busy``     out   1                      the PE array performs R*C MACs this cycle.
+==============  ====  =====================  ===================================================
+
+One *layer* is: the kernel requests the parameter block and reads ``T`` tokens, computes, and
+writes ``T`` tokens; then it starts the next layer (same weights are re-requested: the memory
+side may change them between layers).
+
+Weight requests (``wreq`` payload, fields from the least significant bit):
+``tensor`` (3 bits, :class:`Tensor`), ``expert`` (``expert_bits``), ``tile``
+(``tile_bits``), ``cols`` (``cols_bits``). Responses arrive on ``wdata`` in request order; the
+kernel may have several requests outstanding and accepts the words of one response at its own
+pace (``wdata.ready``).
+
+* ``Tensor.PARAMS`` (``expert = tile = cols = 0``): the requantisation parameter block, sent
+  once per layer, :func:`param_block_words` words. Word 0 is the gate requantiser ``RQg``; then
+  for each expert ``e = 0..E-1``: ``RQup[e]``, (gated: ``RQgate[e]``, ``RQhid[e]``),
+  ``RQdown[e]``. Each word: bits 0..15 ``mult``, bits 16..21 ``shift``, the rest zero.
+* A weight tensor ``Wt[K, N]`` (``ROUTER``: ``Wr [d, E]``; ``UP`` / ``GATE``: ``W[e] [d, f]``;
+  ``DOWN``: ``Wd[e] [f, d]``): the column tile ``tile`` of width ``cols`` (``1 <= cols <= C``;
+  the sequential stages use ``cols = C``, the spec's weight tiles): ``K`` words, word ``kk``
+  carrying ``Wt[kk, tile * cols + c]`` as int8 in byte lane ``c`` for ``c < cols`` (zero for
+  ``c >= cols`` and beyond ``N``). With ``cols = C`` this is ``golden.pack_weight_tiles``.
+
+``wdata_bits = max(8 * C, 32)`` so that a parameter word always fits; weight words use the low
+``8 * C`` bits (``C`` int8 lanes) and leave the rest zero.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = [
+    "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "Tensor",
+    "WeightRequest", "decode_request", "encode_request", "kernel_signature", "pack_param_word",
+    "param_block_words", "param_word_fields", "port_table", "request_layout", "requests_for_layer",
+    "unpack_param_word", "weight_request_words",
+]
+
+MULT_BITS, SHIFT_BITS = 16, 6
+PARAM_WORD_BITS = MULT_BITS + SHIFT_BITS  #: bits of one requantiser in a parameter word
+TENSOR_BITS = 3
+STAGE_BITS = 5  #: schedule-ROM rows are at most 4 front + 3 variants x 3 + combine < 32
+
+
+class Tensor(IntEnum):
+    """What a weight request names (the ``tensor`` field)."""
+
+    PARAMS = 0
+    ROUTER = 1
+    UP = 2
+    GATE = 3
+    DOWN = 4
+
+
+def _bits(n: int) -> int:
+    """Bits to hold the values 0..n (at least 1)."""
+    return max(1, int(n).bit_length())
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class KernelGeometry:
+    """Everything the interface depends on: the layer shape, the PE array and the stream width."""
+
+    tokens: int
+    hidden: int
+    ffn: int
+    experts: int
+    top_k: int
+    gated: bool
+    rows: int
+    cols: int
+    stream_bytes: int
+
+    def __post_init__(self) -> None:
+        for name in ("tokens", "hidden", "ffn", "experts", "top_k", "rows", "cols"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"KernelGeometry.{name} = {getattr(self, name)} must be >= 1")
+        if self.top_k > self.experts:
+            raise ValueError(f"KernelGeometry.top_k = {self.top_k} exceeds experts = {self.experts}")
+        w = self.stream_bytes
+        if w < 1 or w > 64 or w & (w - 1):
+            raise ValueError(f"KernelGeometry.stream_bytes = {w}; allowed: a power of two 1..64")
+
+    @classmethod
+    def from_schedule(cls, schedule: Any) -> KernelGeometry:
+        """From an ``archmodel.fpga.schedule.ScheduleResult`` (duck-typed)."""
+        s, b = schedule.shape, schedule.budget
+        return cls(int(s.tokens), int(s.hidden), int(s.ffn), int(s.experts), int(s.top_k),
+                   bool(s.gated), int(b.rows), int(b.cols), int(schedule.stream_bytes))
+
+    @classmethod
+    def from_plan(cls, plan: Any) -> KernelGeometry:
+        """From a ``codegen.plan.KernelPlan`` (duck-typed: its ``schedule``)."""
+        return cls.from_schedule(plan.schedule)
+
+    # ------------------------------------------------------------------------------ derived
+    @property
+    def words_per_token(self) -> int:
+        return _ceil_div(self.hidden, self.stream_bytes)
+
+    @property
+    def requants_per_expert(self) -> int:
+        return 4 if self.gated else 2
+
+    @property
+    def param_words(self) -> int:
+        return 1 + self.experts * self.requants_per_expert
+
+    @property
+    def expert_bits(self) -> int:
+        return _bits(self.experts - 1)
+
+    @property
+    def tile_bits(self) -> int:
+        # a tile index is < ceil(N / cols) <= N for every tensor and every cols >= 1
+        return _bits(max(self.experts, self.hidden, self.ffn) - 1)
+
+    @property
+    def cols_bits(self) -> int:
+        return _bits(self.cols)
+
+    @property
+    def request_bits(self) -> int:
+        return TENSOR_BITS + self.expert_bits + self.tile_bits + self.cols_bits
+
+    @property
+    def wdata_bits(self) -> int:
+        return max(8 * self.cols, 32)
+
+    @property
+    def stream_bits(self) -> int:
+        return 8 * self.stream_bytes
+
+    def tensor_dims(self, tensor: Tensor) -> tuple[int, int]:
+        """``(K, N)`` of a weight tensor as the GEMM sees it."""
+        d, f = self.hidden, self.ffn
+        return {Tensor.ROUTER: (d, self.experts), Tensor.UP: (d, f), Tensor.GATE: (d, f),
+                Tensor.DOWN: (f, d)}[Tensor(tensor)]
+
+    def response_words(self, request: WeightRequest) -> int:
+        if request.tensor == Tensor.PARAMS:
+            return self.param_words
+        return self.tensor_dims(request.tensor)[0]
+
+
+# ------------------------------------------------------------------------------ requests
+@dataclass(frozen=True)
+class WeightRequest:
+    """One request on ``wreq``: a column tile (``tile``, ``cols`` wide) of a tensor."""
+
+    tensor: Tensor
+    expert: int = 0
+    tile: int = 0
+    cols: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tensor", Tensor(self.tensor))
+        if self.expert < 0 or self.tile < 0 or self.cols < 0:
+            raise ValueError(f"negative field in {self}")
+        if self.tensor == Tensor.PARAMS:
+            if self.expert or self.tile or self.cols:
+                raise ValueError(f"a PARAMS request has expert = tile = cols = 0, got {self}")
+        elif self.cols < 1:
+            raise ValueError(f"a weight request needs cols >= 1, got {self}")
+
+
+def request_layout(geom: KernelGeometry) -> data.StructLayout:
+    """The ``wreq`` payload, fields from the least significant bit."""
+    return data.StructLayout({
+        "tensor": unsigned(TENSOR_BITS),
+        "expert": unsigned(geom.expert_bits),
+        "tile": unsigned(geom.tile_bits),
+        "cols": unsigned(geom.cols_bits),
+    })
+
+
+def encode_request(geom: KernelGeometry, request: WeightRequest) -> int:
+    """The integer value of the ``wreq`` payload for ``request``."""
+    fields = [(int(request.tensor), TENSOR_BITS), (request.expert, geom.expert_bits),
+              (request.tile, geom.tile_bits), (request.cols, geom.cols_bits)]
+    value, pos = 0, 0
+    for v, width in fields:
+        if v >= 1 << width:
+            raise ValueError(f"{request} does not fit the request fields of {geom}")
+        value |= v << pos
+        pos += width
+    return value
+
+
+def decode_request(geom: KernelGeometry, value: int) -> WeightRequest:
+    """Inverse of :func:`encode_request` (raises ``ValueError`` on an invalid payload)."""
+    if value < 0 or value >> geom.request_bits:
+        raise ValueError(f"request payload {value:#x} is wider than {geom.request_bits} bits")
+    out = []
+    for width in (TENSOR_BITS, geom.expert_bits, geom.tile_bits, geom.cols_bits):
+        out.append(value & ((1 << width) - 1))
+        value >>= width
+    tensor, expert, tile, cols = out
+    try:
+        kind = Tensor(tensor)
+    except ValueError:
+        raise ValueError(f"request names tensor code {tensor}; allowed: "
+                         f"{[int(t) for t in Tensor]}") from None
+    req = WeightRequest(kind, expert, tile, cols)
+    if kind != Tensor.PARAMS:
+        if expert >= geom.experts or cols > geom.cols or (kind == Tensor.GATE and not geom.gated):
+            raise ValueError(f"{req} is not a request of {geom}")
+        if kind == Tensor.ROUTER and expert:
+            raise ValueError(f"a ROUTER request has expert = 0, got {req}")
+        n = geom.tensor_dims(kind)[1]
+        if tile * cols >= n:
+            raise ValueError(f"{req}: tile starts at column {tile * cols} >= N = {n}")
+    return req
+
+
+# ------------------------------------------------------------------------------ words
+def pack_param_word(mult: int, shift: int) -> int:
+    if not 0 <= mult < 1 << MULT_BITS or not 0 <= shift < 1 << SHIFT_BITS:
+        raise ValueError(f"requantiser ({mult}, {shift}) out of range")
+    return mult | shift << MULT_BITS
+
+
+def unpack_param_word(word: int) -> tuple[int, int]:
+    return word & ((1 << MULT_BITS) - 1), (word >> MULT_BITS) & ((1 << SHIFT_BITS) - 1)
+
+
+def _requant_pairs(params: Any) -> list[tuple[int, int]]:
+    gated = params.gate is not None
+    pairs = [(params.gate_weight_q.mult, params.gate_weight_q.shift)]
+    for e in range(len(params.up_q)):
+        seq = [params.up_q[e]]
+        if gated:
+            seq += [params.gate_q[e], params.hidden_q[e]]
+        seq.append(params.down_q[e])
+        pairs += [(int(q.mult), int(q.shift)) for q in seq]
+    return pairs
+
+
+def param_block_words(params: Any) -> list[int]:
+    """The ``PARAMS`` response for ``params`` (a ``golden.MoEParams``-like object)."""
+    return [pack_param_word(m, s) for m, s in _requant_pairs(params)]
+
+
+def _tensor(params: Any, tensor: Tensor, expert: int) -> Any:
+    if tensor == Tensor.ROUTER:
+        return params.router
+    arr = {Tensor.UP: params.up, Tensor.GATE: params.gate, Tensor.DOWN: params.down}[tensor]
+    if arr is None:
+        raise ValueError(f"{tensor.name} requested but the parameters have no such tensor")
+    return arr[expert]
+
+
+def weight_request_words(params: Any, request: WeightRequest) -> list[int]:
+    """The words ``wdata`` carries in answer to ``request``, as unsigned integers.
+
+    Weight words put lane ``c`` (int8, two's complement) in bits ``8c .. 8c+7``; the value does
+    not depend on the array width ``C`` because lanes ``>= cols`` are zero.
+    """
+    request = WeightRequest(request.tensor, request.expert, request.tile, request.cols)
+    if request.tensor == Tensor.PARAMS:
+        return param_block_words(params)
+    w = _tensor(params, request.tensor, request.expert)
+    rows = [[int(v) for v in row] for row in (w.tolist() if hasattr(w, "tolist") else w)]
+    k, n = len(rows), len(rows[0]) if rows else 0
+    first = request.tile * request.cols
+    if first >= n:
+        raise ValueError(f"{request}: tile starts at column {first} >= N = {n}")
+    words = []
+    for kk in range(k):
+        word = 0
+        for c in range(request.cols):
+            if first + c < n:
+                word |= (rows[kk][first + c] & 0xFF) << (8 * c)
+        words.append(word)
+    return words
+
+
+def requests_for_layer(geom: KernelGeometry, counts: Sequence[int]) -> list[WeightRequest]:
+    """The requests a layer with per-expert token ``counts`` makes, in order (sequential
+    variants; experts without tokens make none)."""
+    c = geom.cols
+    out = [WeightRequest(Tensor.PARAMS)]
+    out += [WeightRequest(Tensor.ROUTER, 0, n, c) for n in range(_ceil_div(geom.experts, c))]
+    for e, count in enumerate(counts):
+        if count == 0:
+            continue
+        roles = [Tensor.UP] + ([Tensor.GATE] if geom.gated else []) + [Tensor.DOWN]
+        for role in roles:
+            n_size = geom.tensor_dims(role)[1]
+            out += [WeightRequest(role, e, n, c) for n in range(_ceil_div(n_size, c))]
+    return out
+
+
+# ------------------------------------------------------------------------------ ports
+def kernel_signature(geom: KernelGeometry) -> wiring.Signature:
+    """The ``wiring.Signature`` of ``MoEKernel`` for ``geom``."""
+    return wiring.Signature({
+        "x_in": In(stream.Signature(unsigned(geom.stream_bits))),
+        "y_out": Out(stream.Signature(unsigned(geom.stream_bits))),
+        "wreq": Out(stream.Signature(request_layout(geom))),
+        "wdata": In(stream.Signature(unsigned(geom.wdata_bits))),
+        "stage": Out(STAGE_BITS),
+        "stage_valid": Out(1),
+        "expert": Out(geom.expert_bits),
+        "pe_busy": Out(1),
+    })
+
+
+def port_table(geom: KernelGeometry) -> list[dict[str, Any]]:
+    """The Verilog ports of the top module (name, direction, bits, meaning), for the manifest."""
+    rows: list[dict[str, Any]] = [
+        {"name": "clk", "dir": "in", "bits": 1, "meaning": "clock (rising edge)"},
+        {"name": "rst", "dir": "in", "bits": 1, "meaning": "synchronous reset, active high"},
+    ]
+
+    def stream_ports(name: str, direction: str, bits: int, meaning: str) -> Iterable[dict[str, Any]]:
+        back = "out" if direction == "in" else "in"
+        yield {"name": f"{name}__payload", "dir": direction, "bits": bits, "meaning": meaning}
+        yield {"name": f"{name}__valid", "dir": direction, "bits": 1, "meaning": f"{name} valid"}
+        yield {"name": f"{name}__ready", "dir": back, "bits": 1, "meaning": f"{name} ready"}
+
+    rows += stream_ports("x_in", "in", geom.stream_bits, "token stream, W int8 lanes a word")
+    rows += stream_ports("y_out", "out", geom.stream_bits, "output token stream, same packing")
+    rows += stream_ports("wreq", "out", geom.request_bits,
+                         "weight request: tensor[3], expert, tile, cols (LSB first)")
+    rows += stream_ports("wdata", "in", geom.wdata_bits, "weight / parameter words")
+    rows += [
+        {"name": "stage", "dir": "out", "bits": STAGE_BITS, "meaning": "schedule-ROM row running"},
+        {"name": "stage_valid", "dir": "out", "bits": 1, "meaning": "a stage is running"},
+        {"name": "expert", "dir": "out", "bits": geom.expert_bits, "meaning": "current expert"},
+        {"name": "pe_busy", "dir": "out", "bits": 1, "meaning": "PE array MAC cycle"},
+    ]
+    return rows
+
+
+def param_word_fields() -> dict[str, tuple[int, int]]:
+    """Bit ranges ``(lsb, width)`` of a parameter word."""
+    return {"mult": (0, MULT_BITS), "shift": (MULT_BITS, SHIFT_BITS)}

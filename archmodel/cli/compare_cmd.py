@@ -93,7 +93,7 @@ def compare_chart(rows: list[dict], path: Path, title: str) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), dpi=100)
     for ax, (label, values) in zip(axes.flat, panels):
         bars = ax.bar(names, values, color=[colours.get(r["bottleneck"], "tab:green") for r in rows])
-        ax.bar_label(bars, fmt="%.3g", fontsize=7)
+        ax.bar_label(bars, labels=[si(v) for v in values], fontsize=7)
         ax.set_title(label, fontsize=9)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.grid(True, axis="y", alpha=0.3)

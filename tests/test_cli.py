@@ -103,3 +103,27 @@ def test_bad_device_file_exits_2(tmp_path):
     result = run("model", "-w", "mixtral-8x7b", "-d", bad)
     assert result.exit_code == 2
     assert "my-gpu.yaml" in result.output and "compute.peak.bf16" in result.output and "100 TB/s" in result.output
+
+
+def test_serve_pd_disaggregated_contract():
+    data = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
+                    "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                    "--redundant", 32, "--shared-dies", 32)
+    assert data["prefill_devices"] == 16 and data["decode_devices"] == 160
+    assert data["ttft_s"] > 0 and data["tpot_s"] > 0
+    # The deployment emits no more than its decode pool can: 160 packages x tokens/s each.
+    assert data["output_tokens_per_s"] <= 160 * data["decode_tokens_per_s_per_device"] * (1 + 1e-9)
+    # Multi-token prediction emits more than one token per step, so TPOT falls.
+    mtp = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
+                   "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                   "--redundant", 32, "--shared-dies", 32, "--mtp", 0.7)
+    assert mtp["tpot_s"] < data["tpot_s"]
+
+
+def test_serve_pd_rejects_non_npu_and_bad_layout():
+    gpu = run("serve-pd", "-w", "deepseek-v3", "-d", "h100-sxm", "--isl", 128, "--osl", 128,
+              "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8)
+    assert gpu.exit_code == 2 and "NPU" in gpu.output
+    layout = run("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 128, "--osl", 128,
+                 "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8, "--redundant", 3)
+    assert layout.exit_code == 2 and "Traceback" not in layout.output

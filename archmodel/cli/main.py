@@ -14,6 +14,7 @@ from .compare_cmd import compare
 from .demo_cmd import demo
 from .fpga_cmd import fpga
 from .model_cmds import model, opb, roofline, serve_cmd
+from .serve_pd_cmd import serve_pd
 
 
 class MoearchGroup(click.Group):
@@ -33,7 +34,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, opb, roofline, demo, coe, compare, fpga, dse):
+for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse):
     cli.add_command(command)
 
 

@@ -1,0 +1,71 @@
+"""`moearch serve-pd`: prefill/decode-disaggregated serving on NPU supernodes (CloudMatrix384-style).
+
+Separate device pools serve the two phases: TTFT comes from the prefill pool, TPOT and throughput
+from the decode pool. MoE layers are expert-parallel over every package of a pool with data-parallel
+attention (one sequence group per package); ``--redundant``/``--shared-dies`` place one expert per die
+(routed experts, redundant copies of hot experts, dies holding the shared expert).
+"""
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from accelerators.errors import ConfigError
+
+from ..parallel import Parallelism
+from .common import (console, device_option, json_option, load_device_arg, load_workload_arg, make_precision,
+                     print_json, si, workload_option)
+
+
+def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
+    """Expert-parallel MoE with data-parallel attention over ``devices`` packages (dense: data-parallel)."""
+    return Parallelism(tp=1, ep=devices if is_moe else 1, dp=devices)
+
+
+@click.command("serve-pd")
+@workload_option
+@device_option
+@click.option("--isl", type=int, required=True)
+@click.option("--osl", type=int, required=True)
+@click.option("--prefill-devices", type=int, required=True, help="Packages in the prefill pool.")
+@click.option("--prefill-batch", type=int, default=1, show_default=True, help="Sequences per package in one prefill.")
+@click.option("--decode-devices", type=int, required=True, help="Packages in the decode pool.")
+@click.option("--decode-batch", type=int, required=True, help="Sequences in flight per package while decoding.")
+@click.option("--redundant", type=int, default=None, help="One expert per die: redundant expert copies (decode pool).")
+@click.option("--shared-dies", type=int, default=0, show_default=True, help="Dies holding the shared expert (with --redundant).")
+@click.option("--mtp", "mtp_acceptance", type=float, default=None,
+              help="Multi-token prediction with one draft token accepted with this probability (e.g. 0.7).")
+@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]), default="int8", show_default=True)
+@json_option
+def serve_pd(workload, device, isl, osl, prefill_devices, prefill_batch, decode_devices, decode_batch, redundant,
+             shared_dies, mtp_acceptance, dtype, as_json):
+    """Prefill/decode-disaggregated serving: TTFT from the prefill pool, TPOT from the decode pool."""
+    from ..devices.npu import ExpertLayout, Pool, Speculation, serve_disaggregated
+    model, dev = load_workload_arg(workload), load_device_arg(device)
+    if dev.kind != "npu":
+        raise ConfigError(None, "device", dev.name, "an NPU device (kind npu: ascend-910b, ascend-910c, cloudmatrix384)")
+    for name, value in (("prefill-devices", prefill_devices), ("decode-devices", decode_devices)):
+        if value < 1:
+            raise ConfigError(None, name, value, "a whole number >= 1")
+    layout = ExpertLayout(redundant, shared_dies) if redundant is not None else None
+    result = serve_disaggregated(
+        model, dev, isl=isl, osl=osl,
+        prefill=Pool(pool_parallelism(prefill_devices, model.is_moe), prefill_batch),
+        decode=Pool(pool_parallelism(decode_devices, model.is_moe), decode_batch, layout),
+        precision=make_precision(dtype, None),
+        mtp=Speculation(1, mtp_acceptance) if mtp_acceptance is not None else None)
+    data = result.to_json() | {"workload": model.name, "device": dev.name}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"{model.name} on {dev.name}: prefill {prefill_devices} x batch {prefill_batch}, "
+                        f"decode {decode_devices} x batch {decode_batch}, ISL {isl} / OSL {osl}, {dtype}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in (("TTFT", si(result.ttft_s, "s")), ("prefill tokens/s/device", f"{result.prefill_tokens_per_s_per_device:,.0f}"),
+                       ("TPOT", si(result.tpot_s, "s")), ("decode tokens/s/device", f"{result.decode_tokens_per_s_per_device:,.0f}"),
+                       ("output tokens/s (deployment)", f"{result.output_tokens_per_s:,.0f}"),
+                       ("energy/token", si(result.energy_j_per_token, "J")),
+                       ("bottleneck (prefill / decode)", f"{result.prefill_bottleneck} / {result.decode_bottleneck}")):
+        table.add_row(key, value)
+    console.print(table)

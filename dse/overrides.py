@@ -54,7 +54,7 @@ def _model_type(model: type[BaseModel], name: str) -> type[BaseModel] | None:
     return None
 
 
-def _set(node: BaseModel, parts: Sequence[str], raw: object, path: str) -> BaseModel:
+def _set(node: BaseModel, parts: Sequence[str], raw: object, path: str, si: bool = False) -> BaseModel:
     model = type(node)
     head = parts[0]
     if head not in model.model_fields or head == "sources":
@@ -70,16 +70,16 @@ def _set(node: BaseModel, parts: Sequence[str], raw: object, path: str) -> BaseM
             raise OverrideError(path, raw, f"a tier of this device: {', '.join(names)}")
         if len(rest) < 2:
             raise OverrideError(path, raw, "a tier field such as memory.hbm.capacity")
-        tiers = tuple(_set(t, rest[1:], raw, path) if t.name == rest[0] else t for t in node.memory)
+        tiers = tuple(_set(t, rest[1:], raw, path, si) if t.name == rest[0] else t for t in node.memory)
         return node.model_copy(update={"memory": tiers})
     if not rest:
         if isinstance(current, BaseModel):
             raise OverrideError(path, raw, f"a field inside '{head}': {', '.join(type(current).model_fields)}")
-        return node.model_copy(update={head: _validate(model, head, raw, path)})
+        return node.model_copy(update={head: raw if si else _validate(model, head, raw, path)})
     if isinstance(current, dict):
         if len(rest) != 1:
             raise OverrideError(path, raw, f"one key under '{head}'")
-        merged = {**current, **_validate(model, head, {rest[0]: raw}, path)}
+        merged = {**current, **({rest[0]: raw} if si else _validate(model, head, {rest[0]: raw}, path))}
         return node.model_copy(update={head: merged})
     if current is None:
         if _model_type(model, head) is None:
@@ -87,17 +87,20 @@ def _set(node: BaseModel, parts: Sequence[str], raw: object, path: str) -> BaseM
         raise OverrideError(path, raw, f"a section this device has; it has no '{head}' section")
     if not isinstance(current, BaseModel):
         raise OverrideError(path, raw, f"'{head}' has no fields")
-    return node.model_copy(update={head: _set(current, rest, raw, path)})
+    return node.model_copy(update={head: _set(current, rest, raw, path, si)})
 
 
-def apply_device_overrides(device: Device, overrides: Sequence[tuple[str, object]]) -> Device:
+def apply_device_overrides(device: Device, overrides: Sequence[tuple[str, object]], *, si: bool = False) -> Device:
     """``device`` with each ``(path, value)`` applied; OverrideError if a path or value is bad
-    or the result breaks a device rule (tier order, FPGA peak = DSPs x MACs x 2 x clock ...)."""
+    or the result breaks a device rule (tier order, FPGA peak = DSPs x MACs x 2 x clock ...).
+
+    Values are written as in a device file; with ``si=True`` they are numbers already in the
+    schema's SI units (what adapters compute, e.g. a scaled bandwidth in bytes/s)."""
     if not overrides:
         return device
     result: BaseModel = device
     for path, raw in overrides:
-        result = _set(result, path.split("."), raw, path)
+        result = _set(result, path.split("."), raw, path, si)
     assert isinstance(result, Device)
     try:
         # The schema's cross-field rules (a model validator) run again on the edited device.

@@ -12,6 +12,9 @@ from typing import Final
 
 from .base import Adapter, Context, Knob, Metrics, Outcome, Settings, WorkloadSpec
 from .cluster import ClusterAdapter
+from .coe import CoeAdapter
+from .fpga import FpgaKernelAdapter
+from .pim import PimAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {}
 DEFAULT_DOMAIN: Final[dict[str, str]] = {"gpu": "cluster", "npu": "cluster"}
@@ -45,6 +48,9 @@ def adapter_for(domain: str) -> Adapter:
 
 
 register_adapter(ClusterAdapter)
+register_adapter(FpgaKernelAdapter, default_for=("fpga",))
+register_adapter(PimAdapter, default_for=("pim",))
+register_adapter(CoeAdapter, default_for=("rdu",))
 
 __all__ = ["ADAPTERS", "Adapter", "Context", "Knob", "Metrics", "Outcome", "Settings", "WorkloadSpec",
            "adapter_for", "default_domain", "list_domains", "register_adapter"]

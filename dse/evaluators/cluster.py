@@ -8,8 +8,11 @@ decode step takes ``pp`` stage times of a micro-batch and a prefill ``2 pp - 1``
 Designs that differ only in batch or context share one vectorised ``model_step`` call; step totals
 are summed in a fixed operator order, so a design's metrics never depend on its batch-mates.
 
-Energy: ``archmodel.energy`` when present; otherwise every device is charged its TDP for the
-whole run (``devices x TDP x latency``), an upper bound that is stated in ``docs/dse.md``.
+Energy: ``archmodel.energy`` with ``archmodel.serve``'s accounting — every device runs each of
+the ``pp`` micro-batches through its stage (dynamic energy), plus static power for the whole run.
+
+Subclasses (other domains served by the same step/serve models, e.g. Logic-PIM) add knobs that
+reshape the device in :meth:`ClusterAdapter.reshape`.
 """
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ from archmodel.routing import Routing
 from accelerators.errors import ConfigError
 
 from .base import Adapter, Context, InvalidDesign, Knob, Metrics, Outcome, Settings, guarded
-from .energy import run_energy
 
 GB = 1e9
 
@@ -48,7 +50,7 @@ METRICS: dict[str, str] = {
     "tokens_per_s": "tokens/s over all devices (decode/serve: output tokens, prefill: prompt tokens)",
     "tokens_per_s_per_device": "tokens/s per device",
     "devices": "devices in use (tp x pp x dp)",
-    "energy_j": "J for the whole step or request batch",
+    "energy_j": "J for the whole step or request batch, all devices (archmodel.energy)",
     "energy_per_token_j": "J per token (as counted in tokens_per_s)",
     "weights_gb": "GB of weights stored per device",
     "kv_gb": "GB of KV cache per device at the full context",
@@ -66,6 +68,13 @@ class ClusterAdapter(Adapter):
     metrics: ClassVar[dict[str, str]] = METRICS
     precheck_metrics: ClassVar[tuple[str, ...]] = ("devices", "weights_gb", "kv_gb", "memory_gb", "capacity_gb",
                                                    "memory_fraction")
+
+    def reshape(self, device, settings: Settings):
+        """The device a design runs on, after its domain knobs (none here)."""
+        return device
+
+    def device(self, context: Context, settings: Settings):
+        return self.reshape(super().device(context, settings), settings)
 
     def precheck(self, context: Context, batch: Sequence[Settings]) -> list[Outcome]:
         def one(s: Settings) -> Metrics:
@@ -134,6 +143,7 @@ def _memory(device, s: Settings) -> Metrics:
 
 def _steps(device, members: Sequence[Settings]) -> list[Outcome]:
     """Prefill or decode steps of designs sharing model, knobs and device: one model_step call."""
+    from archmodel.energy import step_energy
     from archmodel.step import model_step
     from archmodel.workloads import load_workload
 
@@ -163,13 +173,16 @@ def _steps(device, members: Sequence[Settings]) -> list[Outcome]:
     s_arr = np.asarray([members[i].workload.context for i in valid], float) if prefill else 1.0
     step = model_step(model, device, b=b_arr, s=s_arr, c=c_arr, precision=precision, parallel=parallel,
                       routing=routing)
-    stage = _stage_seconds(step, b_arr.shape)
+    stage = _fixed_order_sum(step.times.costs.count, step.times.time, b_arr.shape)
     latency = stage * ((2 * pp - 1) if prefill else pp)
+    joules = step_energy(step, device, precision, parallel)
+    dynamic = _fixed_order_sum(np.ones(len(joules.count)), joules.by_op(), b_arr.shape)
+    energies = parallel.devices * (pp * dynamic + joules.figures.static_power * latency)
     for j, i in enumerate(valid):
         s = members[i]
         t = float(latency[j])
         tokens = s.workload.batch * (s.workload.context if prefill else 1)
-        energy = run_energy(device, parallel.devices, t)
+        energy = float(energies[j])
         outcomes[i] = {
             "latency_s": t, "ttft_s": t if prefill else 0.0, "tpot_s": 0.0 if prefill else t,
             "tokens_per_s": tokens / t, "tokens_per_s_per_device": tokens / t / parallel.devices,
@@ -177,17 +190,16 @@ def _steps(device, members: Sequence[Settings]) -> list[Outcome]:
     return outcomes
 
 
-def _stage_seconds(step, shape: tuple[int, ...]) -> np.ndarray:
-    """Step seconds per design, summed over operators one at a time in table order.
+def _fixed_order_sum(count: np.ndarray, per_op: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``sum_i count[i] * per_op[i]`` per design, one operator at a time in table order.
 
     ``Step.latency`` sums with a BLAS dot whose summation order depends on how many designs share
     the call, which changes the last bits; this fixed order makes a design's numbers independent
     of the other designs in its batch (so every backend and a resumed job agree exactly)."""
-    times = step.times
-    per_op = np.broadcast_to(times.time, (len(times.costs.count), *shape))
+    rows = np.broadcast_to(per_op, (len(count), *shape))
     total = np.zeros(shape)
-    for count, row in zip(times.costs.count, per_op):
-        total = total + float(count) * row
+    for c, row in zip(count, rows):
+        total = total + float(c) * row
     return total
 
 
@@ -202,7 +214,7 @@ def _serve(device, s: Settings) -> Metrics:
                    precision=precision, parallel=parallel, routing=routing)
     latency = result.prefill_s + result.decode_s
     tokens = result.batch * w.output
-    energy = run_energy(device, parallel.devices, latency)
+    energy = result.energy_j_per_token * tokens
     return {"latency_s": latency, "ttft_s": result.ttft_s, "tpot_s": result.tpot_s,
             "tokens_per_s": result.output_tokens_per_s,
             "tokens_per_s_per_device": result.output_tokens_per_s_per_device,

@@ -1,9 +1,10 @@
-"""Energy of a run when no energy model of the domain is available: a documented power model.
+"""Energy where archmodel has no energy model for what is evaluated: a stated power model.
 
-``devices x TDP x seconds``: every device draws its thermal design power for the whole run. It is
-an upper bound (real chips draw less when memory-bound) and is used only where ``archmodel`` has
-no energy model for the device; ``docs/dse.md`` lists which metrics use it. A device file without
-``power.tdp`` gives NaN: an objective on it fails the design, a constraint on it rejects it.
+``devices x TDP x utilisation x seconds``: the devices draw their thermal design power, in
+proportion to the share of the device in use, for the whole run. Used by the FPGA kernel adapter
+(``archmodel.energy`` works on operator-table steps, not on kernel schedules); ``docs/dse.md``
+says so. A device file without ``power.tdp`` gives NaN: an objective on it fails the design, a
+constraint on it rejects it.
 """
 from __future__ import annotations
 
@@ -15,8 +16,3 @@ def tdp_energy(device, devices: float, seconds: float, utilisation: float = 1.0)
     if device.power is None:
         return math.nan
     return float(devices) * device.power.tdp * float(utilisation) * float(seconds)
-
-
-def run_energy(device, devices: float, seconds: float) -> float:
-    """Energy of a whole-device run (all devices at TDP)."""
-    return tdp_energy(device, devices, seconds)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from accelerators.catalog import load_device
+from archmodel.energy import step_energy
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision
 from archmodel.serve import serve
@@ -28,7 +29,10 @@ def test_decode_metrics_equal_model_step(small_space):
     assert ev.metrics["latency_s"] == pytest.approx(t, rel=1e-12)
     assert ev.metrics["tokens_per_s"] == pytest.approx(64 / t, rel=1e-12)
     assert ev.metrics["tokens_per_s_per_device"] == pytest.approx(64 / t / 4, rel=1e-12)
-    assert ev.metrics["energy_j"] == pytest.approx(4 * 700 * t, rel=1e-12)   # 4 x H100 TDP x time
+    joules = step_energy(step, load_device("h100-sxm"), Precision.of("fp8"), Parallelism(tp=4, ep=2))
+    expected = 4 * (float(joules.dynamic_j) + joules.figures.static_power * t)     # 4 devices, as serve counts
+    assert ev.metrics["energy_j"] == pytest.approx(expected, rel=1e-12)
+    assert ev.metrics["energy_j"] < 4 * 700 * t                                     # below the TDP bound
     assert ev.objectives == {"tokens_per_s_per_device": ev.metrics["tokens_per_s_per_device"],
                              "energy_per_token_j": ev.metrics["energy_per_token_j"]}
 
@@ -43,6 +47,7 @@ def test_serve_phase_equals_archmodel_serve():
     assert ev.metrics["ttft_s"] == result.ttft_s and ev.metrics["tpot_s"] == result.tpot_s
     assert ev.metrics["tokens_per_s"] == result.output_tokens_per_s
     assert ev.metrics["latency_s"] == pytest.approx(result.prefill_s + result.decode_s)
+    assert ev.metrics["energy_per_token_j"] == pytest.approx(result.energy_j_per_token, rel=1e-12)
 
 
 def test_invalid_configurations_are_infeasible_not_failed(small_space):

@@ -1,0 +1,1 @@
+"""HLS C++ emitter (``emit.py``) and the g++ compatibility headers (``include/``)."""

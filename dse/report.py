@@ -246,8 +246,10 @@ def build_markdown(jobs: Sequence[JobData], images: Sequence[Path], top: int) ->
     metrics = [o.metric for o in space.objectives]
     norm = normaliser(jobs) if len(metrics) > 1 else None
     lines = [f"# DSE report: {space.name}", "",
-             "Objectives: " + ", ".join(f"{o.goal} {o.metric}" for o in space.objectives) + ".", ""]
-    header = ["job", "agent", "seed", "evaluations", "infeasible", "failed", "cached", *[f"best {m}" for m in metrics]]
+             "Objectives: " + ", ".join(f"{o.goal} {o.metric}" for o in space.objectives) + ". The best design "
+             "of a job is its feasible design with the best first objective (later objectives break ties).", ""]
+    header = ["job", "agent", "seed", "evaluations", "infeasible", "failed", "cached",
+              *[f"{m} (best design)" for m in metrics]]
     if norm is not None:
         header.append("hypervolume")
     rows = []

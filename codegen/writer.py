@@ -1,0 +1,148 @@
+"""Write a generated kernel's directory: ``hls/``, ``rtl/``, ``manifest.json``, ``README.md``.
+
+Everything is written into a temporary directory beside the target and renamed over it as a
+whole, so a crash never leaves a half-written kernel and an existing kernel is replaced only
+complete. An existing target is replaced only if it is empty or was written by ``moearch codegen``
+(it holds a ``manifest.json`` of this schema): anything else is a ConfigError, raised before
+anything is written.
+
+``rtl/`` comes from ``codegen.rtl.emit_verilog(plan, dir)`` (the RTL engineer's Amaranth top
+level). While that is not available the writer omits ``rtl/`` and says why in the manifest and
+in :attr:`WriteResult.rtl_message`; it never writes placeholder Verilog.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from accelerators.errors import ConfigError
+
+from .hls.emit import emit_hls, hls_interface
+from .manifest import MANIFEST_NAME, MANIFEST_SCHEMA, build_manifest
+from .plan import KernelPlan
+
+__all__ = ["WriteResult", "check_output_dir", "write_kernel"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    out_dir: Path
+    files: tuple[str, ...]           # relative posix paths, sorted
+    manifest: dict[str, Any]
+    rtl_available: bool
+    rtl_message: str | None          # why rtl/ is missing (None when it was written)
+
+
+def check_output_dir(out_dir: str | Path) -> Path:
+    """ConfigError unless ``out_dir`` is absent, an empty directory or a codegen output."""
+    out = Path(out_dir)
+    allowed = ("a new directory, an empty directory, or one written by moearch codegen "
+               "(holding its manifest.json); other content is never replaced")
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise ConfigError(None, "out", str(out), allowed)
+        if any(out.iterdir()):
+            manifest = out / MANIFEST_NAME
+            try:
+                schema = json.loads(manifest.read_text()).get("schema") if manifest.is_file() else None
+            except (json.JSONDecodeError, OSError, AttributeError):
+                schema = None
+            if schema != MANIFEST_SCHEMA:
+                raise ConfigError(None, "out", str(out), allowed)
+    if out.resolve() == Path.cwd().resolve() or out.resolve() == Path(out.resolve().anchor):
+        raise ConfigError(None, "out", str(out), "a subdirectory (not the current or root directory)")
+    return out
+
+
+def _emit_rtl(plan: KernelPlan, rtl_dir: Path) -> tuple[list[Path], str | None]:
+    """Call ``codegen.rtl.emit_verilog``; ``([], reason)`` when it is not available."""
+    try:
+        rtl_module = importlib.import_module("codegen.rtl")
+    except ModuleNotFoundError as exc:
+        name = exc.name or ""
+        if name == "amaranth" or name.startswith("amaranth."):
+            return [], "rtl/ omitted: the RTL emitter needs Amaranth (pip install 'moearch[rtl]')"
+        if name == "codegen.rtl" or name.startswith("codegen."):
+            return [], f"rtl/ omitted: the RTL emitter codegen.rtl.emit_verilog is not available yet (missing module {name})"
+        raise
+    emit = getattr(rtl_module, "emit_verilog", None)
+    if emit is None:
+        return [], "rtl/ omitted: codegen.rtl has no emit_verilog yet"
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    return [Path(p) for p in emit(plan, rtl_dir)], None
+
+
+def _readme(plan: KernelPlan, manifest: dict[str, Any]) -> str:
+    import rtl_templates
+    root = Path(rtl_templates.__file__).resolve().parent / "kernel"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    return env.get_template("README.md.j2").render(plan=plan, m=manifest, hls=hls_interface(plan))
+
+
+def _relative(paths: list[Path], root: Path) -> list[str]:
+    out = []
+    for p in paths:
+        p = p if p.is_absolute() else (Path.cwd() / p)
+        out.append(p.resolve().relative_to(root.resolve()).as_posix())
+    return sorted(out)
+
+
+def _check_no_absolute_paths(root: Path) -> None:
+    from .hdl.export import absolute_paths
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        found = absolute_paths(p.read_text(errors="replace"))
+        if found:
+            raise RuntimeError(f"generated file {p.relative_to(root)} contains absolute paths: {found[:3]}")
+
+
+def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> WriteResult:
+    """Generate ``plan`` into ``out_dir`` (replaced as a whole); see the module docstring."""
+    out = check_output_dir(out_dir)
+    parent = out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        hls_paths = emit_hls(plan, tmp / "hls")
+        if rtl:
+            rtl_paths, rtl_message = _emit_rtl(plan, tmp / "rtl")
+        else:
+            rtl_paths, rtl_message = [], "rtl/ omitted: not requested (--no-rtl)"
+        if not rtl_paths and (tmp / "rtl").exists():
+            shutil.rmtree(tmp / "rtl")
+        rtl_files = _relative(rtl_paths, tmp)
+        manifest = build_manifest(plan, tmp, rtl_files=rtl_files, rtl_message=rtl_message,
+                                  hls_files=_relative(hls_paths, tmp))
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        (tmp / "README.md").write_text(_readme(plan, manifest))
+        _check_no_absolute_paths(tmp)
+        files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return WriteResult(out, files, manifest, bool(rtl_files), rtl_message)
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from accelerators.errors import ConfigError
 
@@ -54,9 +54,10 @@ def _backend_options(f):
 def _run_with_progress(fn, budget_hint: int, quiet: bool):
     if quiet:
         return fn(None)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("evaluations"), TimeElapsedColumn(), TextColumn("{task.fields[best]}"))
-    with Progress(*columns, console=stderr, transient=False) as bar:
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+               TextColumn("evals"), TimeElapsedColumn(), TextColumn("{task.fields[best]}", markup=False,
+                          table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")))
+    with Progress(*columns, console=stderr, transient=False, expand=True) as bar:
         task = bar.add_task("exploring", total=budget_hint, best="best: -")
 
         def progress(done: int, budget: int, best: dict[str, float] | None) -> None:

@@ -6,6 +6,7 @@ import sys
 import click
 
 from accelerators.errors import ConfigError
+from codegen.cli import codegen
 from dse.cli import dse
 
 from .catalog_cmds import devices, workloads
@@ -34,7 +35,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse):
+for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse, codegen):
     cli.add_command(command)
 
 

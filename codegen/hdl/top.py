@@ -1,0 +1,684 @@
+"""``MoEKernel(plan)``: the Amaranth top level of the generated InTAR-style MoE kernel.
+
+Interface: :mod:`codegen.hdl.interface` (ports, weight-request encoding, parameter block).
+Arithmetic: ``docs/kernel-arithmetic.md``; the result is bit-exact with
+``verification.golden.moe_layer``. Schedule: :mod:`codegen.hdl.schedule_rom` (ROM rows) and
+:mod:`codegen.hdl.controller` (sequencer). The datapath is one ``R x C``
+:class:`~codegen.hdl.pe_array.PEArray` shared by the router and every expert GEMM, the
+components of ``codegen/hdl`` and the on-chip buffers below (``lib.memory``, synchronous reads):
+
+========== ================================ ============================================
+buffer      shape                            written by / read by
+========== ================================ ============================================
+x           W banks x ceil(d/W) x T bytes    load / router and up/gate A operand (gather)
+params      E x (2|4) requantisers, + RQg    parameter block / the expert's drains
+wtile       max(d, f) x C bytes              first row tile of a GEMM / later row tiles
+logits      T*ceil(E/C) x C int32            router (sequential front) / top-k
+sel         T x top-k result                 top-k (sequential front) / gate_norm
+gates       T x k Q1.15                      gate_norm / combine
+dispatch    E*ceil(T/R) x R (token, rank)    gate_norm / expert A gather and y slots
+up_q, h     C banks x ceil(T/R)*ceil(f/C)    up, gate drains / gate drain, down A operand
+            x R bytes
+y           T*k*ceil(d/W) x W bytes          down drain (slot t*k + rank) / combine
+========== ================================ ============================================
+
+Stages (one ROM row each; the controller separates them by the schedule's switch cycles):
+
+* ``load`` (sequential front): requests the parameter block (first cycle) and reads the ``T``
+  tokens; ends when both are in.
+* ``router``: ``Y = x @ Wr``, column tiles outer, row tiles inner; tile ``n`` is requested in
+  the stage's first cycles, streamed into the array for row tile 0 and kept in ``wtile`` for
+  the others. Rows go to ``logits``.
+* ``topk``: one logit a cycle from ``logits`` into :class:`TopK`, results to ``sel``.
+* ``gate_norm``: ``sel`` into :class:`GateNormalizer` (gates to ``gates``); at every accepted
+  token the dispatcher appends the token to the lists of its ``k`` experts (``k`` writes
+  during the normaliser's 20-cycle interval) and counts tokens per expert.
+* ``front`` (dataflow front, one stage): load, router (row tile ``m`` starts when its tokens are
+  in), a :class:`Serializer` of each logit row into TopK, TopK into the GateNormalizer, all
+  concurrently; requests: router tile, then the parameter block (RQg is its first word).
+* per expert with ``c > 0`` tokens, the variant block for ``c`` (``seq-stream``/``seq-tiled``;
+  both run on the same engine, the second with more than one row tile): ``up`` (A gathered from
+  ``x`` by the expert's token list; drain: Requantizer RQup -> ``up_q``, or -> activation LUT ->
+  ``h`` when not gated), ``gate`` (drain: RQgate -> LUT -> ``* up_q`` (one registered multiply)
+  -> Requantizer RQhid -> ``h``), ``down`` (A from ``h``; drain: RQdown -> ``y`` slots).
+* ``combine``: ``y`` slots and gates into the :class:`Combiner`, whose output is ``y_out``.
+
+Every GEMM runs the PE contract back to back (``max(K, R)`` cycles a tile), so a stage takes
+``1 + gemm_cycles + post`` cycles with a weight memory that answers a request in the next
+cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from amaranth.hdl import Const, Mux, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+
+from .buffers import LaneBanks
+from .combiner import Combiner
+from .controller import Controller
+from .gate_normalizer import GateNormalizer
+from .interface import PARAM_WORD_BITS, KernelGeometry, Tensor, kernel_signature
+from .lookup_table import LookupTable
+from .pe_array import PEArray
+from .requantizer import Requantizer
+from .schedule_rom import Program, StageTask, build_program
+from .serializer import Serializer
+from .tables import activation_table, exp_table
+from .topk import TopK, topk_output_layout
+
+__all__ = ["MoEKernel", "PROBES"]
+
+#: internal one-bit events a test bench may watch (``MoEKernel.probes``)
+PROBES = ("x_fire", "w_fire", "req_fire", "param_fire", "pe_in_fire", "pe_out_fire",
+          "topk_in_fire", "topk_out_valid", "gn_in_fire", "gn_out_fire", "disp_busy", "y_fire")
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _schedule_and_activation(plan: Any, activation: str | None) -> tuple[Any, str]:
+    if hasattr(plan, "schedule"):
+        return plan.schedule, activation or plan.activation
+    if activation is None:
+        raise ValueError("MoEKernel(schedule) needs activation=")
+    return plan, activation
+
+
+class MoEKernel(wiring.Component):
+    """The kernel a ``codegen.plan.KernelPlan`` describes (or a ``ScheduleResult`` plus
+    ``activation``). Raises :class:`~codegen.hdl.schedule_rom.UnsupportedSchedule` if the plan's
+    schedule selects something the RTL does not implement."""
+
+    def __init__(self, plan: Any, *, activation: str | None = None) -> None:
+        schedule, act = _schedule_and_activation(plan, activation)
+        self.schedule = schedule
+        self.program: Program = build_program(schedule)
+        self.geom: KernelGeometry = self.program.geom
+        self.activation = act
+        self.act_table = activation_table(act)
+        super().__init__(kernel_signature(self.geom))
+        self.probes = {name: Signal(name=f"probe_{name}") for name in PROBES}
+
+    # ------------------------------------------------------------------------------------------
+    def elaborate(self, platform: object) -> Module:  # noqa: C901 - one datapath, one place
+        m = Module()
+        g, prog = self.geom, self.program
+        T, d, f, E, k = g.tokens, g.hidden, g.ffn, g.experts, g.top_k
+        R, C, W = g.rows, g.cols, g.stream_bytes
+        wpt = g.words_per_token
+        nte, ntf = _ceil(E, C), _ceil(f, C)
+        ntd = _ceil(d, C)
+        rtt = _ceil(T, R)
+        nq, P = g.requants_per_expert, g.param_words
+        seq_front = prog.front == "sequential"
+        tbits = max(1, (T - 1).bit_length())
+        jbits = max(1, (k - 1).bit_length())
+        cbits = max(1, T.bit_length())
+        probes = self.probes
+
+        m.submodules.ctrl = ctrl = Controller(prog)
+        fields = ctrl.fields
+        task = fields.task
+        run, load = ctrl.run, ctrl.load
+
+        def is_(t: StageTask) -> Any:
+            return task == int(t)
+
+        is_load, is_router, is_front = is_(StageTask.LOAD), is_(StageTask.ROUTER), is_(StageTask.FRONT)
+        is_topk, is_gn = is_(StageTask.TOPK), is_(StageTask.GATE_NORM)
+        is_up, is_gate, is_down = is_(StageTask.UP), is_(StageTask.GATE), is_(StageTask.DOWN)
+        is_comb = is_(StageTask.COMBINE)
+        is_exp = is_up | is_gate | is_down
+        is_gemm = is_router | is_front | is_exp
+        layer_init = load & (ctrl.row == 0)
+        done = Signal()
+        m.d.comb += [ctrl.done.eq(done), self.stage.eq(ctrl.row), self.stage_valid.eq(run),
+                     self.expert.eq(ctrl.expert)]
+
+        # ---------------------------------------------------------------- components
+        m.submodules.pe = pe = PEArray(R, C)
+        m.submodules.rq1 = rq1 = Requantizer(C)
+        m.submodules.act = lut = LookupTable(self.act_table, signed(8), lanes=C, index_signed=True)
+        m.submodules.topk = topk = TopK(E, k)
+        m.submodules.gn = gn = GateNormalizer(E, k, exp_table())
+        m.submodules.comb = comb = Combiner(W)
+        m.d.comb += self.pe_busy.eq(pe.busy)
+        if g.gated:
+            m.submodules.rq2 = rq2 = Requantizer(C)
+        if not seq_front:
+            m.submodules.ser = ser = Serializer(E, signed(32))
+
+        # ---------------------------------------------------------------- buffers
+        m.submodules.xbuf = xbuf = LaneBanks(W, wpt, T)
+        m.submodules.hbuf = hbuf = LaneBanks(C, rtt * ntf, R)
+        if g.gated:
+            m.submodules.upqbuf = upq = LaneBanks(C, rtt * ntf, R, cross_read=True)
+        entry = data.StructLayout({"token": unsigned(tbits), "rank": unsigned(jbits)})
+        m.submodules.dispatch = dmem = Memory(shape=data.ArrayLayout(entry, R), depth=E * rtt,
+                                              init=[])
+        d_wr = dmem.write_port(granularity=1)
+        d_rd1 = dmem.read_port(domain="sync")  # expert A gather (feeder)
+        d_rd2 = dmem.read_port(domain="sync")  # down drain: token and rank of each row
+        m.submodules.params = pmem = Memory(shape=data.ArrayLayout(unsigned(PARAM_WORD_BITS), nq),
+                                            depth=E, init=[])
+        p_wr = pmem.write_port(granularity=1)
+        p_rd = pmem.read_port(domain="sync")
+        m.submodules.gates = gmem = Memory(shape=data.ArrayLayout(unsigned(16), k), depth=T, init=[])
+        g_wr, g_rd = gmem.write_port(), gmem.read_port(domain="sync")
+        m.submodules.ybuf = ymem = Memory(shape=data.ArrayLayout(unsigned(8), W),
+                                          depth=T * k * wpt, init=[])
+        y_wr, y_rd = ymem.write_port(granularity=1), ymem.read_port(domain="sync")
+        kmax = max(d, f)
+        if rtt > 1:
+            m.submodules.wtile = wmem = Memory(shape=unsigned(8 * C), depth=kmax, init=[])
+            wt_wr = wmem.write_port()
+            wt_rd = wmem.read_port(domain="sync", transparent_for=(wt_wr,))
+        if seq_front:
+            m.submodules.logits = lmem = Memory(shape=data.ArrayLayout(signed(32), C),
+                                                depth=T * nte, init=[])
+            l_wr, l_rd = lmem.write_port(), lmem.read_port(domain="sync")
+            m.submodules.sel = smem = Memory(shape=topk_output_layout(E, k), depth=T, init=[])
+            s_wr, s_rd = smem.write_port(), smem.read_port(domain="sync")
+
+        # ---------------------------------------------------------------- per-layer routing state
+        counts = Signal(data.ArrayLayout(unsigned(cbits), E))
+        lanes = Signal(data.ArrayLayout(unsigned(max(1, (R - 1).bit_length())), E))
+        tiles = Signal(data.ArrayLayout(unsigned(max(1, rtt.bit_length())), E))
+        m.d.comb += ctrl.counts.eq(counts)
+
+        # ---------------------------------------------------------------- load (x_in -> x)
+        xw = Signal(range(max(2, wpt)))
+        xt = Signal(range(T + 1))  # tokens completely loaded
+        x_done = Signal()
+        ld_active = run & (is_load | is_front)
+        x_fire = Signal()
+        m.d.comb += [self.x_in.ready.eq(ld_active & ~x_done),
+                     x_fire.eq(self.x_in.valid & self.x_in.ready), probes["x_fire"].eq(x_fire),
+                     xbuf.w_addr.eq(xw), xbuf.w_lane.eq(xt), xbuf.w_en.eq(x_fire)]
+        for lane in range(W):
+            m.d.comb += xbuf.w_data[lane].eq(self.x_in.payload[8 * lane:8 * lane + 8])
+        x_token_end = x_fire & (xw == wpt - 1)
+        x_done_nxt = x_done | (x_token_end & (xt == T - 1))
+        with m.If(x_fire):
+            m.d.sync += xw.eq(Mux(xw == wpt - 1, 0, xw + 1))
+            with m.If(x_token_end):
+                m.d.sync += xt.eq(xt + 1)
+                with m.If(xt == T - 1):
+                    m.d.sync += x_done.eq(1)
+        with m.If(layer_init):
+            m.d.sync += [xw.eq(0), xt.eq(0), x_done.eq(0)]
+
+        # ---------------------------------------------------------------- weight requests
+        max_reqs = max(2, nte, ntf, ntd)
+        req_i = Signal(range(max_reqs + 1))
+        req_total = Signal(range(max_reqs + 1))
+        m.d.comb += req_total.eq(Mux(is_load, 1, Mux(is_front, 2, Mux(is_router | is_exp,
+                                                                          fields.col_tiles, 0))))
+        req = self.wreq.payload
+        tensor = Signal(3)
+        with m.If(is_load | (is_front & (req_i != 0))):
+            m.d.comb += tensor.eq(int(Tensor.PARAMS))
+        with m.Elif(is_router | is_front):
+            m.d.comb += tensor.eq(int(Tensor.ROUTER))
+        with m.Elif(is_up):
+            m.d.comb += tensor.eq(int(Tensor.UP))
+        with m.Elif(is_gate):
+            m.d.comb += tensor.eq(int(Tensor.GATE))
+        with m.Else():
+            m.d.comb += tensor.eq(int(Tensor.DOWN))
+        is_params_req = tensor == int(Tensor.PARAMS)
+        m.d.comb += [
+            self.wreq.valid.eq(run & (req_i < req_total)),
+            req.tensor.eq(tensor),
+            req.expert.eq(Mux(is_exp, ctrl.expert, 0)),
+            req.tile.eq(Mux(is_router | is_exp, req_i, 0)),
+            req.cols.eq(Mux(is_params_req, 0, C)),
+            probes["req_fire"].eq(self.wreq.valid & self.wreq.ready),
+        ]
+        with m.If(self.wreq.valid & self.wreq.ready):
+            m.d.sync += req_i.eq(req_i + 1)
+        with m.If(load):
+            m.d.sync += req_i.eq(0)
+
+        # ---------------------------------------------------------------- parameter block
+        pw = Signal(range(P + 1))
+        pe_idx = Signal(range(max(2, E)))
+        pq = Signal(range(max(2, nq)))
+        rqg = Signal(PARAM_WORD_BITS)
+        router_w_done = Signal()
+        pl_own = Signal()
+        p_fire = Signal()
+        feeder_w_ready = Signal()
+        m.d.comb += [
+            pl_own.eq(run & (is_load | (is_front & router_w_done)) & (pw < P)),
+            self.wdata.ready.eq(Mux(pl_own, 1, feeder_w_ready)),
+            p_fire.eq(pl_own & self.wdata.valid),
+            probes["param_fire"].eq(p_fire),
+            probes["w_fire"].eq(self.wdata.valid & self.wdata.ready),
+        ]
+        p_done_nxt = (pw == P) | (p_fire & (pw == P - 1))
+        word = self.wdata.payload[:PARAM_WORD_BITS]
+        m.d.comb += p_wr.addr.eq(pe_idx)
+        for q in range(nq):
+            m.d.comb += [p_wr.data[q].eq(word),
+                         p_wr.en[q].eq(p_fire & (pw != 0) & (pq == q))]
+        with m.If(p_fire):
+            m.d.sync += pw.eq(pw + 1)
+            with m.If(pw == 0):
+                m.d.sync += rqg.eq(word)
+            with m.Else():
+                m.d.sync += pq.eq(Mux(pq == nq - 1, 0, pq + 1))
+                with m.If(pq == nq - 1):
+                    m.d.sync += pe_idx.eq(pe_idx + 1)
+        with m.If(layer_init):
+            m.d.sync += [pw.eq(0), pe_idx.eq(0), pq.eq(0)]
+        m.d.comb += [p_rd.addr.eq(ctrl.expert), p_rd.en.eq(ctrl.sw1)]
+        q_up = p_rd.data[0]
+        q_gate = p_rd.data[1] if g.gated else None
+        q_hid = p_rd.data[2] if g.gated else None
+        q_down = p_rd.data[nq - 1]
+
+        # ---------------------------------------------------------------- GEMM feeder
+        n_tiles = fields.col_tiles
+        kk_n = fields.k
+        rt = Signal(range(rtt + 1))     # row tiles of the running GEMM
+        mrows = Signal(range(T + 1))    # M of the running GEMM
+        with m.If(load):
+            m.d.sync += [rt.eq(Mux(is_exp, tiles[ctrl.expert] + (lanes[ctrl.expert] != 0), rtt)),
+                         mrows.eq(Mux(is_exp, ctrl.count, T))]
+        feeding = Signal()
+        fn = Signal(range(max(2, max_reqs)))
+        fm = Signal(range(max(2, rtt)))
+        fk = Signal(range(max(2, kmax)))
+        fmr = Signal(range(rtt * R + 1))  # fm * R
+        xk_lo = Signal(range(max(2, W)))
+        xk_hi = Signal(range(max(2, wpt)))
+        hk_lo = Signal(range(max(2, C)))
+        hk_hi = Signal(range(max(2, ntf)))
+        pv = Signal()
+        p_last, p_stream, p_n = Signal(), Signal(), Signal.like(fn)
+        p_kk = Signal.like(fk)
+        p_mr = Signal.like(fmr)
+        fire = Signal()
+        rd_en = Signal()
+        gate_ok = Signal()
+        need = Signal(range(rtt * R + R + 1))
+        m.d.comb += need.eq(fmr + R)
+        m.d.comb += gate_ok.eq(~is_front | (xt >= Mux(need > T, T, need)))
+        issue = Signal()
+        m.d.comb += [rd_en.eq(~pv | fire), issue.eq(run & is_gemm & feeding & gate_ok & rd_en)]
+        k_end = fk == kk_n - 1
+        m_end = fm == rt - 1
+        with m.If(issue):
+            m.d.sync += [pv.eq(1), p_last.eq(k_end), p_stream.eq(fm == 0), p_kk.eq(fk),
+                         p_mr.eq(fmr), p_n.eq(fn)]
+            with m.If(k_end):
+                m.d.sync += [fk.eq(0), xk_lo.eq(0), xk_hi.eq(0), hk_lo.eq(0), hk_hi.eq(0)]
+                with m.If(m_end):
+                    m.d.sync += [fm.eq(0), fmr.eq(0), fn.eq(fn + 1)]
+                    with m.If(fn == n_tiles - 1):
+                        m.d.sync += feeding.eq(0)
+                with m.Else():
+                    m.d.sync += [fm.eq(fm + 1), fmr.eq(fmr + R)]
+            with m.Else():
+                m.d.sync += fk.eq(fk + 1)
+                m.d.sync += [xk_lo.eq(Mux(xk_lo == W - 1, 0, xk_lo + 1)),
+                             hk_lo.eq(Mux(hk_lo == C - 1, 0, hk_lo + 1))]
+                with m.If(xk_lo == W - 1):
+                    m.d.sync += xk_hi.eq(xk_hi + 1)
+                with m.If(hk_lo == C - 1):
+                    m.d.sync += hk_hi.eq(hk_hi + 1)
+        with m.Elif(rd_en):
+            m.d.sync += pv.eq(0)
+        with m.If(load):
+            m.d.sync += [feeding.eq(is_gemm), fn.eq(0), fm.eq(0), fk.eq(0), fmr.eq(0),
+                         xk_lo.eq(0), xk_hi.eq(0), hk_lo.eq(0), hk_hi.eq(0), pv.eq(0),
+                         router_w_done.eq(0)]
+        m.d.comb += [
+            xbuf.r_addr.eq(xk_hi), xbuf.r_bank.eq(xk_lo), xbuf.r_en.eq(rd_en),
+            hbuf.r_addr.eq(fm * ntf + hk_hi), hbuf.r_bank.eq(hk_lo), hbuf.r_en.eq(rd_en),
+            d_rd1.addr.eq(ctrl.expert * rtt + fm), d_rd1.en.eq(rd_en),
+        ]
+        if rtt > 1:
+            m.d.comb += [wt_rd.addr.eq(fk), wt_rd.en.eq(rd_en),
+                         wt_wr.addr.eq(p_kk), wt_wr.data.eq(self.wdata.payload[:8 * C]),
+                         wt_wr.en.eq(fire & p_stream)]
+            b_tile = wt_rd.data
+        else:
+            b_tile = Const(0, 8 * C)
+        b_ok = Mux(p_stream, self.wdata.valid, 1)
+        m.d.comb += [
+            pe.i.valid.eq(run & is_gemm & pv & b_ok),
+            fire.eq(pe.i.valid & pe.i.ready),
+            feeder_w_ready.eq(run & is_gemm & pv & p_stream & pe.i.ready),
+            pe.i.payload.b.eq(Mux(p_stream, self.wdata.payload[:8 * C], b_tile)),
+            pe.i.payload.last.eq(p_last),
+            probes["pe_in_fire"].eq(fire),
+        ]
+        with m.If(fire & p_stream & p_last & (p_n == n_tiles - 1)):
+            m.d.sync += router_w_done.eq(1)
+        for r in range(R):
+            tok = Signal(range(max(2, rtt * R)), name=f"a_tok_{r}")
+            m.d.comb += tok.eq(Mux(is_exp, d_rd1.data[r].token, p_mr + r))
+            xa = Signal(8, name=f"a_x_{r}")
+            m.d.comb += xa.eq(Mux(tok < T, xbuf.r_data[tok], 0))
+            m.d.comb += pe.i.payload.a[r].eq(Mux(is_down, hbuf.r_data[r], xa))
+
+        # ---------------------------------------------------------------- drain counters
+        # the "sink" is the last stage of the running GEMM's drain: a row written there
+        sink_fire = Signal()
+        sn = Signal.like(fn)
+        sm = Signal.like(fm)
+        sr = Signal(range(max(2, R)))
+        si = Signal(range(rtt * R + 1))   # sm * R + sr
+        so = Signal(range(max_reqs * C + 1))  # sn * C
+        sm_nxt = Signal.like(sm)
+        sink_last = (sn == n_tiles - 1) & (sm == rt - 1) & (sr == R - 1)
+        gemm_done = sink_fire & sink_last
+        m.d.comb += sm_nxt.eq(sm)
+        with m.If(load):
+            m.d.comb += sm_nxt.eq(0)
+        with m.Elif(sink_fire & (sr == R - 1)):
+            m.d.comb += sm_nxt.eq(Mux(sm == rt - 1, 0, sm + 1))
+        m.d.sync += sm.eq(sm_nxt)
+        with m.If(sink_fire):
+            m.d.sync += [sr.eq(Mux(sr == R - 1, 0, sr + 1)), si.eq(si + 1)]
+            with m.If((sr == R - 1) & (sm == rt - 1)):
+                m.d.sync += [sn.eq(sn + 1), so.eq(so + C), si.eq(0)]
+        with m.If(load):
+            m.d.sync += [sn.eq(0), sr.eq(0), si.eq(0), so.eq(0)]
+        row_ok = si < mrows
+
+        pe_out_fire = pe.o.valid & pe.o.ready
+        m.d.comb += probes["pe_out_fire"].eq(pe_out_fire)
+        # PE output routing
+        m.d.comb += [rq1.i.payload.acc.eq(pe.o.payload.data),
+                     rq1.i.payload.mult.eq(Mux(is_down, q_down[:16], Mux(is_gate, q_gate[:16], q_up[:16])) if g.gated
+                                           else Mux(is_down, q_down[:16], q_up[:16])),
+                     rq1.i.payload.shift.eq(Mux(is_down, q_down[16:], Mux(is_gate, q_gate[16:], q_up[16:])) if g.gated
+                                            else Mux(is_down, q_down[16:], q_up[16:]))]
+        with m.If(is_exp):
+            m.d.comb += [rq1.i.valid.eq(pe.o.valid), pe.o.ready.eq(rq1.i.ready)]
+        with m.Else():
+            m.d.comb += pe.o.ready.eq(1)
+        if not seq_front:
+            with m.If(is_front):
+                m.d.comb += [ser.i.valid.eq(pe.o.valid & row_ok),
+                             pe.o.ready.eq(Mux(row_ok, ser.i.ready, 1))]
+        if not seq_front:
+            for e in range(E):
+                m.d.comb += ser.i.payload[e].eq(pe.o.payload.data[e])
+        if seq_front:
+            m.d.comb += [l_wr.addr.eq(si * nte + sn), l_wr.data.eq(pe.o.payload.data),
+                         l_wr.en.eq(is_router & pe_out_fire & row_ok)]
+
+        # rq1 output routing: up (gated) -> up_q; up (plain) / gate -> LUT; down -> y writer
+        lut_path = (is_up & (not g.gated)) | is_gate
+        m.d.comb += [lut.i.valid.eq(rq1.o.valid & lut_path), lut.i.payload.eq(rq1.o.payload)]
+        rq1_o_fire = rq1.o.valid & rq1.o.ready
+        y_ready = Signal()
+        with m.If(lut_path):
+            m.d.comb += rq1.o.ready.eq(lut.i.ready)
+        with m.Elif(is_down):
+            m.d.comb += rq1.o.ready.eq(y_ready)
+        with m.Else():
+            m.d.comb += rq1.o.ready.eq(1)
+
+        hrow = Signal(data.ArrayLayout(unsigned(8), C))
+        if g.gated:
+            # gate drain: LUT -> product with up_q (one register) -> Requantizer RQhid -> h
+            mn = Signal.like(sn)
+            mm = Signal.like(sm)
+            mr = Signal.like(sr)
+            lut_in_fire = lut.i.valid & lut.i.ready
+            with m.If(lut_in_fire & is_gate):
+                m.d.sync += mr.eq(Mux(mr == R - 1, 0, mr + 1))
+                with m.If(mr == R - 1):
+                    m.d.sync += mm.eq(Mux(mm == rt - 1, 0, mm + 1))
+                    with m.If(mm == rt - 1):
+                        m.d.sync += mn.eq(mn + 1)
+            with m.If(load):
+                m.d.sync += [mn.eq(0), mm.eq(0), mr.eq(0)]
+            m.d.comb += [upq.c_addr.eq(mm * ntf + mn), upq.c_lane.eq(mr), upq.c_en.eq(lut.i.ready)]
+            pv2 = Signal()
+            prod = Signal(data.ArrayLayout(signed(16), C))
+            en2 = ~pv2 | rq2.i.ready
+            m.d.comb += lut.o.ready.eq(Mux(is_gate, en2, 1))
+            with m.If(en2):
+                m.d.sync += pv2.eq(lut.o.valid & is_gate)
+                for c in range(C):
+                    m.d.sync += prod[c].eq(lut.o.payload[c] * upq.c_data[c].as_signed())
+            m.d.comb += [rq2.i.valid.eq(pv2), rq2.i.payload.mult.eq(q_hid[:16]),
+                         rq2.i.payload.shift.eq(q_hid[16:]), rq2.o.ready.eq(1)]
+            for c in range(C):
+                m.d.comb += rq2.i.payload.acc[c].eq(prod[c])
+            # up (gated) -> up_q
+            m.d.comb += [upq.w_addr.eq(sm * ntf + sn), upq.w_lane.eq(sr),
+                         upq.w_en.eq(is_up & rq1_o_fire)]
+            for c in range(C):
+                m.d.comb += upq.w_data[c].eq(rq1.o.payload[c])
+            m.d.comb += hrow.eq(rq2.o.payload)
+            h_write = is_gate & rq2.o.valid
+            with m.If(is_up):
+                m.d.comb += sink_fire.eq(rq1_o_fire)
+            with m.Elif(is_gate):
+                m.d.comb += sink_fire.eq(rq2.o.valid)
+        else:
+            m.d.comb += lut.o.ready.eq(1)
+            m.d.comb += hrow.eq(lut.o.payload)
+            h_write = is_up & lut.o.valid
+            with m.If(is_up):
+                m.d.comb += sink_fire.eq(lut.o.valid)
+        with m.If(is_router | is_front):
+            m.d.comb += sink_fire.eq(pe_out_fire)
+        with m.If(is_down):
+            m.d.comb += sink_fire.eq(rq1_o_fire)
+        m.d.comb += [hbuf.w_addr.eq(sm * ntf + sn), hbuf.w_lane.eq(sr), hbuf.w_en.eq(h_write)]
+        for c in range(C):
+            m.d.comb += hbuf.w_data[c].eq(hrow[c])
+
+        # ---------------------------------------------------------------- y writer (down drain)
+        m.d.comb += [d_rd2.addr.eq(ctrl.expert * rtt + sm_nxt), d_rd2.en.eq(1)]
+        ent = d_rd2.data[sr]
+        slot = Signal(range(T * k + 1))
+        m.d.comb += slot.eq(ent.token * k + ent.rank)
+        lw = max(0, (W - 1).bit_length())
+        w0 = so >> lw
+        off = so & (W - 1) if W > 1 else Const(0, 1)
+        last_valid = d - (ntd - 1) * C
+        nvalid_mask = Mux(sn == ntd - 1, (1 << last_valid) - 1, (1 << C) - 1)
+        span_m1 = Signal(range(_ceil(C, W) + 2))
+        m.d.comb += span_m1.eq((off + Mux(sn == ntd - 1, last_valid, C) - 1) >> lw)
+        window = Signal(8 * (C + W))
+        wmask = Signal(C + W)
+        m.d.comb += [window.eq(rq1.o.payload.as_value() << (off * 8)),
+                     wmask.eq(nvalid_mask << off)]
+        yj = Signal.like(span_m1)
+        m.d.comb += [
+            y_ready.eq((yj == span_m1) | ~row_ok),
+            y_wr.addr.eq(slot * wpt + w0 + yj),
+            y_wr.data.eq(window.word_select(yj, 8 * W)),
+        ]
+        for lane in range(W):
+            m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok &
+                                         wmask.word_select(yj, W)[lane])
+        with m.If(is_down & rq1.o.valid):
+            m.d.sync += yj.eq(Mux(rq1.o.ready, 0, yj + 1))
+
+        # ---------------------------------------------------------------- top-k
+        tk_done = Signal()
+        if seq_front:
+            tt = Signal(range(T + 1))
+            te = Signal(range(max(2, E)))
+            tl = Signal(range(max(2, C)))
+            taddr = Signal(range(T * nte + 1))
+            tfeed = Signal()
+            tpv = Signal()
+            tp_lane = Signal.like(tl)
+            t_rd_en = ~tpv | (topk.i.valid & topk.i.ready)
+            t_issue = run & is_topk & tfeed & t_rd_en
+            with m.If(t_issue):
+                m.d.sync += [tpv.eq(1), tp_lane.eq(tl)]
+                with m.If(te == E - 1):
+                    m.d.sync += [te.eq(0), tl.eq(0), taddr.eq(taddr + 1), tt.eq(tt + 1)]
+                    with m.If(tt == T - 1):
+                        m.d.sync += tfeed.eq(0)
+                with m.Else():
+                    m.d.sync += [te.eq(te + 1), tl.eq(Mux(tl == C - 1, 0, tl + 1))]
+                    with m.If(tl == C - 1):
+                        m.d.sync += taddr.eq(taddr + 1)
+            with m.Elif(t_rd_en):
+                m.d.sync += tpv.eq(0)
+            with m.If(load):
+                m.d.sync += [tt.eq(0), te.eq(0), tl.eq(0), taddr.eq(0), tfeed.eq(is_topk),
+                             tpv.eq(0)]
+            m.d.comb += [l_rd.addr.eq(taddr), l_rd.en.eq(t_rd_en),
+                         topk.i.valid.eq(tpv & run & is_topk),
+                         topk.i.payload.eq(l_rd.data[tp_lane])]
+            so_t = Signal(range(T + 1))
+            tk_out_fire = topk.o.valid & topk.o.ready
+            m.d.comb += [s_wr.addr.eq(so_t), s_wr.data.eq(topk.o.payload),
+                         s_wr.en.eq(is_topk & tk_out_fire)]
+            with m.If(is_topk & tk_out_fire):
+                m.d.sync += so_t.eq(so_t + 1)
+            with m.If(load):
+                m.d.sync += so_t.eq(0)
+            m.d.comb += tk_done.eq(is_topk & tk_out_fire & (so_t == T - 1))
+        else:
+            m.d.comb += [topk.i.valid.eq(ser.o.valid), topk.i.payload.eq(ser.o.payload),
+                         ser.o.ready.eq(topk.i.ready)]
+        m.d.comb += [probes["topk_in_fire"].eq(topk.i.valid & topk.i.ready),
+                     probes["topk_out_valid"].eq(topk.o.valid)]
+
+        # ---------------------------------------------------------------- gate normaliser + dispatcher
+        d_busy = Signal()
+        dj = Signal(range(max(2, k)))
+        d_idx = Signal(data.ArrayLayout(unsigned(g.expert_bits), k))
+        d_t = Signal(tbits)
+        gn_t = Signal(range(T + 1))   # tokens accepted by the normaliser
+        go_t = Signal(range(T + 1))   # gate results written
+        gates_done = Signal()
+        gn_fire = gn.i.valid & gn.i.ready
+        gn_src_valid = Signal()
+        m.d.comb += [gn.gate_mult.eq(rqg[:16]), gn.gate_shift.eq(rqg[16:]),
+                     gn.i.valid.eq(gn_src_valid & ~d_busy & run & (is_gn | is_front)),
+                     probes["gn_in_fire"].eq(gn_fire), probes["disp_busy"].eq(d_busy)]
+        if seq_front:
+            gpv = Signal()
+            gt = Signal(range(T + 1))
+            g_rd_en = ~gpv | gn_fire
+            g_issue = run & is_gn & (gt < T) & g_rd_en
+            with m.If(g_issue):
+                m.d.sync += [gpv.eq(1), gt.eq(gt + 1)]
+            with m.Elif(g_rd_en):
+                m.d.sync += gpv.eq(0)
+            with m.If(load):
+                m.d.sync += [gt.eq(0), gpv.eq(0)]
+            m.d.comb += [s_rd.addr.eq(gt), s_rd.en.eq(g_rd_en), gn_src_valid.eq(gpv),
+                         gn.i.payload.eq(s_rd.data)]
+            with m.If(is_topk):
+                m.d.comb += topk.o.ready.eq(1)
+        else:
+            m.d.comb += [gn_src_valid.eq(topk.o.valid), gn.i.payload.eq(topk.o.payload),
+                         topk.o.ready.eq(gn.i.ready & ~d_busy & run & is_front)]
+        gn_out_fire = gn.o.valid & gn.o.ready
+        m.d.comb += [gn.o.ready.eq(1), probes["gn_out_fire"].eq(gn_out_fire),
+                     g_wr.addr.eq(go_t), g_wr.data.eq(gn.o.payload.weight), g_wr.en.eq(gn_out_fire)]
+        with m.If(gn_out_fire):
+            m.d.sync += go_t.eq(go_t + 1)
+            with m.If(go_t == T - 1):
+                m.d.sync += gates_done.eq(1)
+        gates_done_nxt = gates_done | (gn_out_fire & (go_t == T - 1))
+        # dispatcher: k list writes per accepted token
+        d_e = Signal(g.expert_bits)
+        m.d.comb += d_e.eq(d_idx[dj])
+        cur_lane = lanes[d_e]
+        cur_tile = tiles[d_e]
+        m.d.comb += [d_wr.addr.eq(d_e * rtt + cur_tile)]
+        for r in range(R):
+            m.d.comb += [d_wr.data[r].token.eq(d_t), d_wr.data[r].rank.eq(dj),
+                         d_wr.en[r].eq(d_busy & (cur_lane == r))]
+        with m.If(gn_fire):
+            m.d.sync += [d_busy.eq(1), dj.eq(0), d_idx.eq(gn.i.payload.index), d_t.eq(gn_t),
+                         gn_t.eq(gn_t + 1)]
+        with m.If(d_busy):
+            m.d.sync += dj.eq(dj + 1)
+            with m.If(dj == k - 1):
+                m.d.sync += d_busy.eq(0)
+            for e in range(E):
+                with m.If(d_e == e):
+                    m.d.sync += [counts[e].eq(counts[e] + 1),
+                                 lanes[e].eq(Mux(lanes[e] == R - 1, 0, lanes[e] + 1))]
+                    with m.If(lanes[e] == R - 1):
+                        m.d.sync += tiles[e].eq(tiles[e] + 1)
+        d_busy_nxt = Mux(gn_fire, 1, Mux(d_busy & (dj == k - 1), 0, d_busy))
+        disp_idle_nxt = ((gn_t + gn_fire) == T) & ~d_busy_nxt
+        with m.If(layer_init):
+            m.d.sync += [counts.eq(0), lanes.eq(0), tiles.eq(0), gn_t.eq(0), go_t.eq(0),
+                         gates_done.eq(0), d_busy.eq(0)]
+
+        # ---------------------------------------------------------------- combine
+        ct = Signal(range(T + 1))
+        cw = Signal(range(max(2, wpt)))
+        cj = Signal(range(max(2, k)))
+        cbase = Signal(range(T * k * wpt + 1))
+        cjw = Signal(range(k * wpt + 1))
+        cfeed = Signal()
+        cpv = Signal()
+        cp_j = Signal.like(cj)
+        cp_last = Signal()
+        c_fire = comb.i.valid & comb.i.ready
+        c_rd_en = ~cpv | c_fire
+        c_issue = run & is_comb & cfeed & c_rd_en
+        with m.If(c_issue):
+            m.d.sync += [cpv.eq(1), cp_j.eq(cj), cp_last.eq(cj == k - 1)]
+            with m.If(cj == k - 1):
+                m.d.sync += [cj.eq(0), cjw.eq(0)]
+                with m.If(cw == wpt - 1):
+                    m.d.sync += [cw.eq(0), ct.eq(ct + 1), cbase.eq(cbase + k * wpt)]
+                    with m.If(ct == T - 1):
+                        m.d.sync += cfeed.eq(0)
+                with m.Else():
+                    m.d.sync += cw.eq(cw + 1)
+            with m.Else():
+                m.d.sync += [cj.eq(cj + 1), cjw.eq(cjw + wpt)]
+        with m.Elif(c_rd_en):
+            m.d.sync += cpv.eq(0)
+        with m.If(load):
+            m.d.sync += [ct.eq(0), cw.eq(0), cj.eq(0), cbase.eq(0), cjw.eq(0), cpv.eq(0),
+                         cfeed.eq(is_comb)]
+        m.d.comb += [y_rd.addr.eq(cbase + cjw + cw), y_rd.en.eq(c_rd_en),
+                     g_rd.addr.eq(ct), g_rd.en.eq(c_rd_en),
+                     comb.i.valid.eq(cpv & run & is_comb),
+                     comb.i.payload.weight.eq(g_rd.data[cp_j]),
+                     comb.i.payload.last.eq(cp_last)]
+        for lane in range(W):
+            m.d.comb += comb.i.payload.data[lane].eq(y_rd.data[lane])
+        out_n = Signal(range(T * wpt + 1))
+        y_fire = self.y_out.valid & self.y_out.ready
+        m.d.comb += [self.y_out.valid.eq(comb.o.valid), self.y_out.payload.eq(comb.o.payload),
+                     comb.o.ready.eq(self.y_out.ready), probes["y_fire"].eq(y_fire)]
+        with m.If(y_fire):
+            m.d.sync += out_n.eq(out_n + 1)
+        with m.If(load):
+            m.d.sync += out_n.eq(0)
+        comb_done = y_fire & (out_n == T * wpt - 1)
+
+        # ---------------------------------------------------------------- stage done
+        with m.If(is_load):
+            m.d.comb += done.eq(run & x_done_nxt & p_done_nxt)
+        with m.Elif(is_router | is_exp):
+            m.d.comb += done.eq(run & gemm_done)
+        with m.Elif(is_topk):
+            m.d.comb += done.eq(run & tk_done)
+        with m.Elif(is_gn):
+            m.d.comb += done.eq(run & gates_done_nxt & disp_idle_nxt)
+        with m.Elif(is_front):
+            m.d.comb += done.eq(run & x_done_nxt & p_done_nxt & gates_done_nxt & disp_idle_nxt)
+        with m.Elif(is_comb):
+            m.d.comb += done.eq(run & comb_done)
+        return m
+

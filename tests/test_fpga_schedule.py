@@ -77,7 +77,8 @@ def test_dataflow_front_hand_derived_and_chosen_by_intar() -> None:
     # serializer 4 cycles a token: 20, 24; TopK out 25, 29; GateNormalizer accepts 25, 45; +19
     assert front[-1].end == 45 + 19 + 1 == 65
     seq = schedule_moe_layer(tiny, [1, 1, 0, 0], B16, style="sequential")
-    assert seq.stages[3].end == 2 + 2 + (1 + 16 + 17) + 2 + (4 * 2 + 2) + 2 + (20 * 2 + 1) == 93
+    # load: max(2 token words, 1 + 17 parameter-block words: RQg + 4 per expert, gated)
+    assert seq.stages[3].end == 18 + 2 + (1 + 16 + 17) + 2 + (4 * 2 + 2) + 2 + (20 * 2 + 1) == 109
     assert r.total_cycles < seq.total_cycles
 
 

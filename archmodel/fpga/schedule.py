@@ -13,7 +13,11 @@ one dataflow group overlap. The datapath this model assumes (the generator shoul
 this model must change with it):
 
 * ``load``: the token stream (``stream_bytes`` int8 a word, ``docs/kernel-arithmetic.md`` §2)
-  fills buffer ``x``: ``T * ceil(d / W)`` cycles, one word a cycle.
+  fills buffer ``x``: ``T * ceil(d / W)`` cycles, one word a cycle. The requantiser parameter
+  block (:func:`param_block_words` words, ``codegen/hdl/interface.py``) is requested in the
+  stage's first cycle and arrives on the weight stream meanwhile: ``max(T * ceil(d / W),
+  1 + param words)``. In a dataflow front it follows the router's weight tile:
+  the front ends no earlier than ``first router beat + d + param words``.
 * ``router``: GEMM ``M=T, N=E, K=d`` on the whole array, A operand from ``x``; the int32 logits
   go to buffer ``logits``: ``1 + gemm_cycles`` (one buffer-read latency).
 * ``topk``: one logit a cycle from ``logits``: ``T*E + 2`` (read latency, TopK latency 1).
@@ -63,7 +67,7 @@ from .timing import (BUFFER_READ_LATENCY, COMBINER_LATENCY, GATE_NORM_II, GATE_N
                      gemm_cycles, pipeline_finish)
 
 __all__ = ["ExpertVariant", "ScheduleResult", "Stage", "VARIANTS", "expert_cycles", "expert_stages",
-           "schedule_moe_layer"]
+           "param_block_words", "schedule_moe_layer"]
 
 Mode = Literal["dataflow", "sequential"]
 VARIANTS: tuple[str, ...] = ("seq-stream", "seq-tiled", "df")
@@ -206,9 +210,15 @@ def _shape(shape: MoELayerShape) -> MoELayer:
 # front: load, router, top-k, gate normalisation
 
 
+def param_block_words(shape: MoELayerShape) -> int:
+    """Words of the per-layer requantiser parameter block the kernel reads on its weight stream:
+    the gate requantiser, then ``RQup``, (``RQgate``, ``RQhid``,) ``RQdown`` per expert."""
+    return 1 + shape.experts * (4 if shape.gated else 2)
+
+
 def _front_sequential(s: MoELayer, b: Budget, W: int, start: int, group0: int) -> list[Stage]:
     T, d, E = s.tokens, s.hidden, s.experts
-    words = T * ceil_div(d, W)
+    words = max(T * ceil_div(d, W), 1 + param_block_words(s))
     out = [_unit_stage(0, "load", "stream", group0, W, T, d, ("in",), "x", start, words)]
     t = out[-1].end + b.switch_cycles
     out.append(_pe_stage(1, "router", group0 + 1, None, None, T, E, d, b.rows, b.cols, 0, ("x", "w:router"),
@@ -242,7 +252,8 @@ def _front_dataflow(s: MoELayer, b: Budget, W: int, start: int, group: int) -> l
     topk_out = ser + E + TOPK_LATENCY                        # last logit at ser + E; out valid + 1
     gate_acc = pipeline_finish(topk_out, GATE_NORM_II)
     gate_out = gate_acc + GATE_NORM_LATENCY
-    end = int(max(gate_out[-1] + 1, start + mem))
+    params_end = int(first_beat[0]) + d + param_block_words(s)  # the block follows the router tile
+    end = int(max(gate_out[-1] + 1, start + mem, params_end))
     load_end = start + T * wpt
     router_end = int(row_out[-1]) + 1
     return [
@@ -403,7 +414,8 @@ def _blocks(bufs: Sequence[Buffer]) -> float:
 # the schedule
 
 
-def _choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, fixed: float) -> dict[int, str]:
+def _choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, fixed: float,
+                     allowed: Sequence[str] = VARIANTS) -> dict[int, str]:
     """Variant per token count: the fastest whose buffers fit next to the fixed ones."""
     cap = _capacity_blocks(b)
     if fixed > cap:
@@ -414,9 +426,10 @@ def _choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, 
     def pick(c: int, reserve: float) -> str | None:
         seq = "seq-stream" if c <= b.rows else "seq-tiled"
         options = []
-        if style in ("sequential", "intar") and fixed + reserve + _blocks(_seq_buffers(s, b, c)) <= cap:
+        if style in ("sequential", "intar") and seq in allowed \
+                and fixed + reserve + _blocks(_seq_buffers(s, b, c)) <= cap:
             options.append(seq)
-        if style in ("dataflow", "intar") and df_ok:
+        if style in ("dataflow", "intar") and df_ok and "df" in allowed:
             options.append("df")
         if not options:
             return None
@@ -455,7 +468,8 @@ def _variant_table(s: MoELayer, b: Budget, chosen: dict[int, str]) -> tuple[Expe
 
 def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], budget: Budget | str, *,
                        rows: int | None = None, cols: int | None = None, style: str = "intar",
-                       stream_bytes: int = 16, variant_counts: Sequence[int] | None = None) -> ScheduleResult:
+                       stream_bytes: int = 16, variant_counts: Sequence[int] | None = None,
+                       front: str | None = None, variants: Sequence[str] | None = None) -> ScheduleResult:
     """Schedule one MoE layer for the kernel generator.
 
     ``shape``: tokens ``T``, hidden ``d``, ffn ``f``, experts ``E``, ``top_k``, ``gated`` (a
@@ -465,6 +479,9 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     ``style``: ``intar`` (per group, the faster of dataflow and sequential), ``dataflow`` or
     ``sequential``. ``stream_bytes``: token stream width ``W`` (a power of two, 1..64).
     ``variant_counts``: the token counts the variant table covers (default ``1..T``).
+    ``front``: ``"dataflow"`` or ``"sequential"`` forces that front mode (default: by style).
+    ``variants``: the expert variants the schedule may use (default all of :data:`VARIANTS`);
+    a generator whose RTL lacks a variant passes the ones it implements.
     """
     s = _shape(shape)
     counts = check_counts(s, tokens_per_expert)
@@ -481,12 +498,20 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
         raise ConfigError(None, "stream_bytes", stream_bytes, "a power of two 1..64 (token stream word bytes)")
     W = stream_bytes
     b = budget
+    if front not in (None, "dataflow", "sequential"):
+        raise ConfigError(None, "front", front, "dataflow or sequential")
+    allowed = tuple(VARIANTS if variants is None else variants)
+    if not allowed or any(v not in VARIANTS for v in allowed):
+        raise ConfigError(None, "variants", list(allowed), f"a non-empty subset of {', '.join(VARIANTS)}")
 
     # front group: dataflow or sequential (whichever is faster under intar)
-    front_df = _front_dataflow(s, b, W, 0, 0) if style in ("dataflow", "intar") else None
-    if style == "dataflow" and front_df is None:
-        raise ConfigError(None, "style", style, f"E <= cols for a streaming router (E = {s.experts}, cols = {b.cols})")
-    front_sq = _front_sequential(s, b, W, 0, 0) if style in ("sequential", "intar") else None
+    df_front_ok = style in ("dataflow", "intar") if front is None else front == "dataflow"
+    front_df = _front_dataflow(s, b, W, 0, 0) if df_front_ok else None
+    if (style == "dataflow" or front == "dataflow") and front_df is None:
+        raise ConfigError(None, "front" if front else "style", front or style,
+                          f"E <= cols for a streaming router (E = {s.experts}, cols = {b.cols})")
+    seq_front_ok = style in ("sequential", "intar") if front is None else front == "sequential"
+    front_sq = _front_sequential(s, b, W, 0, 0) if seq_front_ok else None
     if front_df is not None and (front_sq is None or front_df[-1].end <= front_sq[-1].end):
         front = front_df
     else:
@@ -499,7 +524,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     for c in table_counts:
         if not isinstance(c, int) or not 1 <= c <= s.tokens:
             raise ConfigError(None, "variant_counts", c, f"token counts in 1..{s.tokens}")
-    chosen = _choose_variants(s, b, table_counts, style, fixed)
+    chosen = _choose_variants(s, b, table_counts, style, fixed, allowed)
 
     stages = list(front)
     clock = stages[-1].end

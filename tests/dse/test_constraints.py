@@ -97,9 +97,12 @@ def test_arithmetic_agrees_with_python_precedence(text):
     # The oracle: Python's own arithmetic on a generated string (test-only; file text never reaches eval).
     try:
         expected = eval(text, {"__builtins__": {}})  # noqa: S307
+        if isinstance(expected, complex):
+            return
+        expected = float(expected)  # an exact Python int such as 6 ** 27 compares as the parser's float
     except (ZeroDivisionError, OverflowError):
         return
-    if isinstance(expected, complex) or not np.isfinite(expected):
+    if not np.isfinite(expected):
         return
     c = parse_constraint(f"{text} <= x")
     assert c.holds({"x": expected + abs(expected) * 1e-9 + 1e-12}) is True

@@ -6,3 +6,13 @@ the reason, and fails it in CI (``CI=true`` or ``MOEARCH_REQUIRE_SIMULATORS=1``)
 ``pytester`` lets tests run pytest on small generated test files.
 """
 pytest_plugins = ["verification.pytest_plugin", "pytester"]
+
+import os
+
+from hypothesis import settings
+
+# In CI, property tests draw the same examples every run (a failure is reproducible from the log);
+# locally they explore new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")

@@ -23,6 +23,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .hwutil import eq, select
+
 __all__ = ["LaneBanks"]
 
 
@@ -70,27 +72,19 @@ class LaneBanks(wiring.Component):
                 m.d.sync += c_lane.eq(self.c_lane)
         words = []
         for b in range(self.banks):
-            mem = Memory(shape=layout, depth=self.depth, init=[])
+            mem = Memory(shape=layout, depth=max(2, self.depth), init=[])
             m.submodules[f"bank{b}"] = mem
             wp = mem.write_port(granularity=1)
             m.d.comb += wp.addr.eq(self.w_addr)
             for lane in range(self.lanes):
                 m.d.comb += [wp.data[lane].eq(self.w_data[b]),
-                             wp.en[lane].eq(self.w_en & (self.w_lane == lane))]
+                             wp.en[lane].eq(self.w_en & eq(self.w_lane, lane))]
             rp = mem.read_port(domain="sync")
             m.d.comb += [rp.addr.eq(self.r_addr), rp.en.eq(self.r_en)]
             words.append(rp.data)
             if self.cross_read:
                 cp = mem.read_port(domain="sync")
                 m.d.comb += [cp.addr.eq(self.c_addr), cp.en.eq(self.c_en),
-                             self.c_data[b].eq(cp.data[c_lane])]
-        if self.banks == 1:
-            m.d.comb += self.r_data.eq(words[0])
-        else:
-            with m.Switch(r_bank):
-                for b, word in enumerate(words):
-                    with m.Case(b):
-                        m.d.comb += self.r_data.eq(word)
-                with m.Default():
-                    m.d.comb += self.r_data.eq(words[0])
+                             self.c_data[b].eq(select([cp.data[i] for i in range(self.lanes)], c_lane))]
+        m.d.comb += self.r_data.eq(select([w.as_value() for w in words], r_bank))
         return m

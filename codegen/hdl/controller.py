@@ -22,6 +22,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .hwutil import eq, is_zero, select
 from .schedule_rom import Program, ScheduleRom, StageTask, rom_layout
 
 __all__ = ["Controller"]
@@ -75,12 +76,12 @@ class Controller(wiring.Component):
             self.fields.eq(rom.data),
             self.run.eq(run), self.first.eq(first), self.load.eq(sw2), self.sw1.eq(sw1),
             self.row.eq(row), self.expert.eq(expert), self.count.eq(count),
-            self.layer_start.eq(first & (row == 0)),
+            self.layer_start.eq(first & is_zero(row)),
         ]
 
         # ---- next expert with tokens, and the variant block for its count
         task = self.fields.task
-        is_front = (task == StageTask.FRONT) | (task == StageTask.GATE_NORM)
+        is_front = eq(task, StageTask.FRONT) | eq(task, StageTask.GATE_NORM)
         e_start = Signal(range(g.experts + 1))
         m.d.comb += e_start.eq(Mux(is_front, 0, expert + 1))
         nxt = Signal(g.expert_bits)
@@ -88,15 +89,19 @@ class Controller(wiring.Component):
         sel_e = Const(0, g.expert_bits)
         any_e = Const(0, 1)
         for e in reversed(range(g.experts)):
-            ok = (self.counts[e] != 0) & (e_start <= e)
+            ok = self.counts[e].any() & (is_zero(e_start) if e == 0 else e_start <= e)
             sel_e = Mux(ok, e, sel_e)
             any_e = ok | any_e
         m.d.comb += [nxt.eq(sel_e), found.eq(any_e)]
         nxt_count = Signal.like(count)
-        m.d.comb += nxt_count.eq(self.counts[nxt])
+        m.d.comb += nxt_count.eq(select([self.counts[e] for e in range(g.experts)], nxt))
         block = Const(0, len(row))
         for r in reversed(prog.ranges):
-            inside = (nxt_count >= r.min_tokens) & (nxt_count <= r.max_tokens)
+            inside = Const(1, 1)
+            if r.min_tokens > 1:  # the count of a selected expert is >= 1
+                inside = inside & (nxt_count >= r.min_tokens)
+            if r.max_tokens < (1 << len(nxt_count)) - 1:
+                inside = inside & (nxt_count <= r.max_tokens)
             block = Mux(inside, r.row, block)
         block_row = Signal.like(row)
         m.d.comb += block_row.eq(block)
@@ -113,13 +118,13 @@ class Controller(wiring.Component):
         if extra:
             with m.If(wait):
                 m.d.sync += wait_cnt.eq(wait_cnt + 1)
-                with m.If(wait_cnt == extra - 1):
+                with m.If(eq(wait_cnt, extra - 1)):
                     m.d.sync += [wait.eq(0), run.eq(1), first.eq(1)]
         with m.If(first):
             m.d.sync += first.eq(0)
         with m.If(run & self.done):
             m.d.sync += [run.eq(0), first.eq(0), sw1.eq(1)]
-            with m.If(task == StageTask.COMBINE):
+            with m.If(eq(task, StageTask.COMBINE)):
                 m.d.sync += [row.eq(0), expert.eq(0), count.eq(0)]
             with m.Elif(~self.fields.last):
                 m.d.sync += row.eq(row + 1)

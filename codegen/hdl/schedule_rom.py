@@ -246,7 +246,7 @@ class ScheduleRom(wiring.Component):
         m = Module()
         init = [self.layout.const(encode_row(r)).as_value().value for r in self.program.rows]
         m.submodules.rom = rom = Memory(shape=unsigned(self.layout.size),
-                                        depth=len(self.program.rows), init=init)
+                                        depth=max(2, len(init)), init=init)
         port = rom.read_port(domain="sync")
         m.d.comb += [port.addr.eq(self.addr), port.en.eq(self.en),
                      self.data.as_value().eq(port.data)]

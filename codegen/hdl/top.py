@@ -59,6 +59,7 @@ from .buffers import LaneBanks
 from .combiner import Combiner
 from .controller import Controller
 from .gate_normalizer import GateNormalizer
+from .hwutil import eq, is_zero, select
 from .interface import PARAM_WORD_BITS, KernelGeometry, Tensor, kernel_signature
 from .lookup_table import LookupTable
 from .pe_array import PEArray
@@ -125,7 +126,7 @@ class MoEKernel(wiring.Component):
         run, load = ctrl.run, ctrl.load
 
         def is_(t: StageTask) -> Any:
-            return task == int(t)
+            return eq(task, int(t))
 
         is_load, is_router, is_front = is_(StageTask.LOAD), is_(StageTask.ROUTER), is_(StageTask.FRONT)
         is_topk, is_gn = is_(StageTask.TOPK), is_(StageTask.GATE_NORM)
@@ -133,7 +134,7 @@ class MoEKernel(wiring.Component):
         is_comb = is_(StageTask.COMBINE)
         is_exp = is_up | is_gate | is_down
         is_gemm = is_router | is_front | is_exp
-        layer_init = load & (ctrl.row == 0)
+        layer_init = load & (eq(ctrl.row, 0))
         done = Signal()
         m.d.comb += [ctrl.done.eq(done), self.stage.eq(ctrl.row), self.stage_valid.eq(run),
                      self.expert.eq(ctrl.expert)]
@@ -157,30 +158,30 @@ class MoEKernel(wiring.Component):
         if g.gated:
             m.submodules.upqbuf = upq = LaneBanks(C, rtt * ntf, R, cross_read=True)
         entry = data.StructLayout({"token": unsigned(tbits), "rank": unsigned(jbits)})
-        m.submodules.dispatch = dmem = Memory(shape=data.ArrayLayout(entry, R), depth=E * rtt,
+        m.submodules.dispatch = dmem = Memory(shape=data.ArrayLayout(entry, R), depth=max(2, E * rtt),
                                               init=[])
         d_wr = dmem.write_port(granularity=1)
         d_rd1 = dmem.read_port(domain="sync")  # expert A gather (feeder)
         d_rd2 = dmem.read_port(domain="sync")  # down drain: token and rank of each row
         m.submodules.params = pmem = Memory(shape=data.ArrayLayout(unsigned(PARAM_WORD_BITS), nq),
-                                            depth=E, init=[])
+                                            depth=max(2, E), init=[])
         p_wr = pmem.write_port(granularity=1)
         p_rd = pmem.read_port(domain="sync")
-        m.submodules.gates = gmem = Memory(shape=data.ArrayLayout(unsigned(16), k), depth=T, init=[])
+        m.submodules.gates = gmem = Memory(shape=data.ArrayLayout(unsigned(16), k), depth=max(2, T), init=[])
         g_wr, g_rd = gmem.write_port(), gmem.read_port(domain="sync")
         m.submodules.ybuf = ymem = Memory(shape=data.ArrayLayout(unsigned(8), W),
-                                          depth=T * k * wpt, init=[])
+                                          depth=max(2, T * k * wpt), init=[])
         y_wr, y_rd = ymem.write_port(granularity=1), ymem.read_port(domain="sync")
         kmax = max(d, f)
         if rtt > 1:
-            m.submodules.wtile = wmem = Memory(shape=unsigned(8 * C), depth=kmax, init=[])
+            m.submodules.wtile = wmem = Memory(shape=unsigned(8 * C), depth=max(2, kmax), init=[])
             wt_wr = wmem.write_port()
             wt_rd = wmem.read_port(domain="sync", transparent_for=(wt_wr,))
         if seq_front:
             m.submodules.logits = lmem = Memory(shape=data.ArrayLayout(signed(32), C),
-                                                depth=T * nte, init=[])
+                                                depth=max(2, T * nte), init=[])
             l_wr, l_rd = lmem.write_port(), lmem.read_port(domain="sync")
-            m.submodules.sel = smem = Memory(shape=topk_output_layout(E, k), depth=T, init=[])
+            m.submodules.sel = smem = Memory(shape=topk_output_layout(E, k), depth=max(2, T), init=[])
             s_wr, s_rd = smem.write_port(), smem.read_port(domain="sync")
 
         # ---------------------------------------------------------------- per-layer routing state
@@ -200,13 +201,13 @@ class MoEKernel(wiring.Component):
                      xbuf.w_addr.eq(xw), xbuf.w_lane.eq(xt), xbuf.w_en.eq(x_fire)]
         for lane in range(W):
             m.d.comb += xbuf.w_data[lane].eq(self.x_in.payload[8 * lane:8 * lane + 8])
-        x_token_end = x_fire & (xw == wpt - 1)
-        x_done_nxt = x_done | (x_token_end & (xt == T - 1))
+        x_token_end = x_fire & (eq(xw, wpt - 1))
+        x_done_nxt = x_done | (x_token_end & (eq(xt, T - 1)))
         with m.If(x_fire):
-            m.d.sync += xw.eq(Mux(xw == wpt - 1, 0, xw + 1))
+            m.d.sync += xw.eq(Mux(eq(xw, wpt - 1), 0, xw + 1))
             with m.If(x_token_end):
                 m.d.sync += xt.eq(xt + 1)
-                with m.If(xt == T - 1):
+                with m.If(eq(xt, T - 1)):
                     m.d.sync += x_done.eq(1)
         with m.If(layer_init):
             m.d.sync += [xw.eq(0), xt.eq(0), x_done.eq(0)]
@@ -229,7 +230,7 @@ class MoEKernel(wiring.Component):
             m.d.comb += tensor.eq(int(Tensor.GATE))
         with m.Else():
             m.d.comb += tensor.eq(int(Tensor.DOWN))
-        is_params_req = tensor == int(Tensor.PARAMS)
+        is_params_req = eq(tensor, int(Tensor.PARAMS))
         m.d.comb += [
             self.wreq.valid.eq(run & (req_i < req_total)),
             req.tensor.eq(tensor),
@@ -259,19 +260,19 @@ class MoEKernel(wiring.Component):
             probes["param_fire"].eq(p_fire),
             probes["w_fire"].eq(self.wdata.valid & self.wdata.ready),
         ]
-        p_done_nxt = (pw == P) | (p_fire & (pw == P - 1))
+        p_done_nxt = (eq(pw, P)) | (p_fire & (eq(pw, P - 1)))
         word = self.wdata.payload[:PARAM_WORD_BITS]
         m.d.comb += p_wr.addr.eq(pe_idx)
         for q in range(nq):
             m.d.comb += [p_wr.data[q].eq(word),
-                         p_wr.en[q].eq(p_fire & (pw != 0) & (pq == q))]
+                         p_wr.en[q].eq(p_fire & (pw != 0) & (eq(pq, q)))]
         with m.If(p_fire):
             m.d.sync += pw.eq(pw + 1)
-            with m.If(pw == 0):
+            with m.If(eq(pw, 0)):
                 m.d.sync += rqg.eq(word)
             with m.Else():
-                m.d.sync += pq.eq(Mux(pq == nq - 1, 0, pq + 1))
-                with m.If(pq == nq - 1):
+                m.d.sync += pq.eq(Mux(eq(pq, nq - 1), 0, pq + 1))
+                with m.If(eq(pq, nq - 1)):
                     m.d.sync += pe_idx.eq(pe_idx + 1)
         with m.If(layer_init):
             m.d.sync += [pw.eq(0), pe_idx.eq(0), pq.eq(0)]
@@ -287,7 +288,7 @@ class MoEKernel(wiring.Component):
         rt = Signal(range(rtt + 1))     # row tiles of the running GEMM
         mrows = Signal(range(T + 1))    # M of the running GEMM
         with m.If(load):
-            m.d.sync += [rt.eq(Mux(is_exp, tiles[ctrl.expert] + (lanes[ctrl.expert] != 0), rtt)),
+            m.d.sync += [rt.eq(Mux(is_exp, select([tiles[i] for i in range(E)], ctrl.expert) + select([lanes[i] for i in range(E)], ctrl.expert).any(), rtt)),
                          mrows.eq(Mux(is_exp, ctrl.count, T))]
         feeding = Signal()
         fn = Signal(range(max(2, max_reqs)))
@@ -313,7 +314,7 @@ class MoEKernel(wiring.Component):
         k_end = fk == kk_n - 1
         m_end = fm == rt - 1
         with m.If(issue):
-            m.d.sync += [pv.eq(1), p_last.eq(k_end), p_stream.eq(fm == 0), p_kk.eq(fk),
+            m.d.sync += [pv.eq(1), p_last.eq(k_end), p_stream.eq(eq(fm, 0)), p_kk.eq(fk),
                          p_mr.eq(fmr), p_n.eq(fn)]
             with m.If(k_end):
                 m.d.sync += [fk.eq(0), xk_lo.eq(0), xk_hi.eq(0), hk_lo.eq(0), hk_hi.eq(0)]
@@ -325,11 +326,11 @@ class MoEKernel(wiring.Component):
                     m.d.sync += [fm.eq(fm + 1), fmr.eq(fmr + R)]
             with m.Else():
                 m.d.sync += fk.eq(fk + 1)
-                m.d.sync += [xk_lo.eq(Mux(xk_lo == W - 1, 0, xk_lo + 1)),
-                             hk_lo.eq(Mux(hk_lo == C - 1, 0, hk_lo + 1))]
-                with m.If(xk_lo == W - 1):
+                m.d.sync += [xk_lo.eq(Mux(eq(xk_lo, W - 1), 0, xk_lo + 1)),
+                             hk_lo.eq(Mux(eq(hk_lo, C - 1), 0, hk_lo + 1))]
+                with m.If(eq(xk_lo, W - 1)):
                     m.d.sync += xk_hi.eq(xk_hi + 1)
-                with m.If(hk_lo == C - 1):
+                with m.If(eq(hk_lo, C - 1)):
                     m.d.sync += hk_hi.eq(hk_hi + 1)
         with m.Elif(rd_en):
             m.d.sync += pv.eq(0)
@@ -364,7 +365,7 @@ class MoEKernel(wiring.Component):
             tok = Signal(range(max(2, rtt * R)), name=f"a_tok_{r}")
             m.d.comb += tok.eq(Mux(is_exp, d_rd1.data[r].token, p_mr + r))
             xa = Signal(8, name=f"a_x_{r}")
-            m.d.comb += xa.eq(Mux(tok < T, xbuf.r_data[tok], 0))
+            m.d.comb += xa.eq(select([xbuf.r_data[i] for i in range(T)] + [0] * (2 ** len(tok) - T), tok))
             m.d.comb += pe.i.payload.a[r].eq(Mux(is_down, hbuf.r_data[r], xa))
 
         # ---------------------------------------------------------------- drain counters
@@ -376,17 +377,17 @@ class MoEKernel(wiring.Component):
         si = Signal(range(rtt * R + 1))   # sm * R + sr
         so = Signal(range(max_reqs * C + 1))  # sn * C
         sm_nxt = Signal.like(sm)
-        sink_last = (sn == n_tiles - 1) & (sm == rt - 1) & (sr == R - 1)
+        sink_last = (sn == n_tiles - 1) & (sm == rt - 1) & (eq(sr, R - 1))
         gemm_done = sink_fire & sink_last
         m.d.comb += sm_nxt.eq(sm)
         with m.If(load):
             m.d.comb += sm_nxt.eq(0)
-        with m.Elif(sink_fire & (sr == R - 1)):
+        with m.Elif(sink_fire & (eq(sr, R - 1))):
             m.d.comb += sm_nxt.eq(Mux(sm == rt - 1, 0, sm + 1))
         m.d.sync += sm.eq(sm_nxt)
         with m.If(sink_fire):
-            m.d.sync += [sr.eq(Mux(sr == R - 1, 0, sr + 1)), si.eq(si + 1)]
-            with m.If((sr == R - 1) & (sm == rt - 1)):
+            m.d.sync += [sr.eq(Mux(eq(sr, R - 1), 0, sr + 1)), si.eq(si + 1)]
+            with m.If((eq(sr, R - 1)) & (sm == rt - 1)):
                 m.d.sync += [sn.eq(sn + 1), so.eq(so + C), si.eq(0)]
         with m.If(load):
             m.d.sync += [sn.eq(0), sr.eq(0), si.eq(0), so.eq(0)]
@@ -435,8 +436,8 @@ class MoEKernel(wiring.Component):
             mr = Signal.like(sr)
             lut_in_fire = lut.i.valid & lut.i.ready
             with m.If(lut_in_fire & is_gate):
-                m.d.sync += mr.eq(Mux(mr == R - 1, 0, mr + 1))
-                with m.If(mr == R - 1):
+                m.d.sync += mr.eq(Mux(eq(mr, R - 1), 0, mr + 1))
+                with m.If(eq(mr, R - 1)):
                     m.d.sync += mm.eq(Mux(mm == rt - 1, 0, mm + 1))
                     with m.If(mm == rt - 1):
                         m.d.sync += mn.eq(mn + 1)
@@ -482,29 +483,30 @@ class MoEKernel(wiring.Component):
 
         # ---------------------------------------------------------------- y writer (down drain)
         m.d.comb += [d_rd2.addr.eq(ctrl.expert * rtt + sm_nxt), d_rd2.en.eq(1)]
-        ent = d_rd2.data[sr]
+        ent = entry(select([d_rd2.data[i].as_value() for i in range(R)], sr))
         slot = Signal(range(T * k + 1))
         m.d.comb += slot.eq(ent.token * k + ent.rank)
         lw = max(0, (W - 1).bit_length())
         w0 = so >> lw
         off = so & (W - 1) if W > 1 else Const(0, 1)
         last_valid = d - (ntd - 1) * C
-        nvalid_mask = Mux(sn == ntd - 1, (1 << last_valid) - 1, (1 << C) - 1)
+        nvalid_mask = Mux(eq(sn, ntd - 1), (1 << last_valid) - 1, (1 << C) - 1)
         span_m1 = Signal(range(_ceil(C, W) + 2))
-        m.d.comb += span_m1.eq((off + Mux(sn == ntd - 1, last_valid, C) - 1) >> lw)
-        window = Signal(8 * (C + W))
-        wmask = Signal(C + W)
+        m.d.comb += span_m1.eq((off + Mux(eq(sn, ntd - 1), last_valid, C) - 1) >> lw)
+        nwords = _ceil(C + W, W)
+        window = Signal(8 * W * nwords)
+        wmask = Signal(W * nwords)
         m.d.comb += [window.eq(rq1.o.payload.as_value() << (off * 8)),
                      wmask.eq(nvalid_mask << off)]
         yj = Signal.like(span_m1)
         m.d.comb += [
             y_ready.eq((yj == span_m1) | ~row_ok),
             y_wr.addr.eq(slot * wpt + w0 + yj),
-            y_wr.data.eq(window.word_select(yj, 8 * W)),
+            y_wr.data.eq(select([window.word_select(i, 8 * W) for i in range(nwords)], yj)),
         ]
         for lane in range(W):
             m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok &
-                                         wmask.word_select(yj, W)[lane])
+                                         select([wmask.word_select(i, W) for i in range(nwords)], yj)[lane])
         with m.If(is_down & rq1.o.valid):
             m.d.sync += yj.eq(Mux(rq1.o.ready, 0, yj + 1))
 
@@ -522,13 +524,13 @@ class MoEKernel(wiring.Component):
             t_issue = run & is_topk & tfeed & t_rd_en
             with m.If(t_issue):
                 m.d.sync += [tpv.eq(1), tp_lane.eq(tl)]
-                with m.If(te == E - 1):
+                with m.If(eq(te, E - 1)):
                     m.d.sync += [te.eq(0), tl.eq(0), taddr.eq(taddr + 1), tt.eq(tt + 1)]
-                    with m.If(tt == T - 1):
+                    with m.If(eq(tt, T - 1)):
                         m.d.sync += tfeed.eq(0)
                 with m.Else():
-                    m.d.sync += [te.eq(te + 1), tl.eq(Mux(tl == C - 1, 0, tl + 1))]
-                    with m.If(tl == C - 1):
+                    m.d.sync += [te.eq(te + 1), tl.eq(Mux(eq(tl, C - 1), 0, tl + 1))]
+                    with m.If(eq(tl, C - 1)):
                         m.d.sync += taddr.eq(taddr + 1)
             with m.Elif(t_rd_en):
                 m.d.sync += tpv.eq(0)
@@ -537,7 +539,7 @@ class MoEKernel(wiring.Component):
                              tpv.eq(0)]
             m.d.comb += [l_rd.addr.eq(taddr), l_rd.en.eq(t_rd_en),
                          topk.i.valid.eq(tpv & run & is_topk),
-                         topk.i.payload.eq(l_rd.data[tp_lane])]
+                         topk.i.payload.eq(select([l_rd.data[i] for i in range(C)], tp_lane))]
             so_t = Signal(range(T + 1))
             tk_out_fire = topk.o.valid & topk.o.ready
             m.d.comb += [s_wr.addr.eq(so_t), s_wr.data.eq(topk.o.payload),
@@ -546,7 +548,7 @@ class MoEKernel(wiring.Component):
                 m.d.sync += so_t.eq(so_t + 1)
             with m.If(load):
                 m.d.sync += so_t.eq(0)
-            m.d.comb += tk_done.eq(is_topk & tk_out_fire & (so_t == T - 1))
+            m.d.comb += tk_done.eq(is_topk & tk_out_fire & (eq(so_t, T - 1)))
         else:
             m.d.comb += [topk.i.valid.eq(ser.o.valid), topk.i.payload.eq(ser.o.payload),
                          ser.o.ready.eq(topk.i.ready)]
@@ -589,33 +591,33 @@ class MoEKernel(wiring.Component):
                      g_wr.addr.eq(go_t), g_wr.data.eq(gn.o.payload.weight), g_wr.en.eq(gn_out_fire)]
         with m.If(gn_out_fire):
             m.d.sync += go_t.eq(go_t + 1)
-            with m.If(go_t == T - 1):
+            with m.If(eq(go_t, T - 1)):
                 m.d.sync += gates_done.eq(1)
-        gates_done_nxt = gates_done | (gn_out_fire & (go_t == T - 1))
+        gates_done_nxt = gates_done | (gn_out_fire & (eq(go_t, T - 1)))
         # dispatcher: k list writes per accepted token
         d_e = Signal(g.expert_bits)
-        m.d.comb += d_e.eq(d_idx[dj])
-        cur_lane = lanes[d_e]
-        cur_tile = tiles[d_e]
+        m.d.comb += d_e.eq(select([d_idx[i] for i in range(k)], dj))
+        cur_lane = select([lanes[i] for i in range(E)], d_e)
+        cur_tile = select([tiles[i] for i in range(E)], d_e)
         m.d.comb += [d_wr.addr.eq(d_e * rtt + cur_tile)]
         for r in range(R):
             m.d.comb += [d_wr.data[r].token.eq(d_t), d_wr.data[r].rank.eq(dj),
-                         d_wr.en[r].eq(d_busy & (cur_lane == r))]
+                         d_wr.en[r].eq(d_busy & (eq(cur_lane, r)))]
         with m.If(gn_fire):
             m.d.sync += [d_busy.eq(1), dj.eq(0), d_idx.eq(gn.i.payload.index), d_t.eq(gn_t),
                          gn_t.eq(gn_t + 1)]
         with m.If(d_busy):
             m.d.sync += dj.eq(dj + 1)
-            with m.If(dj == k - 1):
+            with m.If(eq(dj, k - 1)):
                 m.d.sync += d_busy.eq(0)
             for e in range(E):
-                with m.If(d_e == e):
+                with m.If(eq(d_e, e)):
                     m.d.sync += [counts[e].eq(counts[e] + 1),
-                                 lanes[e].eq(Mux(lanes[e] == R - 1, 0, lanes[e] + 1))]
-                    with m.If(lanes[e] == R - 1):
+                                 lanes[e].eq(Mux(eq(lanes[e], R - 1), 0, lanes[e] + 1))]
+                    with m.If(eq(lanes[e], R - 1)):
                         m.d.sync += tiles[e].eq(tiles[e] + 1)
-        d_busy_nxt = Mux(gn_fire, 1, Mux(d_busy & (dj == k - 1), 0, d_busy))
-        disp_idle_nxt = ((gn_t + gn_fire) == T) & ~d_busy_nxt
+        d_busy_nxt = Mux(gn_fire, 1, Mux(d_busy & (eq(dj, k - 1)), 0, d_busy))
+        disp_idle_nxt = (eq((gn_t + gn_fire), T)) & ~d_busy_nxt
         with m.If(layer_init):
             m.d.sync += [counts.eq(0), lanes.eq(0), tiles.eq(0), gn_t.eq(0), go_t.eq(0),
                          gates_done.eq(0), d_busy.eq(0)]
@@ -634,12 +636,12 @@ class MoEKernel(wiring.Component):
         c_rd_en = ~cpv | c_fire
         c_issue = run & is_comb & cfeed & c_rd_en
         with m.If(c_issue):
-            m.d.sync += [cpv.eq(1), cp_j.eq(cj), cp_last.eq(cj == k - 1)]
-            with m.If(cj == k - 1):
+            m.d.sync += [cpv.eq(1), cp_j.eq(cj), cp_last.eq(eq(cj, k - 1))]
+            with m.If(eq(cj, k - 1)):
                 m.d.sync += [cj.eq(0), cjw.eq(0)]
-                with m.If(cw == wpt - 1):
+                with m.If(eq(cw, wpt - 1)):
                     m.d.sync += [cw.eq(0), ct.eq(ct + 1), cbase.eq(cbase + k * wpt)]
-                    with m.If(ct == T - 1):
+                    with m.If(eq(ct, T - 1)):
                         m.d.sync += cfeed.eq(0)
                 with m.Else():
                     m.d.sync += cw.eq(cw + 1)
@@ -653,7 +655,7 @@ class MoEKernel(wiring.Component):
         m.d.comb += [y_rd.addr.eq(cbase + cjw + cw), y_rd.en.eq(c_rd_en),
                      g_rd.addr.eq(ct), g_rd.en.eq(c_rd_en),
                      comb.i.valid.eq(cpv & run & is_comb),
-                     comb.i.payload.weight.eq(g_rd.data[cp_j]),
+                     comb.i.payload.weight.eq(select([g_rd.data[i] for i in range(k)], cp_j)),
                      comb.i.payload.last.eq(cp_last)]
         for lane in range(W):
             m.d.comb += comb.i.payload.data[lane].eq(y_rd.data[lane])
@@ -665,7 +667,7 @@ class MoEKernel(wiring.Component):
             m.d.sync += out_n.eq(out_n + 1)
         with m.If(load):
             m.d.sync += out_n.eq(0)
-        comb_done = y_fire & (out_n == T * wpt - 1)
+        comb_done = y_fire & (eq(out_n, T * wpt - 1))
 
         # ---------------------------------------------------------------- stage done
         with m.If(is_load):

@@ -61,7 +61,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = [
-    "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "Tensor",
+    "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "TENSOR_BITS", "Tensor",
     "WeightRequest", "decode_request", "encode_request", "kernel_signature", "pack_param_word",
     "param_block_words", "param_word_fields", "port_table", "request_layout", "requests_for_layer",
     "unpack_param_word", "weight_request_words",
@@ -310,12 +310,20 @@ def weight_request_words(params: Any, request: WeightRequest) -> list[int]:
     return words
 
 
-def requests_for_layer(geom: KernelGeometry, counts: Sequence[int]) -> list[WeightRequest]:
-    """The requests a layer with per-expert token ``counts`` makes, in order (sequential
-    variants; experts without tokens make none)."""
+def requests_for_layer(geom: KernelGeometry, counts: Sequence[int],
+                       front: str = "sequential") -> list[WeightRequest]:
+    """The requests a layer with per-expert token ``counts`` makes, in order (sequential expert
+    variants; experts without tokens make none). A sequential front requests the parameter
+    block first (in ``load``), then the router tiles; a dataflow front requests its router tile
+    first and the parameter block after it."""
     c = geom.cols
-    out = [WeightRequest(Tensor.PARAMS)]
-    out += [WeightRequest(Tensor.ROUTER, 0, n, c) for n in range(_ceil_div(geom.experts, c))]
+    router = [WeightRequest(Tensor.ROUTER, 0, n, c) for n in range(_ceil_div(geom.experts, c))]
+    if front == "sequential":
+        out = [WeightRequest(Tensor.PARAMS)] + router
+    elif front == "dataflow":
+        out = router + [WeightRequest(Tensor.PARAMS)]
+    else:
+        raise ValueError(f"front = {front!r}; allowed: sequential, dataflow")
     for e, count in enumerate(counts):
         if count == 0:
             continue

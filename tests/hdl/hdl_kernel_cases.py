@@ -1,0 +1,125 @@
+"""Shared set-up of the MoEKernel tests: schedules, golden references, runs, predictions.
+
+Not a test module; ``tests/hdl/test_top*.py`` and ``test_controller.py`` import it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from archmodel.fpga.budget import make_budget
+from archmodel.fpga.schedule import schedule_moe_layer
+from codegen.hdl.kernel_sim import KernelRun, simulate_kernel
+from codegen.hdl.schedule_rom import SUPPORTED_VARIANTS
+from codegen.hdl.top import MoEKernel
+from verification import golden
+
+DEVICE = "alveo-u280"
+
+
+@dataclass(frozen=True)
+class Case:
+    tokens: int = 4
+    hidden: int = 8
+    ffn: int = 16
+    experts: int = 4
+    top_k: int = 2
+    gated: bool = True
+    rows: int = 4
+    cols: int = 4
+    stream_bytes: int = 8
+    front: str | None = None  # None: what the schedule picks
+    activation: str = "silu"
+    seed: int = 1
+    switch_cycles: int = 2
+
+    @property
+    def shape(self) -> golden.MoEShape:
+        return golden.MoEShape(self.tokens, self.hidden, self.ffn, self.experts, self.top_k,
+                               self.gated)
+
+    def budget(self) -> Any:
+        return make_budget(DEVICE, self.rows, self.cols, switch_cycles=self.switch_cycles)
+
+    def schedule(self, counts: Any) -> Any:
+        return schedule_moe_layer(self.shape, list(counts), self.budget(),
+                                  stream_bytes=self.stream_bytes, front=self.front,
+                                  variants=SUPPORTED_VARIANTS)
+
+
+@dataclass
+class Outcome:
+    case: Case
+    kernel: MoEKernel
+    params: Any
+    x: np.ndarray
+    gold: Any
+    run: KernelRun
+    outputs: list[np.ndarray]  # per layer, int8 [T, d]
+
+
+def words_to_tokens(words: list[int], case: Case) -> np.ndarray:
+    lanes = np.array([[(w >> (8 * lane)) & 0xFF for lane in range(case.stream_bytes)]
+                      for w in words], dtype=np.int64)
+    return golden.unpack_tokens(lanes, case.hidden)
+
+
+def token_words(x: np.ndarray, case: Case) -> list[int]:
+    return [golden.word_value(w) for w in golden.pack_tokens(x, case.stream_bytes)]
+
+
+def make_inputs(case: Case, router: np.ndarray | None = None,
+                x: np.ndarray | None = None) -> tuple[Any, np.ndarray, Any]:
+    params = golden.random_params(case.shape, seed=case.seed, activation=case.activation)
+    if router is not None:
+        params = dataclasses.replace(params, router=np.asarray(router, dtype=np.int64))
+    if x is None:
+        x = golden.random_tokens(case.shape, seed=case.seed + 1000)
+    return params, x, golden.moe_layer(x, params, case.shape)
+
+
+def run_case(case: Case, *, router: np.ndarray | None = None, x: np.ndarray | None = None,
+             nominal: Any = None, rates: tuple[float, float, float] = (1.0, 1.0, 1.0),
+             probes: tuple[str, ...] = ()) -> Outcome:
+    """Build the kernel for ``case`` (schedule at ``nominal`` counts, default the actual ones),
+    run one layer and return everything."""
+    params, x, gold = make_inputs(case, router, x)
+    counts = [int(c) for c in gold.expert_counts]
+    kernel = MoEKernel(case.schedule(nominal if nominal is not None else counts),
+                       activation=case.activation)
+    run = simulate_kernel(kernel, token_words(x, case), params, x_rate=rates[0],
+                          w_rate=rates[1], y_rate=rates[2], seed=case.seed, probes=probes)
+    return Outcome(case, kernel, params, x, gold, run, [words_to_tokens(run.outputs, case)])
+
+
+def predicted_spans(case: Case, counts: Any, front: str) -> list[tuple[str, int]]:
+    """(task, cycles) per kernel stage from ``schedule_moe_layer`` for the actual counts; a
+    dataflow front is one stage spanning its group."""
+    sched = schedule_moe_layer(case.shape, list(counts), case.budget(),
+                               stream_bytes=case.stream_bytes, front=front,
+                               variants=SUPPORTED_VARIANTS)
+    stages = list(sched.stages)
+    out: list[tuple[str, int]] = []
+    if front == "dataflow":
+        group = [s for s in stages if s.group == 0]
+        out.append(("front", max(s.end for s in group) - min(s.start for s in group)))
+        stages = [s for s in stages if s.group != 0]
+    out += [(s.task, s.cycles) for s in stages]
+    return out
+
+
+def mac_beats(case: Case, counts: Any) -> int:
+    """PE-array beats (cycles of R*C MACs) one layer takes: every GEMM tile is K beats."""
+    T, d, f, E, R, c = case.tokens, case.hidden, case.ffn, case.experts, case.rows, case.cols
+
+    def tiles(m: int, n: int) -> int:
+        return -(-m // R) * -(-n // c)
+
+    beats = tiles(T, E) * d
+    for n in counts:
+        if n:
+            beats += tiles(n, f) * d * (2 if case.gated else 1) + tiles(n, d) * f
+    return beats

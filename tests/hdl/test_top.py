@@ -1,0 +1,118 @@
+"""MoEKernel in the Amaranth simulator, bit for bit against verification.golden.moe_layer.
+
+The weight interface is served from golden parameters through
+codegen.hdl.interface.weight_request_words (codegen.hdl.kernel_sim)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from codegen.hdl.interface import Tensor
+from codegen.hdl.kernel_sim import simulate_kernel
+from codegen.hdl.top import MoEKernel
+from hdl_kernel_cases import Case, make_inputs, run_case, token_words, words_to_tokens
+from verification import golden
+
+CASES = {
+    # the brief's shape: T=4, d=8, f=16, E=4, k=2 on a 4x4 array (dataflow front chosen)
+    "gated-E4-k2": Case(),
+    "plain-E4-k2": Case(gated=False, activation="gelu"),
+    # E=8 > C=4: the router needs two column tiles, a sequential front
+    "gated-E8-k2-seqfront": Case(experts=8, stream_bytes=4, front="sequential"),
+    "plain-E8-k1": Case(experts=8, top_k=1, gated=False, cols=8, activation="relu"),
+    # counts above R=2: seq-tiled (row tiles inner, weight tile buffered)
+    "gated-tiled-seqfront": Case(tokens=6, rows=2, front="sequential", seed=3),
+    "plain-tiled": Case(tokens=6, rows=2, gated=False, seed=5),
+    "k-equals-E": Case(tokens=3, top_k=4),
+    "T1-k1": Case(tokens=1, top_k=1, gated=False),
+    # C > W: every PE row spans two output words
+    "C-above-W": Case(gated=False, stream_bytes=2),
+    # odd sizes: C = 3 does not divide W = 2, d = 7, f = 10
+    "odd-sizes": Case(tokens=5, hidden=7, ffn=10, rows=2, cols=3, stream_bytes=2, gated=False,
+                      front="sequential", activation="identity"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_layer_is_bit_exact(name: str) -> None:
+    out = run_case(CASES[name])
+    assert np.array_equal(out.outputs[0], out.gold.output)
+    assert len(set(out.gold.output.ravel().tolist())) > 4  # a non-trivial result
+    front = out.kernel.program.front
+    assert front == (CASES[name].front or front)
+
+
+def test_tiled_cases_run_seq_tiled() -> None:
+    out = run_case(CASES["gated-tiled-seqfront"])
+    counts = out.gold.expert_counts.tolist()
+    assert max(counts) > out.case.rows  # at least one expert runs more than one row tile
+    names = {r.variant for r in out.kernel.program.rows if r.variant}
+    assert names == {"seq-stream", "seq-tiled"}
+
+
+def test_expert_without_tokens_costs_nothing_and_is_never_fetched() -> None:
+    # x >= 1 and router column 3 at -128: expert 3 is never among the top 2
+    case = Case(seed=11)
+    x = np.abs(golden.random_tokens(case.shape, 12)) % 120 + 1
+    router = golden.random_params(case.shape, seed=11).router.copy()
+    router[:, 3] = -128
+    out = run_case(case, router=router, x=x)
+    assert out.gold.expert_counts[3] == 0
+    assert np.array_equal(out.outputs[0], out.gold.output)
+    experts_fetched = {r.expert for _, r in out.run.requests if r.tensor in
+                       (Tensor.UP, Tensor.GATE, Tensor.DOWN)}
+    assert 3 not in experts_fetched
+    assert experts_fetched == {e for e, c in enumerate(out.gold.expert_counts) if c}
+    assert all(s.expert != 3 for s in out.run.spans)
+
+
+def test_all_tokens_to_one_expert() -> None:
+    case = Case(top_k=1, gated=False)
+    x = np.abs(golden.random_tokens(case.shape, 4)) % 100 + 1
+    router = np.full((case.hidden, case.experts), -100)
+    router[:, 2] = 100
+    out = run_case(case, router=router, x=x)
+    assert out.gold.expert_counts.tolist() == [0, 0, 4, 0]
+    assert np.array_equal(out.outputs[0], out.gold.output)
+    assert [s.expert for s in out.run.spans if s.expert is not None] == [2, 2]
+
+
+@pytest.mark.parametrize("name", ["gated-E4-k2", "gated-tiled-seqfront", "C-above-W"])
+def test_back_pressure_and_input_gaps(name: str) -> None:
+    out = run_case(CASES[name], rates=(0.6, 0.7, 0.5))
+    assert np.array_equal(out.outputs[0], out.gold.output)
+
+
+def test_back_to_back_layers_with_new_parameters() -> None:
+    case = Case(gated=True, seed=21)
+    p1, x1, g1 = make_inputs(case)
+    case2 = dataclasses.replace(case, seed=22)
+    p2, x2, g2 = make_inputs(case2)
+    kernel = MoEKernel(case.schedule(g1.expert_counts.tolist()), activation=case.activation)
+    run = simulate_kernel(kernel, token_words(x1, case) + token_words(x2, case), [p1, p2],
+                          layers=2, y_rate=0.8, seed=2)
+    per = case.tokens * -(-case.hidden // case.stream_bytes)
+    assert np.array_equal(words_to_tokens(run.outputs[:per], case), g1.output)
+    assert np.array_equal(words_to_tokens(run.outputs[per:], case), g2.output)
+    assert sum(r.tensor == Tensor.PARAMS for _, r in run.requests) == 2
+
+
+def test_kernel_from_a_kernel_plan() -> None:
+    from codegen.plan import build_plan
+    from codegen.spec import KernelSpec
+    spec = KernelSpec(tokens=4, hidden=8, ffn=16, experts=4, top_k=2, gated=True,
+                      activation="silu", pe_rows=4, pe_cols=4, stream_bytes=8)
+    plan = build_plan(spec)
+    kernel = MoEKernel(plan)
+    case = Case()
+    params, x, gold = make_inputs(case)
+    run = simulate_kernel(kernel, token_words(x, case), params)
+    assert np.array_equal(words_to_tokens(run.outputs, case), gold.output)
+
+
+def test_unused_output_lanes_are_zero() -> None:
+    out = run_case(CASES["odd-sizes"])  # d = 7 on W = 2: the last word of a token has one lane
+    wpt = -(-7 // 2)
+    for i, word in enumerate(out.run.outputs):
+        if i % wpt == wpt - 1:
+            assert word >> 8 == 0

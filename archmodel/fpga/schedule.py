@@ -444,7 +444,7 @@ def _choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, 
     if bad:
         raise ConfigError(None, "budget", f"{b.device}: {b.rows}x{b.cols}, {b.bram36} BRAM36, {b.uram} URAM",
                           f"enough on-chip memory for an expert with {bad[0]} tokens in style {style!r} "
-                          f"(the kernel keeps every intermediate on chip)")
+                          f"with variants {', '.join(allowed)} (the kernel keeps every intermediate on chip)")
     return chosen  # type: ignore[return-value]
 
 

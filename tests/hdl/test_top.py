@@ -10,27 +10,9 @@ import pytest
 from codegen.hdl.interface import Tensor
 from codegen.hdl.kernel_sim import simulate_kernel
 from codegen.hdl.top import MoEKernel
-from hdl_kernel_cases import Case, make_inputs, run_case, token_words, words_to_tokens
+from hdl_kernel_cases import CASES, Case, make_inputs, run_case, token_words, words_to_tokens
 from verification import golden
 
-CASES = {
-    # the brief's shape: T=4, d=8, f=16, E=4, k=2 on a 4x4 array (dataflow front chosen)
-    "gated-E4-k2": Case(),
-    "plain-E4-k2": Case(gated=False, activation="gelu"),
-    # E=8 > C=4: the router needs two column tiles, a sequential front
-    "gated-E8-k2-seqfront": Case(experts=8, stream_bytes=4, front="sequential"),
-    "plain-E8-k1": Case(experts=8, top_k=1, gated=False, cols=8, activation="relu"),
-    # counts above R=2: seq-tiled (row tiles inner, weight tile buffered)
-    "gated-tiled-seqfront": Case(tokens=6, rows=2, front="sequential", seed=3),
-    "plain-tiled": Case(tokens=6, rows=2, gated=False, seed=5),
-    "k-equals-E": Case(tokens=3, top_k=4),
-    "T1-k1": Case(tokens=1, top_k=1, gated=False),
-    # C > W: every PE row spans two output words
-    "C-above-W": Case(gated=False, stream_bytes=2),
-    # odd sizes: C = 3 does not divide W = 2, d = 7, f = 10
-    "odd-sizes": Case(tokens=5, hidden=7, ffn=10, rows=2, cols=3, stream_bytes=2, gated=False,
-                      front="sequential", activation="identity"),
-}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

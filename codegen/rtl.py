@@ -25,11 +25,12 @@ __all__ = ["emit_verilog", "rtl_description", "verilog_text"]
 
 def _kernel(plan: Any) -> MoEKernel:
     try:
-        return MoEKernel(plan)
+        build_program(plan.schedule)  # validate before an Elaboratable exists
     except UnsupportedSchedule as exc:
         raise ConfigError(None, "schedule", str(exc),
                           f"expert variants {', '.join(SUPPORTED_VARIANTS)} and front modes "
                           f"{', '.join(SUPPORTED_FRONTS)} (what the RTL implements)") from None
+    return MoEKernel(plan)
 
 
 def verilog_text(plan: Any) -> str:

@@ -19,7 +19,8 @@ gates       T x k Q1.15                      gate_norm / combine
 dispatch    E*ceil(T/R) x R (token, rank)    gate_norm / expert A gather and y slots
 up_q, h     C banks x ceil(T/R)*ceil(f/C)    up, gate drains / gate drain, down A operand
             x R bytes
-y           T*k*ceil(d/W) x W bytes          down drain (slot t*k + rank) / combine
+y           T*k*ceil(d/W) x W bytes, banked  down drain (slot t*k + rank) / combine
+            by word address (one row a cycle)
 ========== ================================ ============================================
 
 Stages (one ROM row each; the controller separates them by the schedule's switch cycles):
@@ -169,9 +170,19 @@ class MoEKernel(wiring.Component):
         p_rd = pmem.read_port(domain="sync")
         m.submodules.gates = gmem = Memory(shape=data.ArrayLayout(unsigned(16), k), depth=max(2, T), init=[])
         g_wr, g_rd = gmem.write_port(), gmem.read_port(domain="sync")
-        m.submodules.ybuf = ymem = Memory(shape=data.ArrayLayout(unsigned(8), W),
-                                          depth=max(2, T * k * wpt), init=[])
-        y_wr, y_rd = ymem.write_port(granularity=1), ymem.read_port(domain="sync")
+        # y: word a = slot * ceil(d/W) + w lives in bank a % nb at a // nb, nb (a power of two)
+        # covering the most words one PE row touches, so every row is written in one cycle
+        last_valid = d - (ntd - 1) * C
+        spans = [((n * C) % W + (last_valid if n == ntd - 1 else C) - 1) // W + 1
+                 for n in range(ntd)]
+        lg = max(0, (max(spans) - 1).bit_length())
+        nb = 1 << lg
+        y_ports = []
+        for b in range(nb):
+            ymem = Memory(shape=data.ArrayLayout(unsigned(8), W),
+                          depth=max(2, _ceil(T * k * wpt, nb)), init=[])
+            m.submodules[f"ybuf{b}"] = ymem
+            y_ports.append((ymem.write_port(granularity=1), ymem.read_port(domain="sync")))
         kmax = max(d, f)
         if rtt > 1:
             m.submodules.wtile = wmem = Memory(shape=unsigned(8 * C), depth=max(2, kmax), init=[])
@@ -489,26 +500,27 @@ class MoEKernel(wiring.Component):
         lw = max(0, (W - 1).bit_length())
         w0 = so >> lw
         off = so & (W - 1) if W > 1 else Const(0, 1)
-        last_valid = d - (ntd - 1) * C
         nvalid_mask = Mux(eq(sn, ntd - 1), (1 << last_valid) - 1, (1 << C) - 1)
-        span_m1 = Signal(range(_ceil(C, W) + 2))
-        m.d.comb += span_m1.eq((off + Mux(eq(sn, ntd - 1), last_valid, C) - 1) >> lw)
-        nwords = _ceil(C + W, W)
+        nwords = max(spans) + 1
         window = Signal(8 * W * nwords)
         wmask = Signal(W * nwords)
         m.d.comb += [window.eq(rq1.o.payload.as_value() << (off * 8)),
-                     wmask.eq(nvalid_mask << off)]
-        yj = Signal.like(span_m1)
-        m.d.comb += [
-            y_ready.eq((yj == span_m1) | ~row_ok),
-            y_wr.addr.eq(slot * wpt + w0 + yj),
-            y_wr.data.eq(select([window.word_select(i, 8 * W) for i in range(nwords)], yj)),
-        ]
-        for lane in range(W):
-            m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok &
-                                         select([wmask.word_select(i, W) for i in range(nwords)], yj)[lane])
-        with m.If(is_down & rq1.o.valid):
-            m.d.sync += yj.eq(Mux(rq1.o.ready, 0, yj + 1))
+                     wmask.eq(nvalid_mask << off),
+                     y_ready.eq(1)]
+        a0 = Signal(range(T * k * wpt + 1))  # the row's first y word
+        m.d.comb += a0.eq(slot * wpt + w0)
+        for b, (y_wr, _) in enumerate(y_ports):
+            jb = Signal(max(1, lg), name=f"y_word_{b}")  # which word of the row bank b takes
+            if lg:
+                m.d.comb += jb.eq(b - a0[:lg])
+            else:
+                m.d.comb += jb.eq(0)
+            m.d.comb += [y_wr.addr.eq((a0 + jb) >> lg),
+                         y_wr.data.eq(select([window.word_select(i, 8 * W)
+                                              for i in range(nwords)], jb))]
+            bank_mask = select([wmask.word_select(i, W) for i in range(nwords)], jb)
+            for lane in range(W):
+                m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok & bank_mask[lane])
 
         # ---------------------------------------------------------------- top-k
         tk_done = Signal()
@@ -652,13 +664,21 @@ class MoEKernel(wiring.Component):
         with m.If(load):
             m.d.sync += [ct.eq(0), cw.eq(0), cj.eq(0), cbase.eq(0), cjw.eq(0), cpv.eq(0),
                          cfeed.eq(is_comb)]
-        m.d.comb += [y_rd.addr.eq(cbase + cjw + cw), y_rd.en.eq(c_rd_en),
-                     g_rd.addr.eq(ct), g_rd.en.eq(c_rd_en),
+        y_addr = Signal(range(T * k * wpt + 1))
+        y_bank = Signal(max(1, lg))
+        m.d.comb += y_addr.eq(cbase + cjw + cw)
+        for _, y_rd in y_ports:
+            m.d.comb += [y_rd.addr.eq(y_addr >> lg), y_rd.en.eq(c_rd_en)]
+        if lg:
+            with m.If(c_rd_en):
+                m.d.sync += y_bank.eq(y_addr[:lg])
+        y_word = select([rd.data.as_value() for _, rd in y_ports], y_bank)
+        m.d.comb += [g_rd.addr.eq(ct), g_rd.en.eq(c_rd_en),
                      comb.i.valid.eq(cpv & run & is_comb),
                      comb.i.payload.weight.eq(select([g_rd.data[i] for i in range(k)], cp_j)),
                      comb.i.payload.last.eq(cp_last)]
         for lane in range(W):
-            m.d.comb += comb.i.payload.data[lane].eq(y_rd.data[lane])
+            m.d.comb += comb.i.payload.data[lane].eq(y_word[8 * lane:8 * lane + 8])
         out_n = Signal(range(T * wpt + 1))
         y_fire = self.y_out.valid & self.y_out.ready
         m.d.comb += [self.y_out.valid.eq(comb.o.valid), self.y_out.payload.eq(comb.o.payload),

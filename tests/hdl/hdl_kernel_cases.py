@@ -63,7 +63,7 @@ CASES = {
     "plain-tiled": Case(tokens=6, rows=2, gated=False, seed=5),
     "k-equals-E": Case(tokens=3, top_k=4),
     "T1-k1": Case(tokens=1, top_k=1, gated=False),
-    # C > W: every PE row spans two output words
+    # C > W: every PE row spans two output words (banked y buffer)
     "C-above-W": Case(gated=False, stream_bytes=2),
     # odd sizes: C = 3 does not divide W = 2, d = 7, f = 10
     "odd-sizes": Case(tokens=5, hidden=7, ffn=10, rows=2, cols=3, stream_bytes=2, gated=False,

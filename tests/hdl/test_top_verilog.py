@@ -17,7 +17,7 @@ SPECS = {
     "gated-E4-k2": KernelSpec(tokens=4, hidden=8, ffn=16, experts=4, top_k=2, gated=True,
                               pe_rows=4, pe_cols=4, stream_bytes=8, name="moe_g4"),
     "plain-E8-k1": KernelSpec(tokens=4, hidden=8, ffn=16, experts=8, top_k=1, gated=False,
-                              activation="relu", pe_rows=4, pe_cols=8, stream_bytes=8,
+                              activation="relu", pe_rows=4, pe_cols=8, stream_bytes=2,
                               name="moe_p8"),
     "gated-E8-k2-tiled": KernelSpec(tokens=8, hidden=8, ffn=16, experts=8, top_k=2, gated=True,
                                     pe_rows=2, pe_cols=4, stream_bytes=4, name="moe_g8"),

@@ -518,7 +518,9 @@ class MoEKernel(wiring.Component):
             m.d.comb += [y_wr.addr.eq((a0 + jb) >> lg),
                          y_wr.data.eq(select([window.word_select(i, 8 * W)
                                               for i in range(nwords)], jb))]
-            bank_mask = select([wmask.word_select(i, W) for i in range(nwords)], jb)
+            # banks beyond the row's words (jb >= nwords) write nothing
+            masks = [wmask.word_select(i, W) for i in range(min(nwords, nb))]
+            bank_mask = select(masks + [Const(0, W)] * (nb - len(masks)), jb)
             for lane in range(W):
                 m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok & bank_mask[lane])
 

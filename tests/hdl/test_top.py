@@ -6,11 +6,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codegen.hdl.interface import Tensor
 from codegen.hdl.kernel_sim import simulate_kernel
 from codegen.hdl.top import MoEKernel
-from hdl_kernel_cases import CASES, Case, make_inputs, run_case, token_words, words_to_tokens
+from hdl_kernel_cases import (CASES, Case, make_inputs, predicted_spans, run_case, token_words,
+                              words_to_tokens)
 from verification import golden
 
 
@@ -98,3 +101,33 @@ def test_unused_output_lanes_are_zero() -> None:
     for i, word in enumerate(out.run.outputs):
         if i % wpt == wpt - 1:
             assert word >> 8 == 0
+
+
+def test_regression_row_wider_than_the_output_banks() -> None:
+    # C = 5 PE columns on W = 1: a row covers 5 of 8 y banks; the other 3 must not be written
+    case = Case(tokens=1, hidden=7, ffn=5, experts=5, top_k=4, gated=False, rows=2, cols=5,
+                stream_bytes=1, front="dataflow", activation="gelu", seed=626)
+    out = run_case(case)
+    assert np.array_equal(out.outputs[0], out.gold.output)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(st.data())
+def test_random_small_shapes_are_bit_exact_and_on_schedule(data) -> None:
+    experts = data.draw(st.integers(1, 6), label="E")
+    cols = data.draw(st.integers(1, 5), label="C")
+    fronts = ["sequential", "dataflow"] if experts <= cols else ["sequential"]
+    case = Case(tokens=data.draw(st.integers(1, 6), label="T"),
+                hidden=data.draw(st.integers(1, 9), label="d"),
+                ffn=data.draw(st.integers(1, 10), label="f"), experts=experts,
+                top_k=data.draw(st.integers(1, experts), label="k"),
+                gated=data.draw(st.booleans(), label="gated"),
+                rows=data.draw(st.integers(1, 4), label="R"), cols=cols,
+                stream_bytes=data.draw(st.sampled_from([1, 2, 4, 8]), label="W"),
+                front=data.draw(st.sampled_from(fronts), label="front"),
+                activation=data.draw(st.sampled_from(["silu", "relu", "gelu", "identity"])),
+                seed=data.draw(st.integers(0, 999), label="seed"))
+    out = run_case(case)
+    assert np.array_equal(out.outputs[0], out.gold.output)
+    pred = predicted_spans(case, out.gold.expert_counts.tolist(), out.kernel.program.front)
+    assert [s.cycles for s in out.run.spans] == [p for _, p in pred]

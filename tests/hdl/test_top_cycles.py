@@ -54,3 +54,20 @@ def test_switch_cycles_follow_the_budget() -> None:
     table, out = _measured_vs_predicted(case)
     assert [m for _, m, _ in table] == [p for _, _, p in table]
     assert all(b.start - a.end == 4 for a, b in zip(out.run.spans, out.run.spans[1:]))
+
+
+@pytest.mark.parametrize("name", ["gated-E4-k2", "plain-tiled", "T1-k1"])
+def test_dataflow_front_internals_follow_the_model(name: str) -> None:
+    case = CASES[name]
+    out = run_case(case, probes=("x_fire", "pe_in_fire", "gn_in_fire", "gn_out_fire"))
+    assert out.kernel.program.front == "dataflow"
+    sched = case.schedule(out.gold.expert_counts.tolist())
+    model = {s.task: s for s in sched.stages if s.group == 0}
+    front = out.run.spans[0]
+    rel = {k: [c - front.start for c in v if c < front.end] for k, v in out.run.probes.items()}
+    assert rel["x_fire"][-1] + 1 == model["load"].end
+    assert rel["pe_in_fire"][0] == model["router"].start + 1  # buffer read, then the first beat
+    assert rel["gn_in_fire"][0] == model["gate_norm"].start
+    assert rel["gn_out_fire"][-1] + 1 == model["gate_norm"].end == front.cycles
+    # one token every 20 cycles once the normaliser is the bottleneck
+    assert all(b - a >= 20 for a, b in zip(rel["gn_in_fire"], rel["gn_in_fire"][1:]))

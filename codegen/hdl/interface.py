@@ -26,9 +26,14 @@ port            dir   payload bits           meaning
 ``pe_busy``     out   1                      the PE array performs R*C MACs this cycle.
 ==============  ====  =====================  ===================================================
 
-One *layer* is: the kernel requests the parameter block and reads ``T`` tokens, computes, and
-writes ``T`` tokens; then it starts the next layer (same weights are re-requested: the memory
-side may change them between layers).
+One *layer* is: the kernel reads ``T`` tokens and the parameter block, computes, and writes
+``T`` tokens; then it starts the next layer (everything is requested again: the memory side may
+change weights and parameters between layers). Request order within a layer
+(:func:`requests_for_layer`): a sequential front asks for the parameter block in its first cycle
+and then the router's column tiles; a dataflow front asks for its router tile first and the
+parameter block right after it (the gate requantiser, word 0, is needed before the first
+token reaches the gate normaliser); then, per expert that received tokens, in expert order, the
+column tiles of up, (gate,) down. An expert without tokens is never requested.
 
 Weight requests (``wreq`` payload, fields from the least significant bit):
 ``tensor`` (3 bits, :class:`Tensor`), ``expert`` (``expert_bits``), ``tile``

@@ -177,7 +177,6 @@ def build_program(schedule: Any) -> Program:
             raise UnsupportedSchedule(f"seq-stream for up to {v.max_tokens} tokens on {R} rows")
         if name not in block_row:
             block_row[name] = len(rows)
-            code = VARIANT_CODES[name]
             up_dst = Buf.UP_Q if g.gated else Buf.H
             rows.append(RomRow("up", StageTask.UP, 0, name, False, d, _ceil(f, C), f, 0, Buf.X,
                                up_dst))
@@ -186,7 +185,6 @@ def build_program(schedule: Any) -> Program:
                                    Buf.X, Buf.H))
             rows.append(RomRow("down", StageTask.DOWN, 0, name, True, f, _ceil(d, C), d, 0, Buf.H,
                                Buf.Y))
-            assert code
         ranges.append(VariantRange(int(v.min_tokens), int(v.max_tokens), block_row[name], name))
         covered |= set(range(int(v.min_tokens), int(v.max_tokens) + 1))
     missing = sorted(set(range(1, T + 1)) - covered)

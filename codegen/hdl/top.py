@@ -60,7 +60,7 @@ from .buffers import LaneBanks
 from .combiner import Combiner
 from .controller import Controller
 from .gate_normalizer import GateNormalizer
-from .hwutil import eq, is_zero, select
+from .hwutil import eq, select
 from .interface import PARAM_WORD_BITS, KernelGeometry, Tensor, kernel_signature
 from .lookup_table import LookupTable
 from .pe_array import PEArray

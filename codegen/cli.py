@@ -12,6 +12,9 @@ from .spec import ACTIVATIONS, STREAM_BYTES, STYLES, KernelSpec, parse_pe, parse
 
 __all__ = ["codegen", "spec_from_options"]
 
+#: PE arrays above this size print a note that the Verilog takes long (Yosys time grows with the PEs:
+#: about 3.5 s for 8x8 and 6 s for 16x16 on one core)
+LARGE_ARRAY = 1024
 _HF_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu", "gelu_new": "gelu",
                    "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}
 
@@ -81,6 +84,9 @@ def codegen(shape, layer, scale, tokens, device, pe, gated, activation, stream_b
                              name=name)
     check_output_dir(out)
     plan = build_plan(spec)
+    if not no_rtl and plan.rows * plan.cols > LARGE_ARRAY:
+        click.echo(f"note: the Verilog of a {plan.rows}x{plan.cols} PE array takes long to generate (minutes); "
+                   f"--no-rtl skips it, --pe picks a smaller array", err=True)
     result = write_kernel(plan, out, rtl=not no_rtl)
     elapsed = time.perf_counter() - t0
     m = result.manifest

@@ -92,9 +92,19 @@ def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
     }
 
 
+def _rom(description: dict[str, Any] | None) -> dict[str, Any] | None:
+    if description is None:
+        return None
+    return {k: description[k] for k in ("front", "rom", "variant_ranges", "switch_cycles", "stage_bits")
+            if k in description}
+
+
 def build_manifest(plan: KernelPlan, root: str | Path, *, rtl_files: list[str], rtl_message: str | None,
-                   hls_files: list[str]) -> dict[str, Any]:
-    """The manifest of the kernel directory ``root`` (its sources already written)."""
+                   hls_files: list[str], rtl_description: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of the kernel directory ``root`` (its sources already written).
+
+    ``rtl_description``: ``codegen.rtl.rtl_description(plan)`` (schedule ROM rows, variant
+    ranges), stored under ``interfaces.rtl.schedule_rom`` when the RTL was written."""
     digests = file_digests(root)
     spec = plan.spec
     shape = {"tokens": plan.tokens, "hidden": plan.hidden, "ffn": plan.ffn, "experts": plan.experts,
@@ -159,7 +169,8 @@ def build_manifest(plan: KernelPlan, root: str | Path, *, rtl_files: list[str], 
         },
         "interfaces": {
             "hls": hls_interface(plan),
-            "rtl": rtl_interface(plan) if rtl_available else {"available": False, "reason": rtl_message},
+            "rtl": ({**rtl_interface(plan), "schedule_rom": _rom(rtl_description)} if rtl_available
+                    else {"available": False, "reason": rtl_message}),
         },
         "rtl": {"available": rtl_available, "files": list(rtl_files), "message": rtl_message},
         "hls": {"files": list(hls_files)},

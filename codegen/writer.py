@@ -62,22 +62,31 @@ def check_output_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def _emit_rtl(plan: KernelPlan, rtl_dir: Path) -> tuple[list[Path], str | None]:
-    """Call ``codegen.rtl.emit_verilog``; ``([], reason)`` when it is not available."""
+def _emit_rtl(plan: KernelPlan, rtl_dir: Path) -> tuple[list[Path], str | None, dict[str, Any] | None]:
+    """Call ``codegen.rtl.emit_verilog``: ``(paths, None, description)``, or ``([], reason, None)``
+    when the RTL emitter is not available or does not implement this plan's schedule."""
     try:
         rtl_module = importlib.import_module("codegen.rtl")
     except ModuleNotFoundError as exc:
         name = exc.name or ""
         if name == "amaranth" or name.startswith("amaranth."):
-            return [], "rtl/ omitted: the RTL emitter needs Amaranth (pip install 'moearch[rtl]')"
+            return [], "rtl/ omitted: the RTL emitter needs Amaranth (pip install 'moearch[rtl]')", None
         if name == "codegen.rtl" or name.startswith("codegen."):
-            return [], f"rtl/ omitted: the RTL emitter codegen.rtl.emit_verilog is not available yet (missing module {name})"
+            return [], (f"rtl/ omitted: the RTL emitter codegen.rtl.emit_verilog is not available yet "
+                        f"(missing module {name})"), None
         raise
     emit = getattr(rtl_module, "emit_verilog", None)
     if emit is None:
-        return [], "rtl/ omitted: codegen.rtl has no emit_verilog yet"
+        return [], "rtl/ omitted: codegen.rtl has no emit_verilog yet", None
     rtl_dir.mkdir(parents=True, exist_ok=True)
-    return [Path(p) for p in emit(plan, rtl_dir)], None
+    try:
+        paths = [Path(p) for p in emit(plan, rtl_dir)]
+    except ConfigError as exc:
+        # the RTL implements a subset of the schedules the cost model can pick (e.g. not the df
+        # variant): the HLS kernel is still generated, and the reason is recorded
+        return [], f"rtl/ omitted: the RTL does not implement this schedule ({exc})", None
+    describe = getattr(rtl_module, "rtl_description", None)
+    return paths, None, (describe(plan) if describe is not None else None)
 
 
 def _readme(plan: KernelPlan, manifest: dict[str, Any]) -> str:
@@ -104,6 +113,18 @@ def _check_no_absolute_paths(root: Path) -> None:
             raise RuntimeError(f"generated file {p.relative_to(root)} contains absolute paths: {found[:3]}")
 
 
+def _normalise_modes(root: Path) -> None:
+    """Give every file the mode a new file gets under the user's umask (tools that write through
+    ``mkstemp`` leave 0600), without touching the process umask."""
+    probe = root / ".mode-probe"
+    probe.write_text("")
+    mode = probe.stat().st_mode & 0o777
+    probe.unlink()
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.chmod(p, mode)
+
+
 def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> WriteResult:
     """Generate ``plan`` into ``out_dir`` (replaced as a whole); see the module docstring."""
     out = check_output_dir(out_dir)
@@ -113,15 +134,17 @@ def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> 
     tmp.mkdir()
     try:
         hls_paths = emit_hls(plan, tmp / "hls")
+        rtl_description = None
         if rtl:
-            rtl_paths, rtl_message = _emit_rtl(plan, tmp / "rtl")
+            rtl_paths, rtl_message, rtl_description = _emit_rtl(plan, tmp / "rtl")
         else:
             rtl_paths, rtl_message = [], "rtl/ omitted: not requested (--no-rtl)"
         if not rtl_paths and (tmp / "rtl").exists():
             shutil.rmtree(tmp / "rtl")
         rtl_files = _relative(rtl_paths, tmp)
+        _normalise_modes(tmp)
         manifest = build_manifest(plan, tmp, rtl_files=rtl_files, rtl_message=rtl_message,
-                                  hls_files=_relative(hls_paths, tmp))
+                                  hls_files=_relative(hls_paths, tmp), rtl_description=rtl_description)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, default=float) + "\n")
         (tmp / "README.md").write_text(_readme(plan, manifest))
         _check_no_absolute_paths(tmp)

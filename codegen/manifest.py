@@ -89,6 +89,9 @@ def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
         },
         "request_order": "PARAMS once per layer, router column tiles, then per expert with tokens its "
                          "tensors' column tiles (codegen.hdl.interface.requests_for_layer)",
+        "nominal_requests": [{"tensor": r.tensor.name, "expert": r.expert, "tile": r.tile, "cols": r.cols,
+                              "words": geom.response_words(r)}
+                             for r in itf.requests_for_layer(geom, plan.tokens_per_expert)],
     }
 
 

@@ -79,6 +79,17 @@ def test_default_example_compiles_and_matches_golden(tmp_path, gxx) -> None:
     assert np.array_equal(got.output, golden.moe_layer(x, params, shape).output)
 
 
+def test_readme_python_example_runs_as_written(tmp_path, gxx, monkeypatch) -> None:
+    out = tmp_path / "moe0"
+    assert run([*CASES["e4-k1-plain"], "--out", str(out), "--no-rtl"]).exit_code == 0
+    readme = (out / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "golden.moe_layer" in snippet and "assert np.array_equal" in snippet
+    monkeypatch.chdir(out)
+    exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - our own generated example
+    assert (out / "csim-run" / "out.bin").is_file()
+
+
 @pytest.mark.parametrize("args,field", [
     (["--shape", "d=64,f=128,experts=8,top_k=9", "--tokens", "16"], "top_k"),
     (["--shape", "d=0,f=128,experts=8,top_k=2", "--tokens", "16"], "hidden"),

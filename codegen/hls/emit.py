@@ -107,8 +107,9 @@ def _context(plan: KernelPlan) -> dict[str, Any]:
                 "task": f"TASK_{task.upper()}", "m": st.m, "n": st.n, "k": st.k, "rows": st.rows, "cols": st.cols,
                 "col_offset": st.col_offset, "order": "ORDER_MN" if st.loop_order == "m,n" else "ORDER_NM",
                 "weight_buffer": 1 if (buffered or task == "router") else 0,
-                "comment": f"{label} {task}: M={st.m} N={st.n} K={st.k} on {st.rows}x{st.cols}+{st.col_offset}, "
-                           f"{st.loop_order}, {'+'.join(st.src)} -> {st.dst}, {st.cycles} cycles"})
+                "comment": (f"{label if label != task else ''} {task}: M={st.m} N={st.n} K={st.k} on "
+                            f"{st.rows}x{st.cols}+{st.col_offset}, {st.loop_order}, "
+                            f"{'+'.join(st.src)} -> {st.dst}, {st.cycles} cycles").strip().replace("w:e0.", "w:e.")})
 
     for step in plan.front:
         add_step(step, "front", False)

@@ -1,4 +1,8 @@
-"""`moearch demo`: the main job. Models Mixtral-8x7B serving across the catalog's devices."""
+"""`moearch demo`: the main job, end to end, with a progress display and an HTML report.
+
+Steps (each a module of :mod:`archmodel.cli.demo`): model Mixtral-8x7B across architectures and a
+Composition-of-Experts case; write ``DIR/index.html`` (self-contained) and print a summary.
+"""
 from __future__ import annotations
 
 import json
@@ -6,64 +10,48 @@ import time
 from pathlib import Path
 
 import click
-from rich.table import Table
-
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .common import atomic_write, console, si
-
-DEMO_WORKLOAD = "mixtral-8x7b"
-#: One or more devices of every architecture the models cover: GPU, NPU, dataflow RDU, Logic-PIM, FPGA.
-DEMO_DEVICES = ("a100-sxm-80g", "h100-sxm", "h200-sxm", "mi300x", "ascend-910b", "ascend-910c", "sn40l", "duplex",
-                "alveo-u280")
-DEMO_ISL, DEMO_OSL = 1024, 1024
-
-
-def architecture_comparison(workload: str, devices: tuple[str, ...], isl: int, osl: int) -> list[dict]:
-    """Serving estimate of ``workload`` on each device, each on the fewest of its chips that hold it."""
-    from ..precision import Precision
-    from ..routing import Routing
-    from ..workloads import load_workload
-    from .compare_cmd import compare_rows
-    return compare_rows(load_workload(workload), list(devices), isl=isl, osl=osl, precision=Precision.of("bf16"),
-                        routing=Routing())
 
 
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-report"), show_default=True)
 @click.option("--quick", is_flag=True, help="Smallest settings (what `make test` runs).")
 def demo(out: Path, quick: bool) -> None:
-    """Run the main job: Mixtral-8x7B across GPU, NPU, RDU, Logic-PIM and FPGA devices, and a roofline plot."""
-    from accelerators.catalog import load_device
-    from ..plots import roofline_plot
-    from ..precision import Precision
-    from ..step import model_step
-    from ..workloads import load_workload
-    from ..parallel import Parallelism
+    """Run the main job and write a self-contained HTML report."""
+    from .demo import modelling, report, sections
 
     start = time.perf_counter()
-    isl, osl = (128, 128) if quick else (DEMO_ISL, DEMO_OSL)
     out.mkdir(parents=True, exist_ok=True)
-    with console.status("modelling Mixtral-8x7B serving on GPU, NPU, RDU, Logic-PIM and FPGA devices"):
-        rows = architecture_comparison(DEMO_WORKLOAD, DEMO_DEVICES, isl, osl)
-    table = Table(title=f"{DEMO_WORKLOAD} serving, ISL {isl} / OSL {osl}, bf16, largest batch that fits, "
-                        "each device on the fewest chips that hold the model")
-    for col in ("device", "kind", "chips", "batch", "TTFT", "TPOT", "tokens/s", "tokens/s/chip", "energy/token",
-                "bottleneck"):
-        table.add_column(col, justify="left" if col in ("device", "kind", "bottleneck") else "right")
-    for r in sorted(rows, key=lambda r: -r["output_tokens_per_s_per_device"]):
-        table.add_row(r["device"], r["kind"], str(r["devices"]), str(r["batch"]), si(r["ttft_s"], "s"),
-                      si(r["tpot_s"], "s"), f"{r['output_tokens_per_s']:,.0f}",
-                      f"{r['output_tokens_per_s_per_device']:,.0f}", si(r["energy_j_per_token"], "J"), r["bottleneck"])
-    console.print(table)
-    atomic_write(out / "serve.json", lambda p: p.write_text(json.dumps(rows, indent=2)))
-    from .compare_cmd import compare_chart
-    atomic_write(out / "compare.png", lambda p: compare_chart(rows, p, f"{DEMO_WORKLOAD}, ISL {isl} / OSL {osl}, bf16"))
+    steps = [("modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices", modelling.run)]
+    data: dict[str, dict] = {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        overall = progress.add_task("moearch demo" + (" --quick" if quick else ""), total=len(steps))
+        for description, step in steps:
+            progress.update(overall, description=description)
+            data[step.__module__.rsplit(".", 1)[-1]] = step(out, quick)
+            progress.advance(overall)
+        progress.update(overall, description="done")
 
-    model = load_workload(DEMO_WORKLOAD)
-    dev = load_device("h100-sxm")
-    precision = Precision.of("bf16")
-    step = model_step(model, dev, b=32, s=1, c=isl, precision=precision, parallel=Parallelism(tp=2))
-    png = out / "roofline.png"
-    atomic_write(png, lambda p: roofline_plot(step, dev, precision, p,
-                                              f"{DEMO_WORKLOAD} decode on 2 x h100-sxm (tp2), batch 32, context {isl}"))
-    console.print(f"wrote {out / 'serve.json'}, {out / 'compare.png'} and {png} in {time.perf_counter() - start:.1f} s")
+    model = data["modelling"]
+    best = max(model["serving"], key=lambda r: r["output_tokens_per_s_per_device"])
+    coe = model["coe"]
+    summary = report.Section("summary", "Summary")
+    summary.kpis([
+        ("best tokens/s per chip (serving)", f"{best['output_tokens_per_s_per_device']:,.0f} on {best['device']}"),
+        ("SN40L vs DGX A100 model switching", f"{coe[1]['switch_vs_rdu']:.1f}x faster"),
+        ("SN40L vs DGX H100 model switching", f"{coe[2]['switch_vs_rdu']:.1f}x faster"),
+    ])
+    body = [summary, *sections.modelling_sections(model, out)]
+    page = report.render("moearch demo report",
+                         "Mixture-of-Experts hardware: modelling" + (" (quick settings)" if quick else ""), body)
+    index = out / "index.html"
+    atomic_write(index, lambda p: p.write_text(page, encoding="utf-8"))
+    atomic_write(out / "demo.json", lambda p: p.write_text(json.dumps(data, indent=2, default=float)))
+    console.print(f"[bold]best serving throughput per chip:[/] {best['output_tokens_per_s_per_device']:,.0f} tokens/s "
+                  f"on {best['device']} (TPOT {si(best['tpot_s'], 's')})")
+    console.print(f"[bold]model switching:[/] SN40L node {coe[1]['switch_vs_rdu']:.1f}x faster than DGX A100, "
+                  f"{coe[2]['switch_vs_rdu']:.1f}x than DGX H100")
+    console.print(f"report: {index}  ({time.perf_counter() - start:.0f} s)")

@@ -8,6 +8,7 @@ import click
 from accelerators.errors import ConfigError
 from codegen.cli import codegen
 from dse.cli import dse
+from verification.cli import verify
 
 from .catalog_cmds import devices, workloads
 from .coe_cmd import coe
@@ -35,7 +36,7 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse, codegen):
+for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse, codegen, verify):
     cli.add_command(command)
 
 

@@ -34,7 +34,7 @@ from codegen.hdl.interface import Tensor, WeightRequest, decode_request, weight_
 
 from .kernel import KernelDir
 
-__all__ = ["BenchError", "KernelBench", "Span"]
+__all__ = ["BenchError", "KernelBench", "Span", "start_kernel_bench"]
 
 
 class BenchError(AssertionError):
@@ -266,3 +266,47 @@ class KernelBench:
 
     def requests_of_layer(self, layer: int) -> list[WeightRequest]:
         return [r for _, n, r in self.stats.requests if n == layer]
+
+    def timeout_cycles(self, layers: int = 1) -> int:
+        """A generous cycle budget for ``layers`` layers at the bench's rates: four times the
+        manifest's balanced-routing prediction (the worst routing stays below that) scaled by
+        the slowest stream's duty cycle."""
+        duty = min(1.0 - self.x_gap, 1.0 - self.w_gap, self.y_ready, self.wreq_ready)
+        predicted = int(self.kernel.manifest["predicted"]["cycles"])
+        return int((4 * predicted + 2000) * layers / max(duty, 0.05))
+
+    async def run_layers(self, layers: Sequence[Any], *, max_cycles: int | None = None) -> list[int]:
+        """Queue ``layers`` (objects with ``x`` and ``params``, e.g.
+        :class:`~verification.kernel_bench.kernel.Layer`), run until all their output words
+        arrived and return the words received since the last reset."""
+        from .kernel import tokens_to_words
+
+        for layer in layers:
+            self.queue_layer(tokens_to_words(layer.x, self.kernel.stream_bytes), layer.params)
+        per_layer = self.geom.tokens * self.geom.words_per_token
+        total = per_layer * (self.layers_queued_since_reset())
+        await self.run(outputs=total, max_cycles=max_cycles or self.timeout_cycles(len(layers)))
+        return self.output_words()
+
+    def layers_queued_since_reset(self) -> int:
+        return len(self._params)
+
+
+async def start_kernel_bench(dut: Any, kernel: KernelDir | None = None, *, seed: int = 0,
+                             period_ns: float = 10.0, reset_cycles: int = 3,
+                             **rates: float) -> KernelBench:
+    """Drive every input to 0, start the clock, reset, and return a :class:`KernelBench`.
+
+    ``kernel`` defaults to the directory in ``MOEARCH_KERNEL_DIR`` (set by
+    ``moearch_sim.run_kernel`` / ``moearch verify``); ``rates`` are ``x_gap``, ``w_gap``,
+    ``y_ready``, ``wreq_ready``.
+    """
+    from verification.cocotb_lib import drive_inputs, start_clock
+
+    if kernel is None:
+        kernel = KernelDir.from_env()
+    drive_inputs(dut, 0)   # Icarus is 4-state: every input known before the clock runs
+    start_clock(dut.clk, period_ns)
+    bench = KernelBench(dut, kernel, rng=random.Random(seed), **rates)
+    await bench.reset(reset_cycles)
+    return bench

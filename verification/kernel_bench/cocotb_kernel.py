@@ -24,20 +24,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 from typing import Any
 
 import cocotb
 
-from verification.cocotb_lib import Scoreboard, drive_inputs, record_metric, start_clock
+from verification.cocotb_lib import Scoreboard, record_metric
 from verification.cocotb_lib.metrics import METRICS_ENV
-from verification.kernel_bench.bench import KernelBench
-from verification.kernel_bench.kernel import (KernelDir, Layer, can_craft_counts, make_layer,
-                                              predicted_stages, request_sequence, tokens_to_words)
+from verification.kernel_bench.bench import KernelBench, start_kernel_bench
+from verification.kernel_bench.kernel import (CONFIG_ENV, KERNEL_ENV, KernelDir, Layer,
+                                              can_craft_counts, make_layer, predicted_stages,
+                                              request_sequence, tokens_to_words)
 
-KERNEL_ENV = "MOEARCH_KERNEL_DIR"
-CONFIG_ENV = "MOEARCH_KERNEL_CONFIG"
 REPORT_NAME = "kernel_bench.json"
 
 #: run-time inputs (``MOEARCH_KERNEL_CONFIG`` overrides any of them)
@@ -91,24 +89,13 @@ def _save_report(test: str, data: dict[str, Any]) -> None:
 
 
 async def _start(dut: Any, kernel: KernelDir, **rates: float) -> KernelBench:
-    drive_inputs(dut, 0)            # Icarus is 4-state: every input known before the clock runs
-    start_clock(dut.clk, 10.0)
-    bench = KernelBench(dut, kernel, rng=random.Random(int(CONFIG["seed"]) * 7 + 3), **rates)
-    await bench.reset(3)
-    return bench
-
-
-def _timeout(kernel: KernelDir, layers: int, slowdown: float = 1.0) -> int:
-    predicted = int(kernel.manifest["predicted"]["cycles"])
-    # the worst routing (all tokens through seq-tiled experts) is below 4x the balanced one
-    return int((4 * predicted + 2000) * layers * slowdown)
+    return await start_kernel_bench(dut, kernel, seed=int(CONFIG["seed"]) * 7 + 3, **rates)
 
 
 def _check_layers(bench: KernelBench, kernel: KernelDir, layers: list[Layer], name: str,
                   *, timing: bool) -> dict[str, Any]:
     """Compare outputs and requests per layer; per-stage cycles when ``timing``."""
     geom = kernel.geometry()
-    per_layer = geom.tokens * geom.words_per_token
     words = bench.output_words()
     board = Scoreboard(f"{name}: y_out")
     expected: list[int] = []
@@ -185,13 +172,7 @@ async def _run_layers(dut: Any, name: str, layers: list[Layer], *, timing: bool,
                       **rates: float) -> dict[str, Any]:
     assert KERNEL is not None
     bench = await _start(dut, KERNEL, **rates)
-    for layer in layers:
-        bench.queue_layer(tokens_to_words(layer.x, KERNEL.stream_bytes), layer.params)
-    slow = 1.0 / max(0.05, min(1.0 - rates.get("x_gap", 0.0), 1.0 - rates.get("w_gap", 0.0),
-                               rates.get("y_ready", 1.0), rates.get("wreq_ready", 1.0)))
-    per_layer = KERNEL.shape.tokens * KERNEL.geometry().words_per_token
-    await bench.run(outputs=per_layer * len(layers),
-                    max_cycles=_timeout(KERNEL, len(layers), slow))
+    await bench.run_layers(layers)
     report = _check_layers(bench, KERNEL, layers, name, timing=timing)
     report["rates"] = rates
     _save_report(name, report)
@@ -284,9 +265,7 @@ async def reset_mid_layer(dut: Any) -> None:
                    "outputs_before_reset": len(bench.stats.outputs)}
     assert interrupted["outputs_before_reset"] == 0, "the layer produced output before half-way"
     await bench.reset(2)
-    bench.queue_layer(tokens_to_words(second.x, KERNEL.stream_bytes), second.params)
-    per_layer = KERNEL.shape.tokens * KERNEL.geometry().words_per_token
-    await bench.run(outputs=per_layer, max_cycles=_timeout(KERNEL, 1))
+    await bench.run_layers([second])
     report = _check_layers(bench, KERNEL, [second], "reset_mid_layer", timing=True)
     report["interrupted"] = interrupted
     _save_report("reset_mid_layer", report)

@@ -31,6 +31,8 @@ __all__ = ["KernelDir", "Layer", "PredictedStage", "assignment_for_counts", "mak
            "predicted_stages", "tokens_to_words", "words_to_tokens"]
 
 MANIFEST = "manifest.json"
+KERNEL_ENV = "MOEARCH_KERNEL_DIR"   #: the kernel directory, for cocotb tests
+CONFIG_ENV = "MOEARCH_KERNEL_CONFIG"  #: JSON run-time options of the built-in cocotb tests
 
 #: Verilator ``-Wall`` warnings waived for generated kernels on top of
 #: ``verification.runner.VERILATOR_WAIVERS`` (documented in ``docs/verification.md``):
@@ -101,6 +103,18 @@ class KernelDir:
             raise ConfigError(str(path), "interfaces.rtl.schedule_rom", "missing",
                               "the schedule ROM of the RTL kernel")
         return cls(root.resolve(), manifest)
+
+    @classmethod
+    def from_env(cls) -> KernelDir:
+        """The kernel named by ``MOEARCH_KERNEL_DIR`` (inside a cocotb run); hashes are not
+        re-checked (whoever started the run did)."""
+        import os
+
+        path = os.environ.get(KERNEL_ENV)
+        if not path:
+            raise RuntimeError(f"{KERNEL_ENV} is not set: start the run with "
+                               "moearch_sim.run_kernel(...) or `moearch verify`")
+        return cls.load(path, check_hashes=False)
 
     # ---- shape and interface ------------------------------------------------------------------
     @property

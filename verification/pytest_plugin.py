@@ -8,6 +8,15 @@ Enable it with ``pytest_plugins = ["verification.pytest_plugin"]`` in a top-leve
   design once per simulator (cached on disk by content, see :mod:`verification.runner`), runs the
   cocotb tests and fails the pytest test with the run's summary if any cocotb test failed
   (``check=False`` returns the :class:`~verification.runner.RunResult` instead);
+* for a kernel directory written by ``moearch codegen``: ``moearch_sim.run_kernel(dir, sim=...)``
+  runs the built-in kernel tests (``verification.kernel_bench``: bit-exact against the golden
+  model, cycles and PE utilisation per stage) and ``moearch_sim.kernel_report(result)`` returns
+  their per-stage tables; ``moearch_sim.run(dir, test_module="my_tests.py")`` runs a user's own
+  cocotb module on the kernel (``MOEARCH_KERNEL_DIR`` is set, so
+  ``verification.kernel_bench.bench.start_kernel_bench(dut)`` finds the manifest);
+* the session fixture ``moearch_kernel``: ``moearch_kernel("--shape d=16,f=32,experts=4,top_k=2
+  --tokens 4 --pe 4x4")`` runs ``moearch codegen`` with those arguments into a session directory
+  (once per argument list) and returns the kernel directory;
 * the marker ``@pytest.mark.requires_sim("verilator", "icarus")`` for tests that need simulators
   without going through ``moearch_sim``;
 * options ``--moearch-build-root DIR`` (default ``<rootdir>/build/sim``), ``--moearch-seed N``,
@@ -69,7 +78,8 @@ class SimSession:
 
     @staticmethod
     def design(design: DesignSources | str | Path, toplevel: str | None = None) -> DesignSources:
-        """``design`` itself, or the design in a directory / a single Verilog file."""
+        """``design`` itself, or the design in a directory / a single Verilog file. A kernel
+        directory of ``moearch codegen`` gives its Verilog with the kernel's build options."""
         from verification.runner import DesignSources
 
         if isinstance(design, DesignSources):
@@ -77,6 +87,10 @@ class SimSession:
         path = Path(design)
         if path.is_file():
             return DesignSources(toplevel=toplevel or path.stem, sources=(path,))
+        if _is_kernel_dir(path) and toplevel is None:
+            from verification.kernel_bench.kernel import KernelDir
+
+            return KernelDir.load(path).design()
         return DesignSources.from_dir(path, toplevel)
 
     def run(self, design: DesignSources | str | Path, *, test_module: str | Path,
@@ -84,17 +98,67 @@ class SimSession:
             toplevel: str | None = None, seed: int | None = None, waves: bool | None = None,
             extra_env: Mapping[str, str] | None = None, check: bool = True) -> RunResult:
         """Build (cached) and run; with ``check`` a failing cocotb test fails the pytest test."""
-        from verification.runner import build_and_run
+        from verification.runner import DesignSources, build_and_run
 
         self.simulator(sim)
+        env = dict(extra_env or {})
+        if not isinstance(design, DesignSources) and _is_kernel_dir(Path(design)):
+            from verification.kernel_bench.kernel import KERNEL_ENV
+
+            env.setdefault(KERNEL_ENV, str(Path(design).resolve()))
         result = build_and_run(
             self.design(design, toplevel), sim, test_module, testcases,
             build_root=self.build_root, seed=seed if seed is not None else self.seed,
-            waves=self.waves if waves is None else waves, extra_env=extra_env)
+            waves=self.waves if waves is None else waves, extra_env=env)
         self.results.append(result)
         if check and not result.passed:
             pytest.fail(result.summary(), pytrace=False)
         return result
+
+    def run_kernel(self, directory: str | Path, *, sim: str = "verilator",
+                   tests: Sequence[str] | None = None, config: Mapping[str, object] | None = None,
+                   seed: int | None = None, waves: bool | None = None,
+                   check: bool = True) -> RunResult:
+        """Run the built-in kernel tests (``verification.kernel_bench.TESTS``; all by default)
+        on a kernel directory of ``moearch codegen``. ``config`` overrides their run-time
+        inputs (``verification.kernel_bench.cocotb_kernel.DEFAULTS``: seed, layers, rates ...).
+        The manifest is checked first: a directory that is not a valid kernel raises
+        ``accelerators.errors.ConfigError``."""
+        import json
+
+        from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
+        from verification.kernel_bench.kernel import KernelDir
+
+        KernelDir.load(directory)  # not a kernel, no RTL, edited sources: ConfigError
+        cfg = dict(config or {})
+        if seed is not None:
+            cfg.setdefault("seed", seed)
+        return self.run(directory, test_module=TEST_MODULE, sim=sim, testcases=tests, seed=seed,
+                        waves=waves, extra_env={CONFIG_ENV: json.dumps(cfg)}, check=check)
+
+    @staticmethod
+    def kernel_report(result: RunResult) -> dict:
+        """Per test of a :meth:`run_kernel` result: its layers with counts, measured and
+        predicted cycles, and the per-stage table (``kernel_bench.json`` of the run)."""
+        import json
+
+        from verification.kernel_bench.cocotb_kernel import REPORT_NAME
+
+        path = result.run_dir / REPORT_NAME
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _is_kernel_dir(path: Path) -> bool:
+    """A directory ``moearch codegen`` wrote (its manifest names the codegen schema)."""
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return False
+    import json
+
+    try:
+        return str(json.loads(manifest.read_text()).get("schema", "")).startswith("moearch.codegen.")
+    except (ValueError, AttributeError):
+        return False
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,3 +203,30 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def moearch_sim(request: pytest.FixtureRequest) -> SimSession:
     """The session's :class:`SimSession` (``moearch_sim.run(...)``)."""
     return request.config.stash[_SESSION_KEY]
+
+
+@pytest.fixture(scope="session")
+def moearch_kernel(tmp_path_factory: pytest.TempPathFactory):
+    """``moearch_kernel(args) -> Path``: ``moearch codegen <args> --out <session dir>``, once per
+    argument list (a string is split like a shell command line)."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    made: dict[tuple[str, ...], Path] = {}
+    root = tmp_path_factory.mktemp("kernels")
+
+    def generate(args: str | Sequence[str]) -> Path:
+        key = tuple(shlex.split(args) if isinstance(args, str) else (str(a) for a in args))
+        if key not in made:
+            from archmodel.cli.main import cli
+
+            out = root / f"k{len(made)}"
+            result = CliRunner().invoke(cli, ["codegen", *key, "--out", str(out)])
+            if result.exit_code != 0:
+                pytest.fail(f"moearch codegen {' '.join(key)} exited with {result.exit_code}:\n"
+                            f"{result.output}", pytrace=False)
+            made[key] = out
+        return made[key]
+
+    return generate

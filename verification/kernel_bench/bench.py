@@ -110,6 +110,8 @@ class KernelBench:
         self._params: list[Any] = []
         self._layer = -1
         self._open: Span | None = None
+        self._driven: dict[str, Any] = dict.fromkeys(("x_pay", "x_val", "w_pay", "w_val", "y_rdy",
+                                                      "rq_rdy"))
         self.stats = _Stats()
 
     def queue_layer(self, x_words: Sequence[int], params: Any) -> None:
@@ -135,6 +137,84 @@ class KernelBench:
         self._rq[2].value = 0
         edge = RisingEdge(self._clk)
         for _ in range(cycles):
+            await edge
+            self.cycle += 1
+        self._rst.value = 0
+        self._clear()
+
+    # ------------------------------------------------------------------------------ the loop
+    async def run(self, *, outputs: int, max_cycles: int, settle: int = 16) -> None:
+        """Run until ``outputs`` output words (counted since the last reset) have arrived and the
+        stage that produced the last one has closed; ``TimeoutError`` after ``max_cycles``."""
+        await self._loop(lambda: len(self.stats.outputs) >= outputs, max_cycles, settle)
+
+    async def run_cycles(self, cycles: int) -> None:
+        """Run exactly ``cycles`` clock cycles (e.g. into the middle of a layer)."""
+        stop = self.cycle + cycles
+        await self._loop(lambda: self.cycle >= stop, cycles + 1, 0, wait_span=False)
+
+    async def _loop(self, done: Any, max_cycles: int, settle: int, wait_span: bool = True) -> None:
+        x_pay, x_val, x_rdy = self._x
+        y_pay, y_val, y_rdy = self._y
+        rq_pay, rq_val, rq_rdy = self._rq
+        w_pay, w_val, w_rdy = self._w
+        rng = self.rng
+        edge, settled = RisingEdge(self._clk), ReadOnly()
+        stats = self.stats
+        limit = self.cycle + max_cycles
+        finished_at: int | None = None
+        # last values driven onto each input (None: unknown); a write costs a simulator call,
+        # so only changes are written
+        drv = self._driven
+        while True:
+            cycle = self.cycle
+            # ---- drive (just after the rising edge)
+            if self._x_queue and not self._x_offer:
+                self._x_offer = self.x_gap == 0.0 or rng.random() >= self.x_gap
+            if self._x_offer and drv["x_pay"] != self._x_queue[0]:
+                drv["x_pay"] = self._x_queue[0]
+                x_pay.value = self._x_queue[0]
+            if drv["x_val"] != self._x_offer:
+                drv["x_val"] = self._x_offer
+                x_val.value = int(self._x_offer)
+            head = bool(self._pending) and self._pending[0][0] <= cycle
+            if head and not self._w_offer:
+                self._w_offer = self.w_gap == 0.0 or rng.random() >= self.w_gap
+            if not head:
+                self._w_offer = False
+            if self._w_offer:
+                word = self._pending[0][1][0]
+                if word != drv["w_pay"]:
+                    drv["w_pay"] = word
+                    w_pay.value = word
+            if drv["w_val"] != self._w_offer:
+                drv["w_val"] = self._w_offer
+                w_val.value = int(self._w_offer)
+            y_ready = self.y_ready == 1.0 or rng.random() < self.y_ready
+            if drv["y_rdy"] != y_ready:
+                drv["y_rdy"] = y_ready
+                y_rdy.value = int(y_ready)
+            rq_ready = self.wreq_ready == 1.0 or rng.random() < self.wreq_ready
+            if drv["rq_rdy"] != rq_ready:
+                drv["rq_rdy"] = rq_ready
+                rq_rdy.value = int(rq_ready)
+            # ---- sample (everything settled before the edge)
+            await settled
+            x_fire = self._x_offer and _int(x_rdy, "x_in__ready") == 1
+            w_fire = self._w_offer and _int(w_rdy, "wdata__ready") == 1
+            request = None
+            if rq_ready and _int(rq_val, "wreq__valid") == 1:
+                request = _int(rq_pay, "wreq__payload (valid high)")
+            out = None
+            if y_ready and _int(y_val, "y_out__valid") == 1:
+                out = _int(y_pay, "y_out__payload (valid high)")
+            valid = _int(self._stage_valid, "stage_valid")
+            busy = _int(self._busy, "pe_busy")
+            # the controller separates stages by switch cycles (stage_valid low), so the row and
+            # expert are read once, when a stage starts
+            opening = valid and self._open is None
+            row = _int(self._stage, "stage") if opening else 0
+            exp = _int(self._expert, "expert") if opening else 0
             await edge
             self.cycle += 1
         self._rst.value = 0
@@ -219,9 +299,6 @@ class KernelBench:
                 stats.outputs.append((cycle, out))
             span = self._open
             if valid:
-                if span is not None and (span.row != row or span.expert != exp):
-                    stats.spans.append(span)  # a stage followed another without a switch cycle
-                    span = None
                 if span is None:
                     span = self._open = Span(row, exp, cycle)
                 span.cycles += 1

@@ -31,6 +31,8 @@ __all__ = ["KernelDir", "Layer", "PredictedStage", "assignment_for_counts", "mak
            "predicted_stages", "tokens_to_words", "words_to_tokens"]
 
 MANIFEST = "manifest.json"
+#: schedule-ROM rows that run one expert (the ``expert`` port names it)
+EXPERT_ROWS = ("up", "gate", "down", "expert_df")
 KERNEL_ENV = "MOEARCH_KERNEL_DIR"   #: the kernel directory, for cocotb tests
 CONFIG_ENV = "MOEARCH_KERNEL_CONFIG"  #: JSON run-time options of the built-in cocotb tests
 
@@ -173,7 +175,7 @@ class KernelDir:
         return str(rows[row]["name"]) if 0 <= row < len(rows) else f"row{row}"
 
     def row_is_expert(self, row: int) -> bool:
-        return self.row_name(row) in ("up", "gate", "down")
+        return self.row_name(row) in EXPERT_ROWS
 
     def spec(self) -> Any:
         """The ``codegen.spec.KernelSpec`` the kernel was generated from."""
@@ -335,29 +337,51 @@ def _beats(stage: Any) -> tuple[int, int]:
 
 
 def predicted_stages(kernel: KernelDir, counts: Sequence[int]) -> tuple[list[PredictedStage], int]:
-    """The model's stages (as the RTL reports them) and layer cycles for a routing ``counts``."""
+    """The model's stages (as the RTL reports them) and layer cycles for a routing ``counts``.
+
+    A dataflow group of the schedule is one RTL stage: the front (``load``, ``router``,
+    ``topk``, ``gate_norm`` streaming) is ``front``; a dataflow expert (``up``, ``gate``,
+    ``down`` on column groups of the array) is ``e<i>.expert_df``. Its ``mac_beats`` is the
+    busiest member's (the members run concurrently), its ``macs`` the sum.
+    """
     from codegen.plan import build_plan
 
     plan = build_plan(kernel.spec(), tokens_per_expert=tuple(int(c) for c in counts))
-    stages = list(plan.schedule.stages)
+    groups: dict[int, list[Any]] = {}
+    for s in plan.schedule.stages:
+        groups.setdefault(s.group, []).append(s)
     out: list[PredictedStage] = []
-    front = [s for s in stages if s.group == 0]
-    if kernel.front == "dataflow":
-        beats = sum(_beats(s)[0] for s in front)
-        macs = sum(_beats(s)[1] for s in front)
-        cycles = max(s.end for s in front) - min(s.start for s in front)
-        compute = max(s.start + s.compute_cycles for s in front) - min(s.start for s in front)
-        out.append(PredictedStage("front", "front", None, cycles, compute, beats, macs, "dataflow"))
-        stages = [s for s in stages if s.group != 0]
-    for s in stages:
-        beats, macs = _beats(s)
-        out.append(PredictedStage(s.task, s.task.split(".", 1)[-1], s.expert, s.cycles,
-                                  s.compute_cycles, beats, macs, s.mode))
+    for g in sorted(groups):
+        members = groups[g]
+        if len(members) == 1:
+            s = members[0]
+            beats, macs = _beats(s)
+            out.append(PredictedStage(s.task, s.task.split(".", 1)[-1], s.expert, s.cycles,
+                                      s.compute_cycles, beats, macs, s.mode))
+            continue
+        start = min(s.start for s in members)
+        cycles = max(s.end for s in members) - start
+        compute = max(s.start + s.compute_cycles for s in members) - start
+        beats = max(_beats(s)[0] for s in members)
+        macs = sum(_beats(s)[1] for s in members)
+        expert = members[0].expert
+        if expert is None:
+            name = row = "front"
+        else:
+            name, row = f"e{expert}.expert_df", "expert_df"
+        out.append(PredictedStage(name, row, expert, cycles, compute, beats, macs, "dataflow"))
     return out, int(plan.schedule.total_cycles)
 
 
 def request_sequence(kernel: KernelDir, counts: Sequence[int]) -> list[Any]:
     """``codegen.hdl.interface.requests_for_layer`` for the kernel and a routing."""
+    import inspect
+
     from codegen.hdl.interface import requests_for_layer
 
+    if "variants" in inspect.signature(requests_for_layer).parameters:
+        # the variant table decides each expert's requests (a dataflow expert asks for its
+        # sub-arrays' tiles)
+        return requests_for_layer(kernel.geometry(), list(counts), kernel.front,
+                                  variants=kernel.rom["variant_ranges"])
     return requests_for_layer(kernel.geometry(), list(counts), kernel.front)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import make_budget
@@ -37,12 +39,66 @@ def test_dataflow_expert_hand_derived() -> None:
     st = expert_stages(S, 0, 16, B16, "df")
     assert [(s.cols, s.col_offset, s.mode, s.group) for s in st] == [(6, 0, "dataflow", 0), (5, 6, "dataflow", 0),
                                                                        (5, 11, "dataflow", 0)]
-    # gate: 103 tiles of K = 256 end at 1 + 102*256 + 256 + 16 = 26385 (after up's 86 tiles);
-    # h complete 8 cycles later; down's first tile consumes h along K and ends one read after it,
-    # its 51 other tiles of K = 512 follow: last beat 26394 + 51*512, last row + 2 + 15, requant + 3
-    assert expert_cycles(S, 16, B16, "df") == 26394 + 51 * 512 + 2 + 15 + 3 + 1 == 52527
-    # with one row block the output-stationary down projection cannot overlap: sequential wins
+    # one word of the weight stream a cycle feeds both sub-arrays (lockstep): phase 0 is
+    # sub-array A (up + gate) on the block, 103 gate tiles of K = 256 = 26368 words; phase 1 is
+    # D (down) on it, 52 tiles of K = 512 = 26624 words. K >= R and h is written long before D
+    # reads it, so the 52992 beats are consecutive from cycle 1: the last beat at 52992, its
+    # tile accumulates at 52993, the last row leaves at + 16, requantised + 3, end + 1
+    assert expert_cycles(S, 16, B16, "df") == 52992 + 1 + 16 + 3 + 1 == 53013
+    assert st[2].start == 26368  # D's first beat at 1 + 26368, one buffer read before it
+    # up: 86 tiles; its last tile (A tile 85) accumulates at 1 + 86 * 256, + 16 rows + 3 + 1
+    assert st[0].end == 86 * 256 + 1 + 16 + 3 + 1
+    # gate: A tile 102 accumulates at 1 + 103 * 256; h written + 16 + 8
+    assert st[1].end == 103 * 256 + 1 + 16 + 8 + 1
+    # with one row block the two phases cannot overlap: sequential wins
     assert expert_cycles(S, 16, B16, "df") > expert_cycles(S, 16, B16, "seq-stream")
+    # two row blocks: A on block 1 and D on block 0 share phase 1 (max(26368, 26624) words)
+    assert expert_cycles(S, 17, B16, "df") == 26368 + 26624 + 26624 + 1 + 16 + 3 + 1
+
+
+def _df_reference(blocks: int, ta: int, td: int, d: int, f: int, R: int, w: int, post: int) -> tuple[list, list]:
+    """Beat-by-beat restatement of the lockstep dataflow expert (schedule._df_timing's contract)."""
+    acc_a: list[int] = []
+    acc_d: list[int] = []
+    t_prev = 0
+    for p in range(blocks + 1):
+        la = ta * d if p < blocks else 0
+        ld = td * f if p >= 1 else 0
+        for j in range(max(la, ld)):
+            t = t_prev + 1
+            a, dd = j < la, j < ld
+            if a and j % d == 0 and acc_a:
+                t = max(t, acc_a[-1])
+            if dd and j % f == 0 and acc_d:
+                t = max(t, acc_d[-1])
+            if dd:
+                t = max(t, acc_a[(p - 1) * ta + (j % f) // w] + R + post + 2)
+            if a and j % d == d - 1:
+                acc_a.append(max(t + 1, acc_a[-1] + R) if acc_a else t + 1)
+            if dd and j % f == f - 1:
+                acc_d.append(max(t + 1, acc_d[-1] + R) if acc_d else t + 1)
+            t_prev = t
+    return acc_a, acc_d
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(blocks=st.integers(1, 4), d=st.integers(1, 12), f=st.integers(1, 12), R=st.integers(1, 6),
+       cols=st.integers(3, 9), gated=st.booleans())
+def test_dataflow_timing_matches_a_beat_by_beat_restatement(blocks, d, f, R, cols, gated) -> None:
+    from archmodel.fpga.schedule import POST_GATE, POST_UP_PLAIN, _df_timing
+    from archmodel.fpga.styles import split_columns
+    split = split_columns([d * f] * (3 if gated else 2), cols)
+    w = split[1] if gated else split[0]
+    ta, td = -(-f // w), -(-d // split[-1])
+    post = POST_GATE if gated else POST_UP_PLAIN
+    tm = _df_timing(blocks, ta, td, d, f, R, w, post, 0)
+    assert (list(tm.acc_a), list(tm.acc_d)) == _df_reference(blocks, ta, td, d, f, R, w, post)
+
+
+@pytest.mark.parametrize("blocks,d,f,R,cols,gated", [(1, 256, 512, 16, 16, True), (3, 64, 128, 16, 16, True),
+                                                     (2, 48, 96, 4, 9, False), (3, 20, 40, 4, 4, True)])
+def test_dataflow_timing_fast_path_matches_the_restatement(blocks, d, f, R, cols, gated) -> None:
+    test_dataflow_timing_matches_a_beat_by_beat_restatement.hypothesis.inner_test(blocks, d, f, R, cols, gated)
 
 
 def test_expert_without_tokens_costs_nothing() -> None:

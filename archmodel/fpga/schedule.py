@@ -312,48 +312,113 @@ def expert_stages(shape: MoELayerShape, expert: int, count: int, budget: Budget,
     return _expert_dataflow(s, expert, count, budget, split, start, index, group)
 
 
+@dataclass(frozen=True)
+class _DfTimes:
+    """Event cycles of one dataflow expert (absolute; see :func:`_df_timing`)."""
+
+    acc_a: tuple[int, ...]      # accumulate cycle of each A tile's last beat, in order
+    acc_d: tuple[int, ...]      # the same for D tiles
+    first_d_beat: int           # first beat of sub-array D
+
+
+def _df_timing(blocks: int, tiles_a: int, tiles_d: int, d: int, f: int, rows: int, width_h: int,
+               post_h: int, start: int) -> _DfTimes:
+    """Beat times of the lockstep dataflow expert (the RTL's ``expert_df`` stage).
+
+    One word of the weight stream a cycle feeds both sub-arrays: phase ``p = 0 .. blocks`` has
+    A (up and gate, ``K = d``, ``tiles_a`` tiles) on row block ``p`` (``p < blocks``) and D
+    (down, ``K = f``, ``tiles_d`` tiles) on row block ``p - 1`` (``p >= 1``); its words are the
+    ``max`` of the two parts' beats, back to back. The first beat is at ``start + 1`` (one
+    buffer read) and a beat follows the previous one a cycle later unless (PE contract) the
+    sub-array's previous tile still occupies the drain bank (``acc[n] = max(last beat + 1,
+    acc[n-1] + R)``; the next beat of that sub-array waits for ``acc[n-1]``), or a D beat of the
+    first D tile reads an ``h`` column not yet written (``h`` tile ``t`` of a block is written
+    at ``acc + R + post_h``; the read is issued a cycle later, the beat a cycle after that).
+    Either wait holds both sub-arrays (they share the word). Work is proportional to the
+    number of tiles, not of beats; without possible waits (``d, f >= R`` and every ``h``
+    column written early enough) the beats are simply consecutive.
+    """
+    la, ld = tiles_a * d, tiles_d * f
+    lens = [max(la if p < blocks else 0, ld if p >= 1 else 0) for p in range(blocks + 1)]
+    lag = post_h + rows + 3  # last A beat of an h tile -> earliest D beat reading it
+    fast = d >= rows and f >= rows and all(
+        lens[p - 1] - (t + 1) * d + t * width_h + 1 >= lag
+        for p in range(1, blocks + 1) for t in (0, tiles_a - 1))
+    if fast:
+        acc_a: list[int] = []
+        acc_d: list[int] = []
+        base = start + 1  # beat time of the phase's slot 0
+        for p, n in enumerate(lens):
+            if p < blocks:
+                acc_a += [base + (t + 1) * d for t in range(tiles_a)]
+            if p >= 1:
+                acc_d += [base + (t + 1) * f for t in range(tiles_d)]
+            base += n
+        return _DfTimes(tuple(acc_a), tuple(acc_d), start + 1 + lens[0])
+    acc_a, acc_d = [], []
+    first_d = -1
+    t_prev, g_prev, base = start, -1, 0
+    for p, n in enumerate(lens):
+        ev: list[tuple[int, int, str, int]] = []  # (slot, 0 = bound / 1 = tile end, kind, tile)
+        if p < blocks:
+            for t in range(tiles_a):
+                ev += [(t * d, 0, "a", t), (t * d + d - 1, 1, "A", t)]
+        if p >= 1:
+            for t in range(tiles_d):
+                ev += [(t * f, 0, "d", t), (t * f + f - 1, 1, "D", t)]
+            ev += [(t * width_h, 0, "h", t) for t in range(tiles_a)]
+        ev.sort()
+        for slot, _, kind, t in ev:
+            g = base + slot
+            now = t_prev + (g - g_prev)
+            if kind == "a" and acc_a:
+                now = max(now, acc_a[-1])
+            elif kind == "d" and acc_d:
+                now = max(now, acc_d[-1])
+            elif kind == "h":
+                now = max(now, acc_a[(p - 1) * tiles_a + t] + rows + post_h + 2)
+            elif kind == "A":
+                acc_a.append(max(now + 1, acc_a[-1] + rows) if acc_a else now + 1)
+            elif kind == "D":
+                acc_d.append(max(now + 1, acc_d[-1] + rows) if acc_d else now + 1)
+            if kind in "dh" and first_d < 0:
+                first_d = now
+            t_prev, g_prev = now, g
+        base += n
+    return _DfTimes(tuple(acc_a), tuple(acc_d), first_d)
+
+
 def _expert_dataflow(s: MoELayer, expert: int, count: int, b: Budget, split: tuple[int, ...], start: int,
                      index: int, group: int) -> tuple[Stage, ...]:
     R, d, f = b.rows, s.hidden, s.ffn
     e = f"e{expert}"
     blocks = ceil_div(count, R)
     cu = split[0]
-    cg = split[1] if s.gated else split[0]
+    cg = split[1] if s.gated else 0
     cd = split[-1]
-    nt_u, nt_g, nt_d = ceil_div(f, cu), ceil_div(f, cg), ceil_div(d, cd)
-    pu, pd = max(d, R), max(f, R)
-    c0 = start + BUFFER_READ_LATENCY
-    blk = np.arange(blocks, dtype=np.int64)
-    # up (and gate, on its own sub-array, in lockstep): tiles back to back over all row blocks
-    up_last_row = c0 + ((blk + 1) * nt_u - 1) * pu + d + R
+    width_h = cg if s.gated else cu
+    tiles_a, tiles_up, tiles_d = ceil_div(f, width_h), ceil_div(f, cu), ceil_div(d, cd)
     h_post = POST_GATE if s.gated else POST_UP_PLAIN
-    if s.gated:
-        gate_last_row = np.maximum(c0 + ((blk + 1) * nt_g - 1) * pu + d + R, up_last_row + 1)
-        h_ready = gate_last_row + h_post               # the block's last h column is written
-    else:
-        h_ready = up_last_row + h_post
-    # down: per row block, tile 0 consumes h along K as it is written, tiles 1.. follow back to back
-    down_last_beat = np.empty(blocks, dtype=np.int64)
-    free = c0 + d + R + 1 + h_post                     # first h column written (first tile's rows)
-    for i in range(blocks):
-        l0 = max(free + f - 1, int(h_ready[i]) + BUFFER_READ_LATENCY)
-        down_last_beat[i] = l0 + (nt_d - 1) * pd
-        free = int(down_last_beat[i]) + 1 + max(0, R - f)
-    y_done = down_last_beat + 2 + R - 1 + POST_DOWN    # last row at last beat + 2 + (R - 1), then requant
+    tm = _df_timing(blocks, tiles_a, tiles_d, d, f, R, width_h, h_post, start)
+    last_a = blocks * tiles_a - 1
+    # row r of a tile leaves the array at acc + 1 + r; the last row's drain writes at + post
+    up_end = (tm.acc_a[(blocks - 1) * tiles_a + tiles_up - 1] + R + POST_UP_GATED + 1 if s.gated
+              else tm.acc_a[last_a] + R + POST_UP_PLAIN + 1)
+    h_end = tm.acc_a[last_a] + R + h_post + 1
+    y_end = tm.acc_d[-1] + R + POST_DOWN + 1
     wbytes_up = d * f * blocks
     mem = _mem_cycles(wbytes_up * (3 if s.gated else 2), b)
-    end = int(max(y_done[-1] + 1, start + mem))
-    out = [Stage(index, f"{e}.up", "pe", "dataflow", group, expert, "df", R, cu, 0, count, f, d, blocks, nt_u, "m,n",
-                 ("x", f"w:{e}.up"), "up_q" if s.gated else "h", start, int(up_last_row[-1]) + POST_UP_GATED + 1,
-                 int(up_last_row[-1]) + POST_UP_GATED + 1 - start, wbytes_up)]
+    end = int(max(y_end, start + mem))
+    out = [Stage(index, f"{e}.up", "pe", "dataflow", group, expert, "df", R, cu, 0, count, f, d, blocks, tiles_up,
+                 "m,n", ("x", f"w:{e}.up"), "up_q" if s.gated else "h", start, up_end, up_end - start, wbytes_up)]
     if s.gated:
-        out.append(Stage(index + 1, f"{e}.gate", "pe", "dataflow", group, expert, "df", R, cg, cu, count, f, d, blocks,
-                         nt_g, "m,n", ("x", f"w:{e}.gate", "up_q"), "h", start, int(h_ready[-1]) + 1,
-                         int(h_ready[-1]) + 1 - start, wbytes_up))
-    down_start = c0 + d + R + 1 + h_post - BUFFER_READ_LATENCY
+        out.append(Stage(index + 1, f"{e}.gate", "pe", "dataflow", group, expert, "df", R, cg, cu, count, f, d,
+                         blocks, tiles_a, "m,n", ("x", f"w:{e}.gate", "up_q"), "h", start, h_end, h_end - start,
+                         wbytes_up))
+    down_start = tm.first_d_beat - BUFFER_READ_LATENCY
     out.append(Stage(index + len(out), f"{e}.down", "pe", "dataflow", group, expert, "df", R, cd, b.cols - cd, count,
-                     d, f, blocks, nt_d, "m,n", ("h", f"w:{e}.down"), "y", down_start, end,
-                     int(y_done[-1]) + 1 - down_start, wbytes_up))
+                     d, f, blocks, tiles_d, "m,n", ("h", f"w:{e}.down"), "y", down_start, end,
+                     y_end - down_start, wbytes_up))
     return tuple(out)
 
 

@@ -15,6 +15,11 @@ word holding ``lanes`` bytes with one write enable per byte. It serves two buffe
 
 Read ports are synchronous (data one cycle after the address) and hold their data while their
 ``en`` is low, which is what the kernel's one-deep read pipelines rely on.
+
+:class:`WindowBanks` is the dataflow expert's ``up_q`` buffer: written like ``LaneBanks`` (one
+up tile of ``banks = cu`` columns, one row a cycle), read as a window of ``window = cg``
+consecutive columns of one row (a gate tile's columns, which need not be aligned to ``cu``),
+with a per-bank address and a rotation; the read is transparent for a write in the same cycle.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from .hwutil import eq, select
 
-__all__ = ["LaneBanks"]
+__all__ = ["LaneBanks", "WindowBanks"]
 
 
 class LaneBanks(wiring.Component):
@@ -87,4 +92,65 @@ class LaneBanks(wiring.Component):
                 m.d.comb += [cp.addr.eq(self.c_addr), cp.en.eq(self.c_en),
                              self.c_data[b].eq(select([cp.data[i] for i in range(self.lanes)], c_lane))]
         m.d.comb += self.r_data.eq(select([w.as_value() for w in words], r_bank))
+        return m
+
+
+class WindowBanks(wiring.Component):
+    """``banks`` memories of ``depth`` words of ``lanes`` bytes, with a window read.
+
+    Write (all banks at once): ``w_addr``, ``w_lane``, ``w_data`` (one byte per bank), ``w_en``;
+    column ``n`` of a row block lives in bank ``n % banks`` at ``base + n // banks``.
+    Window read of columns ``n0 .. n0 + window - 1`` of lane ``r_lane``: ``r_addr = base + n0 //
+    banks``, ``r_rot = n0 % banks``, ``r_en``; one cycle later ``r_data[c]`` is column ``n0 + c``
+    (bank ``(r_rot + c) % banks`` read at ``r_addr + 1`` when that bank is below ``r_rot``).
+    A write in the same cycle as the read is seen by it (transparent read).
+    """
+
+    def __init__(self, banks: int, depth: int, lanes: int, window: int) -> None:
+        if banks < 1 or depth < 1 or lanes < 1 or not 1 <= window <= banks:
+            raise ValueError(f"WindowBanks needs banks, depth, lanes >= 1 and 1 <= window <= banks, "
+                             f"got {banks}, {depth}, {lanes}, {window}")
+        self.banks, self.depth, self.lanes, self.window = banks, depth, lanes, window
+        super().__init__({
+            "w_addr": In(range(max(2, depth))),
+            "w_lane": In(range(max(2, lanes))),
+            "w_data": In(data.ArrayLayout(unsigned(8), banks)),
+            "w_en": In(1),
+            "r_addr": In(range(max(2, depth))),
+            "r_rot": In(range(max(2, banks))),
+            "r_lane": In(range(max(2, lanes))),
+            "r_en": In(1),
+            "r_data": Out(data.ArrayLayout(unsigned(8), window)),
+        })
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        layout = data.ArrayLayout(unsigned(8), self.lanes)
+        rot = Signal.like(self.r_rot)
+        lane = Signal.like(self.r_lane)
+        with m.If(self.r_en):
+            m.d.sync += [rot.eq(self.r_rot), lane.eq(self.r_lane)]
+        picked = []
+        for b in range(self.banks):
+            mem = Memory(shape=layout, depth=max(2, self.depth), init=[])
+            m.submodules[f"bank{b}"] = mem
+            wp = mem.write_port(granularity=1)
+            m.d.comb += wp.addr.eq(self.w_addr)
+            for ln in range(self.lanes):
+                m.d.comb += [wp.data[ln].eq(self.w_data[b]),
+                             wp.en[ln].eq(self.w_en & eq(self.w_lane, ln))]
+            rp = mem.read_port(domain="sync", transparent_for=(wp,))
+            addr = Signal(range(max(2, self.depth)), name=f"r_addr_{b}")
+            if b < self.banks - 1:  # r_rot <= banks - 1: the last bank is never below it
+                m.d.comb += addr.eq(self.r_addr + (self.r_rot > b))
+            else:
+                m.d.comb += addr.eq(self.r_addr)
+            m.d.comb += [rp.addr.eq(addr), rp.en.eq(self.r_en)]
+            byte = Signal(8, name=f"r_byte_{b}")
+            m.d.comb += byte.eq(select([rp.data[i] for i in range(self.lanes)], lane))
+            picked.append(byte)
+        for c in range(self.window):
+            # bank (rot + c) % banks, as a multiplexer over rot
+            options = [picked[(r + c) % self.banks] for r in range(self.banks)]
+            m.d.comb += self.r_data[c].eq(select(options, rot))
         return m

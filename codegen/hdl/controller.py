@@ -53,7 +53,7 @@ class Controller(wiring.Component):
             "row": Out(range(max(2, len(program.rows)))),
             "expert": Out(g.expert_bits),
             "count": Out(self.count_bits),
-            "fields": Out(rom_layout(g)),
+            "fields": Out(rom_layout(g, program.has_df)),
             "layer_start": Out(1),
         })
 

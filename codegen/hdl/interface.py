@@ -51,6 +51,30 @@ pace (``wdata.ready``).
   carrying ``Wt[kk, tile * cols + c]`` as int8 in byte lane ``c`` for ``c < cols`` (zero for
   ``c >= cols`` and beyond ``N``). With ``cols = C`` this is ``golden.pack_weight_tiles``.
 
+* ``Tensor.DF_UP`` / ``Tensor.DF`` / ``Tensor.DF_DOWN`` (``tile = 0``, ``cols = C``): the
+  interleaved weights of one *phase* of a dataflow (``df``) expert, whose PE columns are split
+  into sub-array A (lanes ``0 .. cA-1``: up, then gate when gated) and sub-array D (lanes
+  ``cA .. C-1``: down) by :func:`df_split` (``(cu, [cg,] cd)``, the schedule's ``col_split``,
+  ``cA = cu [+ cg]``). An expert with ``c`` tokens in ``B = ceil(c / R)`` row blocks runs
+  ``B + 1`` phases and makes one request per phase: ``DF_UP`` (phase 0: A on row block 0),
+  ``DF`` (phase ``p = 1 .. B-1``: A on row block ``p``, D on row block ``p - 1``), ``DF_DOWN``
+  (phase ``B``: D on row block ``B - 1``). The weights are the same for every row block (they
+  are re-streamed), so the response depends only on the kind. Word ``j`` carries, with
+  ``wA = cg`` (gated) or ``cu`` (plain), ``nA = ceil(f / wA)`` A tiles of ``K = d`` and
+  ``nD = ceil(d / cd)`` D tiles of ``K = f``:
+
+  - A lanes (``DF_UP``, ``DF``; words ``j < nA * d``; ``t = j // d``, ``kk = j % d``): lane
+    ``c < cu`` is ``Wu[e][kk, t * cu + c]`` (zero when ``t * cu + c >= f``, so up tiles beyond
+    ``ceil(f / cu)`` are zero); gated, lane ``cu + c`` (``c < cg``) is
+    ``Wg[e][kk, t * cg + c]`` (zero beyond ``f``);
+  - D lanes (``DF``, ``DF_DOWN``; words ``j < nD * f``; ``t = j // f``, ``kk = j % f``): lane
+    ``cA + c`` (``c < cd``) is ``Wd[e][kk, t * cd + c]`` (zero beyond ``d``);
+  - every other lane is zero. ``DF_UP`` has ``nA * d`` words, ``DF_DOWN`` ``nD * f``, ``DF``
+    ``max(nA * d, nD * f)``.
+
+  The kernel consumes one word a cycle and feeds both sub-arrays from it (they advance in
+  lockstep), so the single port carries all sub-arrays' weights at full rate.
+
 ``wdata_bits = max(8 * C, 32)`` so that a parameter word always fits; weight words use the low
 ``8 * C`` bits (``C`` int8 lanes) and leave the rest zero.
 """
@@ -66,9 +90,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = [
-    "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "TENSOR_BITS", "Tensor",
+    "DF_TENSORS", "DfLayout", "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "TENSOR_BITS", "Tensor",
     "WeightRequest", "decode_request", "encode_request", "kernel_signature", "pack_param_word",
-    "param_block_words", "param_word_fields", "port_table", "request_layout", "requests_for_layer",
+    "param_block_words", "param_word_fields", "port_table", "df_split", "request_layout", "requests_for_layer",
     "unpack_param_word", "weight_request_words",
 ]
 
@@ -86,6 +110,13 @@ class Tensor(IntEnum):
     UP = 2
     GATE = 3
     DOWN = 4
+    DF_UP = 5    #: dataflow expert, phase 0: sub-array A (up, gate) only
+    DF = 6       #: dataflow expert, middle phase: A and D (down) interleaved
+    DF_DOWN = 7  #: dataflow expert, last phase: D only
+
+
+#: the request kinds of a dataflow (``df``) expert
+DF_TENSORS = (Tensor.DF_UP, Tensor.DF, Tensor.DF_DOWN)
 
 
 def _bits(n: int) -> int:
@@ -95,6 +126,91 @@ def _bits(n: int) -> int:
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+def df_split(hidden: int, ffn: int, gated: bool, cols: int) -> tuple[int, ...] | None:
+    """PE columns of (up, [gate,] down) of a dataflow expert: the schedule's ``col_split``
+    (``archmodel.fpga.schedule``: in proportion to the MACs, each at least one), or None when
+    the array has fewer columns than GEMMs."""
+    from archmodel.fpga.styles import split_columns  # the one definition of the split
+
+    parts = 3 if gated else 2
+    if cols < parts:
+        return None
+    return tuple(int(c) for c in split_columns([int(hidden) * int(ffn)] * parts, int(cols)))
+
+
+@dataclass(frozen=True)
+class DfLayout:
+    """Sub-arrays and loop bounds of a dataflow expert (see the module docstring)."""
+
+    hidden: int
+    ffn: int
+    gated: bool
+    cols: int
+    split: tuple[int, ...]
+
+    @classmethod
+    def of(cls, hidden: int, ffn: int, gated: bool, cols: int) -> DfLayout:
+        split = df_split(hidden, ffn, gated, cols)
+        if split is None:
+            raise ValueError(f"a dataflow expert needs at least {3 if gated else 2} PE columns, "
+                             f"got {cols}")
+        return cls(int(hidden), int(ffn), bool(gated), int(cols), split)
+
+    @property
+    def cu(self) -> int:
+        return self.split[0]
+
+    @property
+    def cg(self) -> int:
+        return self.split[1] if self.gated else 0
+
+    @property
+    def cd(self) -> int:
+        return self.split[-1]
+
+    @property
+    def lanes_a(self) -> int:
+        """Columns of sub-array A (up and gate): ``cu + cg``."""
+        return self.cu + self.cg
+
+    @property
+    def width_h(self) -> int:
+        """Columns of ``h`` one A tile produces: ``cg`` (gated) or ``cu`` (plain)."""
+        return self.cg if self.gated else self.cu
+
+    @property
+    def tiles_a(self) -> int:
+        return _ceil_div(self.ffn, self.width_h)
+
+    @property
+    def tiles_up(self) -> int:
+        return _ceil_div(self.ffn, self.cu)
+
+    @property
+    def tiles_d(self) -> int:
+        return _ceil_div(self.hidden, self.cd)
+
+    @property
+    def words_a(self) -> int:
+        """A beats (words) of one row block: ``tiles_a * d``."""
+        return self.tiles_a * self.hidden
+
+    @property
+    def words_d(self) -> int:
+        """D beats (words) of one row block: ``tiles_d * f``."""
+        return self.tiles_d * self.ffn
+
+    def words(self, kind: Tensor) -> int:
+        kind = Tensor(kind)
+        if kind == Tensor.DF_UP:
+            return self.words_a
+        if kind == Tensor.DF_DOWN:
+            return self.words_d
+        if kind == Tensor.DF:
+            return max(self.words_a, self.words_d)
+        raise ValueError(f"{kind!r} is not a dataflow request kind")
 
 
 @dataclass(frozen=True)
@@ -177,9 +293,21 @@ class KernelGeometry:
         return {Tensor.ROUTER: (d, self.experts), Tensor.UP: (d, f), Tensor.GATE: (d, f),
                 Tensor.DOWN: (f, d)}[Tensor(tensor)]
 
+    @property
+    def df(self) -> DfLayout | None:
+        """The dataflow-expert layout on this array (None when ``cols`` is too small)."""
+        if df_split(self.hidden, self.ffn, self.gated, self.cols) is None:
+            return None
+        return DfLayout.of(self.hidden, self.ffn, self.gated, self.cols)
+
     def response_words(self, request: WeightRequest) -> int:
         if request.tensor == Tensor.PARAMS:
             return self.param_words
+        if request.tensor in DF_TENSORS:
+            layout = self.df
+            if layout is None:
+                raise ValueError(f"{request}: no dataflow layout on {self.cols} columns")
+            return layout.words(request.tensor)
         return self.tensor_dims(request.tensor)[0]
 
 
@@ -200,6 +328,8 @@ class WeightRequest:
         if self.tensor == Tensor.PARAMS:
             if self.expert or self.tile or self.cols:
                 raise ValueError(f"a PARAMS request has expert = tile = cols = 0, got {self}")
+        elif self.tensor in DF_TENSORS and self.tile:
+            raise ValueError(f"a dataflow request has tile = 0, got {self}")
         elif self.cols < 1:
             raise ValueError(f"a weight request needs cols >= 1, got {self}")
 
@@ -242,6 +372,10 @@ def decode_request(geom: KernelGeometry, value: int) -> WeightRequest:
         raise ValueError(f"request names tensor code {tensor}; allowed: "
                          f"{[int(t) for t in Tensor]}") from None
     req = WeightRequest(kind, expert, tile, cols)
+    if kind in DF_TENSORS:
+        if expert >= geom.experts or cols != geom.cols or geom.df is None:
+            raise ValueError(f"{req} is not a request of {geom}")
+        return req
     if kind != Tensor.PARAMS:
         if expert >= geom.experts or cols > geom.cols or (kind == Tensor.GATE and not geom.gated):
             raise ValueError(f"{req} is not a request of {geom}")
@@ -299,6 +433,8 @@ def weight_request_words(params: Any, request: WeightRequest) -> list[int]:
     request = WeightRequest(request.tensor, request.expert, request.tile, request.cols)
     if request.tensor == Tensor.PARAMS:
         return param_block_words(params)
+    if request.tensor in DF_TENSORS:
+        return _df_words(params, request)
     w = _tensor(params, request.tensor, request.expert)
     rows = [[int(v) for v in row] for row in (w.tolist() if hasattr(w, "tolist") else w)]
     k, n = len(rows), len(rows[0]) if rows else 0
@@ -315,12 +451,62 @@ def weight_request_words(params: Any, request: WeightRequest) -> list[int]:
     return words
 
 
+def _df_words(params: Any, request: WeightRequest) -> list[int]:
+    """The response to a dataflow request (``DF_UP``, ``DF``, ``DF_DOWN``)."""
+    import numpy as np
+
+    gated = params.gate is not None
+    up = np.asarray(_tensor(params, Tensor.UP, request.expert), dtype=np.int64)
+    down = np.asarray(_tensor(params, Tensor.DOWN, request.expert), dtype=np.int64)
+    gate = np.asarray(_tensor(params, Tensor.GATE, request.expert), dtype=np.int64) if gated else None
+    d, f = up.shape
+    lay = DfLayout.of(d, f, gated, request.cols)
+    n_words = lay.words(request.tensor)
+    lanes = np.zeros((n_words, lay.cols), dtype=np.int64)
+
+    def place(w: Any, beats: int, k: int, n: int, width: int, lane0: int) -> None:
+        j = np.arange(min(n_words, beats))
+        t, kk = j // k, j % k
+        for c in range(width):
+            col = t * width + c
+            ok = col < n
+            lanes[j[ok], lane0 + c] = w[kk[ok], col[ok]]
+
+    if request.tensor in (Tensor.DF_UP, Tensor.DF):
+        place(up, lay.words_a, d, f, lay.cu, 0)
+        if gate is not None:
+            place(gate, lay.words_a, d, f, lay.cg, lay.cu)
+    if request.tensor in (Tensor.DF, Tensor.DF_DOWN):
+        place(down, lay.words_d, f, d, lay.cd, lay.lanes_a)
+    raw = (lanes & 0xFF).astype(np.uint8)
+    return [int.from_bytes(row.tobytes(), "little") for row in raw]
+
+
+def _variant_name(variants: Any, count: int) -> str:
+    """The variant of ``count`` in ``variants``: ``(min, max, name)`` tuples, or objects / dicts
+    with ``min_tokens``, ``max_tokens`` and ``name`` (or ``variant``)."""
+    for v in variants:
+        if isinstance(v, dict):
+            lo, hi, name = v["min_tokens"], v["max_tokens"], v.get("name", v.get("variant"))
+        elif isinstance(v, (tuple, list)):
+            lo, hi, name = v
+        else:
+            lo, hi, name = v.min_tokens, v.max_tokens, v.name
+        if int(lo) <= count <= int(hi):
+            return str(name)
+    raise ValueError(f"no variant covers {count} tokens")
+
+
 def requests_for_layer(geom: KernelGeometry, counts: Sequence[int],
-                       front: str = "sequential") -> list[WeightRequest]:
-    """The requests a layer with per-expert token ``counts`` makes, in order (sequential expert
-    variants; experts without tokens make none). A sequential front requests the parameter
-    block first (in ``load``), then the router tiles; a dataflow front requests its router tile
-    first and the parameter block after it."""
+                       front: str = "sequential", variants: Any = None) -> list[WeightRequest]:
+    """The requests a layer with per-expert token ``counts`` makes, in order (experts without
+    tokens make none). A sequential front requests the parameter block first (in ``load``), then
+    the router tiles; a dataflow front requests its router tile first and the parameter block
+    after it. ``variants`` (optional): the kernel's variant table, as ``(min_tokens,
+    max_tokens, name)`` tuples or objects/dicts with those fields (e.g. the manifest's
+    ``schedule_rom.variant_ranges`` or ``ScheduleResult.variants``); an expert whose count
+    selects ``df`` makes ``DF_UP``, ``DF`` x ``(B - 1)``, ``DF_DOWN`` with ``B = ceil(count /
+    R)``. Without ``variants`` every expert is sequential (column tiles of up, (gate,) down)."""
     c = geom.cols
     router = [WeightRequest(Tensor.ROUTER, 0, n, c) for n in range(_ceil_div(geom.experts, c))]
     if front == "sequential":
@@ -331,6 +517,12 @@ def requests_for_layer(geom: KernelGeometry, counts: Sequence[int],
         raise ValueError(f"front = {front!r}; allowed: sequential, dataflow")
     for e, count in enumerate(counts):
         if count == 0:
+            continue
+        if variants is not None and _variant_name(variants, int(count)) == "df":
+            blocks = _ceil_div(int(count), geom.rows)
+            out += [WeightRequest(Tensor.DF_UP, e, 0, c)]
+            out += [WeightRequest(Tensor.DF, e, 0, c) for _ in range(blocks - 1)]
+            out += [WeightRequest(Tensor.DF_DOWN, e, 0, c)]
             continue
         roles = [Tensor.UP] + ([Tensor.GATE] if geom.gated else []) + [Tensor.DOWN]
         for role in roles:

@@ -17,6 +17,7 @@ from typing import Any
 from amaranth.sim import Simulator
 
 from .interface import WeightRequest, decode_request, weight_request_words
+from .schedule_rom import EXPERT_TASKS
 
 __all__ = ["KernelRun", "StageSpan", "simulate_kernel"]
 
@@ -151,7 +152,7 @@ def simulate_kernel(kernel: Any, x_words: Sequence[int], params: Any | Sequence[
     rows = kernel.program.rows
     fixed = []
     for s in result.spans:
-        is_expert = rows[s.row].task in (5, 6, 7) if s.row < len(rows) else False
+        is_expert = rows[s.row].task in EXPERT_TASKS if s.row < len(rows) else False
         fixed.append(StageSpan(s.row, s.expert if is_expert else None, s.start, s.cycles))
     result.spans = fixed
     return result

@@ -10,16 +10,20 @@ Row order (the ``stage`` port reports the row index):
   its own stage, switch cycles between them); a dataflow front is one row ``front`` (load, router,
   serializer, top-k and gate normalisation streaming concurrently, one stage);
 * one block of rows per expert variant the schedule uses, in the order of first appearance in
-  its variant table: ``up``, (``gate``), ``down``. An expert with ``c`` tokens runs the block of
-  the variant whose ``[min_tokens, max_tokens]`` range holds ``c``, with ``M = c``;
+  its variant table: ``up``, (``gate``), ``down`` for a sequential variant; one row
+  ``expert_df`` (mode dataflow: up, gate and down concurrently on the column groups of the
+  array, ``codegen.hdl.top``) for ``df``. An expert with ``c`` tokens runs the block of the
+  variant whose ``[min_tokens, max_tokens]`` range holds ``c``, with ``M = c``;
 * ``combine``.
 
 Each row holds ``task``, ``mode`` (0 sequential, 1 dataflow), ``variant`` (0 none, 1
 seq-stream, 2 seq-tiled, 3 df), ``last`` (the final row of the front or of a variant block),
 ``k`` (beats per tile), ``col_tiles``, ``n`` (GEMM N), ``m`` (static rows; 0 for expert rows,
-whose M is the expert's run-time token count), ``src`` and ``dst`` (buffer codes). The RTL
-supports the sequential expert variants (``seq-stream``, ``seq-tiled``) and both front modes;
-a schedule that selects ``df`` for an expert is rejected (:class:`UnsupportedSchedule`).
+whose M is the expert's run-time token count), ``src`` and ``dst`` (buffer codes); an
+``expert_df`` row holds ``k = d``, ``col_tiles`` = the A sub-array's tiles per row block and
+``n = f``. The RTL implements every expert variant of ``archmodel.fpga.schedule.VARIANTS``
+(``seq-stream``, ``seq-tiled``, ``df``) and both front modes; anything else is rejected
+(:class:`UnsupportedSchedule`).
 """
 from __future__ import annotations
 
@@ -34,11 +38,11 @@ from amaranth.lib.wiring import In, Out
 
 from .interface import KernelGeometry
 
-__all__ = ["Buf", "Program", "RomRow", "ScheduleRom", "StageTask", "SUPPORTED_FRONTS",
+__all__ = ["Buf", "EXPERT_TASKS", "Program", "RomRow", "ScheduleRom", "StageTask", "SUPPORTED_FRONTS",
            "SUPPORTED_VARIANTS", "UnsupportedSchedule", "VARIANT_CODES", "build_program",
            "rom_layout"]
 
-SUPPORTED_VARIANTS = ("seq-stream", "seq-tiled")
+SUPPORTED_VARIANTS = ("seq-stream", "seq-tiled", "df")
 SUPPORTED_FRONTS = ("sequential", "dataflow")
 VARIANT_CODES = {None: 0, "seq-stream": 1, "seq-tiled": 2, "df": 3}
 
@@ -57,6 +61,11 @@ class StageTask(IntEnum):
     GATE = 6
     DOWN = 7
     COMBINE = 8
+    DF = 9  # dataflow expert: up, gate, down concurrently on the split array (one stage)
+
+
+#: ROM tasks that belong to an expert (the ``expert`` port names it)
+EXPERT_TASKS = (StageTask.UP, StageTask.GATE, StageTask.DOWN, StageTask.DF)
 
 
 class Buf(IntEnum):
@@ -105,6 +114,16 @@ class Program:
     ranges: tuple[VariantRange, ...]
     combine_row: int
     switch_cycles: int
+
+    @property
+    def has_df(self) -> bool:
+        """The program has a dataflow expert block (the array is split in its stage)."""
+        return any(r.task == StageTask.DF for r in self.rows)
+
+    @property
+    def has_seq(self) -> bool:
+        """The program has a sequential expert block."""
+        return any(r.task == StageTask.UP for r in self.rows)
 
     @property
     def front_rows(self) -> tuple[int, ...]:
@@ -175,7 +194,16 @@ def build_program(schedule: Any) -> Program:
                                       f"{', '.join(SUPPORTED_VARIANTS)})")
         if name == "seq-stream" and v.max_tokens > R:
             raise UnsupportedSchedule(f"seq-stream for up to {v.max_tokens} tokens on {R} rows")
-        if name not in block_row:
+        if name == "df":
+            lay = g.df
+            if lay is None or tuple(int(c) for c in v.col_split) != lay.split:
+                raise UnsupportedSchedule(f"df column split {tuple(v.col_split)} (the RTL splits "
+                                          f"{C} columns as {lay.split if lay else None})")
+            if name not in block_row:
+                block_row[name] = len(rows)
+                rows.append(RomRow("expert_df", StageTask.DF, 1, name, True, d, lay.tiles_a, f, 0,
+                                   Buf.X, Buf.Y))
+        elif name not in block_row:
             block_row[name] = len(rows)
             up_dst = Buf.UP_Q if g.gated else Buf.H
             rows.append(RomRow("up", StageTask.UP, 0, name, False, d, _ceil(f, C), f, 0, Buf.X,
@@ -200,10 +228,13 @@ def _bits(n: int) -> int:
     return max(1, int(n).bit_length())
 
 
-def rom_layout(geom: KernelGeometry) -> data.StructLayout:
+def rom_layout(geom: KernelGeometry, df: bool = False) -> data.StructLayout:
+    """The ROM row layout (``df``: the program has an ``expert_df`` row)."""
     kmax = max(geom.hidden, geom.ffn)
     tiles = max(_ceil(geom.experts, geom.cols), _ceil(geom.ffn, geom.cols),
                 _ceil(geom.hidden, geom.cols))
+    if df and geom.df is not None:
+        tiles = max(tiles, geom.df.tiles_a)
     return data.StructLayout({
         "task": unsigned(4),
         "mode": unsigned(1),
@@ -233,7 +264,7 @@ class ScheduleRom(wiring.Component):
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self.layout = rom_layout(program.geom)
+        self.layout = rom_layout(program.geom, program.has_df)
         super().__init__({
             "addr": In(range(max(2, len(program.rows)))),
             "en": In(1),

@@ -56,7 +56,7 @@ from amaranth.hdl import Const, Mux, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
-from .buffers import LaneBanks
+from .buffers import LaneBanks, WindowBanks
 from .combiner import Combiner
 from .controller import Controller
 from .gate_normalizer import GateNormalizer
@@ -67,6 +67,7 @@ from .pe_array import PEArray
 from .requantizer import Requantizer
 from .schedule_rom import Program, StageTask, build_program
 from .serializer import Serializer
+from .split import SplitPEArray, SplitRequantizer
 from .tables import activation_table, exp_table
 from .topk import TopK, topk_output_layout
 
@@ -74,7 +75,8 @@ __all__ = ["MoEKernel", "PROBES"]
 
 #: internal one-bit events a test bench may watch (``MoEKernel.probes``)
 PROBES = ("x_fire", "w_fire", "req_fire", "param_fire", "pe_in_fire", "pe_out_fire",
-          "topk_in_fire", "topk_out_valid", "gn_in_fire", "gn_out_fire", "disp_busy", "y_fire")
+          "topk_in_fire", "topk_out_valid", "gn_in_fire", "gn_out_fire", "disp_busy", "y_fire",
+          "df_a_beat", "df_d_beat", "df_upq_row", "df_h_row", "df_y_row")
 
 
 def _ceil(a: int, b: int) -> int:
@@ -116,6 +118,7 @@ class MoEKernel(wiring.Component):
         rtt = _ceil(T, R)
         nq, P = g.requants_per_expert, g.param_words
         seq_front = prog.front == "sequential"
+        has_df, has_seq = prog.has_df, prog.has_seq
         tbits = max(1, (T - 1).bit_length())
         jbits = max(1, (k - 1).bit_length())
         cbits = max(1, T.bit_length())
@@ -133,6 +136,7 @@ class MoEKernel(wiring.Component):
         is_topk, is_gn = is_(StageTask.TOPK), is_(StageTask.GATE_NORM)
         is_up, is_gate, is_down = is_(StageTask.UP), is_(StageTask.GATE), is_(StageTask.DOWN)
         is_comb = is_(StageTask.COMBINE)
+        is_df = is_(StageTask.DF) if has_df else Const(0, 1)
         is_exp = is_up | is_gate | is_down
         is_gemm = is_router | is_front | is_exp
         layer_init = load & (eq(ctrl.row, 0))
@@ -141,8 +145,18 @@ class MoEKernel(wiring.Component):
                      self.expert.eq(ctrl.expert)]
 
         # ---------------------------------------------------------------- components
-        m.submodules.pe = pe = PEArray(R, C)
-        m.submodules.rq1 = rq1 = Requantizer(C)
+        if has_df:
+            lay = g.df
+            assert lay is not None
+            cu, cg, cd, cA, wH = lay.cu, lay.cg, lay.cd, lay.lanes_a, lay.width_h
+            nA, nU, nD = lay.tiles_a, lay.tiles_up, lay.tiles_d
+            # one array, two column groups: A (up, gate) and D (down); split while is_df
+            m.submodules.pe = pe = SplitPEArray(R, (cA, cd))
+            m.submodules.rq1 = rq1 = SplitRequantizer((cu, cg, cd) if g.gated else (cu, cd))
+            m.d.comb += [pe.split.eq(is_df), rq1.split.eq(is_df)]
+        else:
+            m.submodules.pe = pe = PEArray(R, C)
+            m.submodules.rq1 = rq1 = Requantizer(C)
         m.submodules.act = lut = LookupTable(self.act_table, signed(8), lanes=C, index_signed=True)
         m.submodules.topk = topk = TopK(E, k)
         m.submodules.gn = gn = GateNormalizer(E, k, exp_table())
@@ -155,9 +169,16 @@ class MoEKernel(wiring.Component):
 
         # ---------------------------------------------------------------- buffers
         m.submodules.xbuf = xbuf = LaneBanks(W, wpt, T)
-        m.submodules.hbuf = hbuf = LaneBanks(C, rtt * ntf, R)
-        if g.gated:
-            m.submodules.upqbuf = upq = LaneBanks(C, rtt * ntf, R, cross_read=True)
+        if has_seq:
+            m.submodules.hbuf = hbuf = LaneBanks(C, rtt * ntf, R)
+            if g.gated:
+                m.submodules.upqbuf = upq = LaneBanks(C, rtt * ntf, R, cross_read=True)
+        if has_df:
+            # two row blocks of h (A tile t of slot s at s * nA + t, its wH columns in the banks)
+            # and, gated, of up_q (up tile t at s * nU + t; read back as gate-tile windows)
+            m.submodules.hdf = hdf = LaneBanks(wH, 2 * nA, R)
+            if g.gated:
+                m.submodules.upqdf = upqdf = WindowBanks(cu, 2 * nU + 1, R, cg)
         entry = data.StructLayout({"token": unsigned(tbits), "rank": unsigned(jbits)})
         m.submodules.dispatch = dmem = Memory(shape=data.ArrayLayout(entry, R), depth=max(2, E * rtt),
                                               init=[])
@@ -175,6 +196,10 @@ class MoEKernel(wiring.Component):
         last_valid = d - (ntd - 1) * C
         spans = [((n * C) % W + (last_valid if n == ntd - 1 else C) - 1) // W + 1
                  for n in range(ntd)]
+        if has_df:  # down rows of the dataflow expert: cd columns at n * cd
+            last_valid_df = d - (nD - 1) * cd
+            spans += [((n * cd) % W + (last_valid_df if n == nD - 1 else cd) - 1) // W + 1
+                      for n in range(nD)]
         lg = max(0, (max(spans) - 1).bit_length())
         nb = 1 << lg
         y_ports = []
@@ -224,11 +249,15 @@ class MoEKernel(wiring.Component):
             m.d.sync += [xw.eq(0), xt.eq(0), x_done.eq(0)]
 
         # ---------------------------------------------------------------- weight requests
-        max_reqs = max(2, nte, ntf, ntd)
+        max_reqs = max(2, nte, ntf, ntd, rtt + 1 if has_df else 0)
         req_i = Signal(range(max_reqs + 1))
         req_total = Signal(range(max_reqs + 1))
         m.d.comb += req_total.eq(Mux(is_load, 1, Mux(is_front, 2, Mux(is_router | is_exp,
                                                                           fields.col_tiles, 0))))
+        rt = Signal(range(rtt + 1))     # row tiles (blocks) of the running GEMM / df expert
+        if has_df:
+            with m.If(is_df):  # one request per phase: B + 1
+                m.d.comb += req_total.eq(rt + 1)
         req = self.wreq.payload
         tensor = Signal(3)
         with m.If(is_load | (is_front & (req_i != 0))):
@@ -241,11 +270,15 @@ class MoEKernel(wiring.Component):
             m.d.comb += tensor.eq(int(Tensor.GATE))
         with m.Else():
             m.d.comb += tensor.eq(int(Tensor.DOWN))
+        if has_df:
+            with m.If(is_df):
+                m.d.comb += tensor.eq(Mux(eq(req_i, 0), int(Tensor.DF_UP),
+                                          Mux(req_i == rt, int(Tensor.DF_DOWN), int(Tensor.DF))))
         is_params_req = eq(tensor, int(Tensor.PARAMS))
         m.d.comb += [
             self.wreq.valid.eq(run & (req_i < req_total)),
             req.tensor.eq(tensor),
-            req.expert.eq(Mux(is_exp, ctrl.expert, 0)),
+            req.expert.eq(Mux(is_exp | is_df, ctrl.expert, 0)),
             req.tile.eq(Mux(is_router | is_exp, req_i, 0)),
             req.cols.eq(Mux(is_params_req, 0, C)),
             probes["req_fire"].eq(self.wreq.valid & self.wreq.ready),
@@ -264,9 +297,10 @@ class MoEKernel(wiring.Component):
         pl_own = Signal()
         p_fire = Signal()
         feeder_w_ready = Signal()
+        df_w_ready = Signal()
         m.d.comb += [
             pl_own.eq(run & (is_load | (is_front & router_w_done)) & (pw < P)),
-            self.wdata.ready.eq(Mux(pl_own, 1, feeder_w_ready)),
+            self.wdata.ready.eq(Mux(pl_own, 1, Mux(is_df, df_w_ready, feeder_w_ready))),
             p_fire.eq(pl_own & self.wdata.valid),
             probes["param_fire"].eq(p_fire),
             probes["w_fire"].eq(self.wdata.valid & self.wdata.ready),
@@ -296,11 +330,10 @@ class MoEKernel(wiring.Component):
         # ---------------------------------------------------------------- GEMM feeder
         n_tiles = fields.col_tiles
         kk_n = fields.k
-        rt = Signal(range(rtt + 1))     # row tiles of the running GEMM
         mrows = Signal(range(T + 1))    # M of the running GEMM
         with m.If(load):
-            m.d.sync += [rt.eq(Mux(is_exp, select([tiles[i] for i in range(E)], ctrl.expert) + select([lanes[i] for i in range(E)], ctrl.expert).any(), rtt)),
-                         mrows.eq(Mux(is_exp, ctrl.count, T))]
+            m.d.sync += [rt.eq(Mux(is_exp | is_df, select([tiles[i] for i in range(E)], ctrl.expert) + select([lanes[i] for i in range(E)], ctrl.expert).any(), rtt)),
+                         mrows.eq(Mux(is_exp | is_df, ctrl.count, T))]
         feeding = Signal()
         fn = Signal(range(max(2, max_reqs)))
         fm = Signal(range(max(2, rtt)))
@@ -349,11 +382,19 @@ class MoEKernel(wiring.Component):
             m.d.sync += [feeding.eq(is_gemm), fn.eq(0), fm.eq(0), fk.eq(0), fmr.eq(0),
                          xk_lo.eq(0), xk_hi.eq(0), hk_lo.eq(0), hk_hi.eq(0), pv.eq(0),
                          router_w_done.eq(0)]
+        # the dataflow expert's feeder (below) shares the x and dispatch read ports
+        df_x_hi, df_x_lo = Signal.like(xk_hi), Signal.like(xk_lo)
+        df_rd_en = Signal()
+        df_fp = Signal(range(rtt + 1))  # phase = row block of sub-array A
         m.d.comb += [
-            xbuf.r_addr.eq(xk_hi), xbuf.r_bank.eq(xk_lo), xbuf.r_en.eq(rd_en),
-            hbuf.r_addr.eq(fm * ntf + hk_hi), hbuf.r_bank.eq(hk_lo), hbuf.r_en.eq(rd_en),
-            d_rd1.addr.eq(ctrl.expert * rtt + fm), d_rd1.en.eq(rd_en),
+            xbuf.r_addr.eq(Mux(is_df, df_x_hi, xk_hi)), xbuf.r_bank.eq(Mux(is_df, df_x_lo, xk_lo)),
+            xbuf.r_en.eq(Mux(is_df, df_rd_en, rd_en)),
+            d_rd1.addr.eq(ctrl.expert * rtt + Mux(is_df, df_fp, fm)),
+            d_rd1.en.eq(Mux(is_df, df_rd_en, rd_en)),
         ]
+        if has_seq:
+            m.d.comb += [hbuf.r_addr.eq(fm * ntf + hk_hi), hbuf.r_bank.eq(hk_lo),
+                         hbuf.r_en.eq(rd_en)]
         if rtt > 1:
             m.d.comb += [wt_rd.addr.eq(fk), wt_rd.en.eq(rd_en),
                          wt_wr.addr.eq(p_kk), wt_wr.data.eq(self.wdata.payload[:8 * C]),
@@ -372,12 +413,17 @@ class MoEKernel(wiring.Component):
         ]
         with m.If(fire & p_stream & p_last & (p_n == n_tiles - 1)):
             m.d.sync += router_w_done.eq(1)
+        x_rows = []  # the gathered x operand of each PE row
         for r in range(R):
             tok = Signal(range(max(2, rtt * R)), name=f"a_tok_{r}")
-            m.d.comb += tok.eq(Mux(is_exp, d_rd1.data[r].token, p_mr + r))
+            m.d.comb += tok.eq(Mux(is_exp | is_df, d_rd1.data[r].token, p_mr + r))
             xa = Signal(8, name=f"a_x_{r}")
             m.d.comb += xa.eq(select([xbuf.r_data[i] for i in range(T)] + [0] * (2 ** len(tok) - T), tok))
-            m.d.comb += pe.i.payload.a[r].eq(Mux(is_down, hbuf.r_data[r], xa))
+            x_rows.append(xa)
+            if has_seq:
+                m.d.comb += pe.i.payload.a[r].eq(Mux(is_down, hbuf.r_data[r], xa))
+            else:
+                m.d.comb += pe.i.payload.a[r].eq(xa)
 
         # ---------------------------------------------------------------- drain counters
         # the "sink" is the last stage of the running GEMM's drain: a row written there
@@ -430,6 +476,12 @@ class MoEKernel(wiring.Component):
         # rq1 output routing: up (gated) -> up_q; up (plain) / gate -> LUT; down -> y writer
         lut_path = (is_up & (not g.gated)) | is_gate
         m.d.comb += [lut.i.valid.eq(rq1.o.valid & lut_path), lut.i.payload.eq(rq1.o.payload)]
+        if has_df:
+            # dataflow expert: the LUT takes the gate group's rows (gated) or the up group's
+            # (plain); its input is the requantiser's lanes side by side in either mode
+            df_lut_src = rq1.group_out(1 if g.gated else 0)
+            with m.If(is_df):
+                m.d.comb += lut.i.valid.eq(df_lut_src.valid)
         rq1_o_fire = rq1.o.valid & rq1.o.ready
         y_ready = Signal()
         with m.If(lut_path):
@@ -454,24 +506,36 @@ class MoEKernel(wiring.Component):
                         m.d.sync += mn.eq(mn + 1)
             with m.If(load):
                 m.d.sync += [mn.eq(0), mm.eq(0), mr.eq(0)]
-            m.d.comb += [upq.c_addr.eq(mm * ntf + mn), upq.c_lane.eq(mr), upq.c_en.eq(lut.i.ready)]
+            # the up_q operand of the product, lane by lane (sequential: the up_q row of the
+            # gate tile; dataflow: the up_q window of the gate group's columns, lanes cu..cA-1)
+            upq_op = Signal(data.ArrayLayout(unsigned(8), C))
+            if has_seq:
+                m.d.comb += [upq.c_addr.eq(mm * ntf + mn), upq.c_lane.eq(mr),
+                             upq.c_en.eq(lut.i.ready)]
+                m.d.comb += upq_op.eq(upq.c_data)
+            if has_df:
+                with m.If(is_df):
+                    m.d.comb += upq_op.eq(0)
+                    for c in range(cg):
+                        m.d.comb += upq_op[cu + c].eq(upqdf.r_data[c])
             pv2 = Signal()
             prod = Signal(data.ArrayLayout(signed(16), C))
             en2 = ~pv2 | rq2.i.ready
-            m.d.comb += lut.o.ready.eq(Mux(is_gate, en2, 1))
+            m.d.comb += lut.o.ready.eq(Mux(is_gate | is_df, en2, 1))
             with m.If(en2):
-                m.d.sync += pv2.eq(lut.o.valid & is_gate)
+                m.d.sync += pv2.eq(lut.o.valid & (is_gate | is_df))
                 for c in range(C):
-                    m.d.sync += prod[c].eq(lut.o.payload[c] * upq.c_data[c].as_signed())
+                    m.d.sync += prod[c].eq(lut.o.payload[c] * upq_op[c].as_signed())
             m.d.comb += [rq2.i.valid.eq(pv2), rq2.i.payload.mult.eq(q_hid[:16]),
                          rq2.i.payload.shift.eq(q_hid[16:]), rq2.o.ready.eq(1)]
             for c in range(C):
                 m.d.comb += rq2.i.payload.acc[c].eq(prod[c])
             # up (gated) -> up_q
-            m.d.comb += [upq.w_addr.eq(sm * ntf + sn), upq.w_lane.eq(sr),
-                         upq.w_en.eq(is_up & rq1_o_fire)]
-            for c in range(C):
-                m.d.comb += upq.w_data[c].eq(rq1.o.payload[c])
+            if has_seq:
+                m.d.comb += [upq.w_addr.eq(sm * ntf + sn), upq.w_lane.eq(sr),
+                             upq.w_en.eq(is_up & rq1_o_fire)]
+                for c in range(C):
+                    m.d.comb += upq.w_data[c].eq(rq1.o.payload[c])
             m.d.comb += hrow.eq(rq2.o.payload)
             h_write = is_gate & rq2.o.valid
             with m.If(is_up):
@@ -488,23 +552,232 @@ class MoEKernel(wiring.Component):
             m.d.comb += sink_fire.eq(pe_out_fire)
         with m.If(is_down):
             m.d.comb += sink_fire.eq(rq1_o_fire)
-        m.d.comb += [hbuf.w_addr.eq(sm * ntf + sn), hbuf.w_lane.eq(sr), hbuf.w_en.eq(h_write)]
-        for c in range(C):
-            m.d.comb += hbuf.w_data[c].eq(hrow[c])
+        if has_seq:
+            m.d.comb += [hbuf.w_addr.eq(sm * ntf + sn), hbuf.w_lane.eq(sr),
+                         hbuf.w_en.eq(h_write)]
+            for c in range(C):
+                m.d.comb += hbuf.w_data[c].eq(hrow[c])
+
+        # ---------------------------------------------------------------- dataflow expert (df)
+        # Phase p = 0 .. B of an expert with B row blocks: sub-array A (up, gate) on block p
+        # (p < B), sub-array D (down) on block p - 1 (p >= 1), both fed from one weight word a
+        # cycle (interface.py, DF_UP / DF / DF_DOWN). Drains: A's up lanes -> RQup -> up_q
+        # (gated) or -> LUT -> h (plain); A's gate lanes -> RQgate -> LUT -> * up_q -> RQhid ->
+        # h; D -> RQdown -> y. h and up_q hold two row blocks (slot = block % 2); a D beat waits
+        # until the h tile of its column is written.
+        df_done = Signal()
+        df_y_valid = Signal()
+        df_y_lane = Signal(range(max(2, R)))
+        df_y_blk_nxt = Signal(range(rtt + 1))
+        df_y_off = Signal(range((nD * cd if has_df else 0) + 1))
+        df_y_last_tile = Signal()
+        df_y_data = Signal(data.ArrayLayout(signed(8), C))
+        if has_df:
+            LA, LD = lay.words_a, lay.words_d
+            LM = max(LA, LD)
+            run_df = run & is_df
+            # ---- feeder
+            fj = Signal(range(LM + 1))               # slot (word) within the phase
+            a_kk = Signal(range(max(2, d)))          # A: K index (x column)
+            d_kk = Signal(range(max(2, f)))          # D: K index (h column)
+            dh_lo = Signal(range(max(2, wH)))        # d_kk % wH (h bank)
+            dh_hi = Signal(range(max(2, nA)))        # d_kk // wH (h tile)
+            d_sl = Signal()                          # h slot of D's block
+            d_base = Signal(range(rtt * nA + 1))     # h tiles of the blocks before D's
+            h_tiles = Signal(range(rtt * nA + 1))    # h tiles completely written (this expert)
+            dfeed, dpv = Signal(), Signal()
+            p_a, p_d, p_alast, p_dlast = Signal(), Signal(), Signal(), Signal()
+            plen = Signal(range(LM + 1))
+            m.d.comb += plen.eq(Mux(eq(df_fp, 0), LA, Mux(df_fp == rt, LD, LM)))
+            a_act = Signal()
+            d_act = Signal()
+            m.d.comb += [a_act.eq((df_fp < rt) & (fj < LA)), d_act.eq(~eq(df_fp, 0) & (fj < LD))]
+            h_ok = ~d_act | (h_tiles > d_base + dh_hi)
+            iA, iD = pe.group_in(0), pe.group_in(1)
+            pa_ok = ~p_a | iA.ready
+            pd_ok = ~p_d | iD.ready
+            wvalid = self.wdata.valid
+            dfire = run_df & dpv & wvalid & pa_ok & pd_ok
+            m.d.comb += df_rd_en.eq(~dpv | dfire)
+            issue_df = run_df & dfeed & df_rd_en & h_ok
+            with m.If(issue_df):
+                m.d.sync += [dpv.eq(1), p_a.eq(a_act), p_d.eq(d_act),
+                             p_alast.eq(eq(a_kk, d - 1)), p_dlast.eq(eq(d_kk, f - 1))]
+                with m.If(fj == plen - 1):  # the phase's last word
+                    m.d.sync += [fj.eq(0), df_fp.eq(df_fp + 1), a_kk.eq(0), d_kk.eq(0),
+                                 df_x_lo.eq(0), df_x_hi.eq(0), dh_lo.eq(0), dh_hi.eq(0)]
+                    with m.If(~eq(df_fp, 0)):
+                        m.d.sync += [d_base.eq(d_base + nA), d_sl.eq(~d_sl)]
+                    with m.If(df_fp == rt):
+                        m.d.sync += dfeed.eq(0)
+                with m.Else():
+                    m.d.sync += fj.eq(fj + 1)
+                    with m.If(eq(a_kk, d - 1)):
+                        m.d.sync += [a_kk.eq(0), df_x_lo.eq(0), df_x_hi.eq(0)]
+                    with m.Else():
+                        m.d.sync += [a_kk.eq(a_kk + 1),
+                                     df_x_lo.eq(Mux(eq(df_x_lo, W - 1), 0, df_x_lo + 1))]
+                        with m.If(eq(df_x_lo, W - 1)):
+                            m.d.sync += df_x_hi.eq(df_x_hi + 1)
+                    with m.If(eq(d_kk, f - 1)):
+                        m.d.sync += [d_kk.eq(0), dh_lo.eq(0), dh_hi.eq(0)]
+                    with m.Else():
+                        m.d.sync += [d_kk.eq(d_kk + 1),
+                                     dh_lo.eq(Mux(eq(dh_lo, wH - 1), 0, dh_lo + 1))]
+                        with m.If(eq(dh_lo, wH - 1)):
+                            m.d.sync += dh_hi.eq(dh_hi + 1)
+            with m.Elif(df_rd_en):
+                m.d.sync += dpv.eq(0)
+            with m.If(load):
+                m.d.sync += [dfeed.eq(is_df), dpv.eq(0), fj.eq(0), df_fp.eq(0), a_kk.eq(0),
+                             d_kk.eq(0), df_x_lo.eq(0), df_x_hi.eq(0), dh_lo.eq(0), dh_hi.eq(0),
+                             d_sl.eq(0), d_base.eq(0)]
+            m.d.comb += [hdf.r_addr.eq(Mux(d_sl, nA, 0) + dh_hi), hdf.r_bank.eq(dh_lo),
+                         hdf.r_en.eq(df_rd_en)]
+            # ---- beats: one word feeds both sub-arrays (lockstep)
+            m.d.comb += [
+                iA.valid.eq(run_df & dpv & p_a & wvalid & pd_ok),
+                iD.valid.eq(run_df & dpv & p_d & wvalid & pa_ok),
+                iA.payload.last.eq(p_alast), iD.payload.last.eq(p_dlast),
+                df_w_ready.eq(run_df & dpv & pa_ok & pd_ok),
+                probes["df_a_beat"].eq(iA.valid & iA.ready),
+                probes["df_d_beat"].eq(iD.valid & iD.ready),
+            ]
+            for r in range(R):
+                m.d.comb += [iA.payload.a[r].eq(x_rows[r]), iD.payload.a[r].eq(hdf.r_data[r])]
+            for c in range(cA):
+                m.d.comb += iA.payload.b[c].eq(self.wdata.payload[8 * c:8 * c + 8])
+            for c in range(cd):
+                m.d.comb += iD.payload.b[c].eq(self.wdata.payload[8 * (cA + c):8 * (cA + c) + 8])
+            # ---- drains into the requantiser groups
+            oA, oD = pe.group_out(0), pe.group_out(1)
+            r_up, r_dn = rq1.group_in(0), rq1.group_in(2 if g.gated else 1)
+            o_up, o_dn = rq1.group_out(0), rq1.group_out(2 if g.gated else 1)
+            m.d.comb += [r_up.valid.eq(oA.valid), r_up.payload.mult.eq(q_up[:16]),
+                         r_up.payload.shift.eq(q_up[16:]),
+                         r_dn.valid.eq(oD.valid), r_dn.payload.mult.eq(q_down[:16]),
+                         r_dn.payload.shift.eq(q_down[16:]), oD.ready.eq(r_dn.ready),
+                         o_dn.ready.eq(1)]
+            for c in range(cu):
+                m.d.comb += r_up.payload.acc[c].eq(oA.payload.data[c])
+            for c in range(cd):
+                m.d.comb += r_dn.payload.acc[c].eq(oD.payload.data[c])
+            if g.gated:
+                r_gt, o_gt = rq1.group_in(1), rq1.group_out(1)
+                m.d.comb += [r_gt.valid.eq(oA.valid), r_gt.payload.mult.eq(q_gate[:16]),
+                             r_gt.payload.shift.eq(q_gate[16:]),
+                             oA.ready.eq(r_up.ready & r_gt.ready),
+                             o_up.ready.eq(1), o_gt.ready.eq(lut.i.ready)]
+                for c in range(cg):
+                    m.d.comb += r_gt.payload.acc[c].eq(oA.payload.data[cu + c])
+                # up rows -> up_q (A tiles beyond the up tiles carry zero weights: not written)
+                ur = Signal(range(max(2, R)))
+                ut = Signal(range(max(2, nA)))
+                usl = Signal()
+                up_row = o_up.valid & (Const(1, 1) if nU >= nA else ut < nU)
+                m.d.comb += [upqdf.w_addr.eq(Mux(usl, nU, 0) + ut), upqdf.w_lane.eq(ur),
+                             upqdf.w_en.eq(up_row), probes["df_upq_row"].eq(up_row)]
+                for c in range(cu):
+                    m.d.comb += upqdf.w_data[c].eq(o_up.payload[c])
+                with m.If(o_up.valid):
+                    m.d.sync += ur.eq(Mux(eq(ur, R - 1), 0, ur + 1))
+                    with m.If(eq(ur, R - 1)):
+                        m.d.sync += ut.eq(Mux(eq(ut, nA - 1), 0, ut + 1))
+                        with m.If(eq(ut, nA - 1)):
+                            m.d.sync += usl.eq(~usl)
+                # gate rows entering the LUT read the up_q window of their columns
+                gr = Signal(range(max(2, R)))
+                gt = Signal(range(max(2, nA)))
+                gq = Signal(range(max(2, nU + 1)))   # (gt * cg) // cu
+                g0 = Signal(range(max(2, cu)))       # (gt * cg) % cu
+                gsl = Signal()
+                with m.If(is_df & lut.i.valid & lut.i.ready):
+                    m.d.sync += gr.eq(Mux(eq(gr, R - 1), 0, gr + 1))
+                    with m.If(eq(gr, R - 1)):
+                        with m.If(eq(gt, nA - 1)):
+                            m.d.sync += [gt.eq(0), gq.eq(0), g0.eq(0), gsl.eq(~gsl)]
+                        with m.Else():
+                            m.d.sync += gt.eq(gt + 1)
+                            with m.If(g0 + cg >= cu):
+                                m.d.sync += [g0.eq(g0 + cg - cu), gq.eq(gq + 1)]
+                            with m.Else():
+                                m.d.sync += g0.eq(g0 + cg)
+                m.d.comb += [upqdf.r_addr.eq(Mux(gsl, nU, 0) + gq), upqdf.r_rot.eq(g0),
+                             upqdf.r_lane.eq(gr), upqdf.r_en.eq(lut.i.ready)]
+                with m.If(load):
+                    m.d.sync += [ur.eq(0), ut.eq(0), usl.eq(0), gr.eq(0), gt.eq(0), gq.eq(0),
+                                 g0.eq(0), gsl.eq(0)]
+                h_src, h_lane0, h_valid = rq2.o.payload, cu, rq2.o.valid
+            else:
+                m.d.comb += [oA.ready.eq(r_up.ready), o_up.ready.eq(lut.i.ready)]
+                h_src, h_lane0, h_valid = lut.o.payload, 0, lut.o.valid
+            # ---- h rows (two row blocks)
+            hr = Signal(range(max(2, R)))
+            ht = Signal(range(max(2, nA)))
+            hsl = Signal()
+            h_row = is_df & h_valid
+            m.d.comb += [hdf.w_addr.eq(Mux(hsl, nA, 0) + ht), hdf.w_lane.eq(hr),
+                         hdf.w_en.eq(h_row), probes["df_h_row"].eq(h_row)]
+            for c in range(wH):
+                m.d.comb += hdf.w_data[c].eq(h_src[h_lane0 + c])
+            with m.If(h_row):
+                m.d.sync += hr.eq(Mux(eq(hr, R - 1), 0, hr + 1))
+                with m.If(eq(hr, R - 1)):
+                    m.d.sync += [h_tiles.eq(h_tiles + 1), ht.eq(Mux(eq(ht, nA - 1), 0, ht + 1))]
+                    with m.If(eq(ht, nA - 1)):
+                        m.d.sync += hsl.eq(~hsl)
+            with m.If(load):
+                m.d.sync += [hr.eq(0), ht.eq(0), hsl.eq(0), h_tiles.eq(0)]
+            # ---- down rows -> y slots
+            yt = Signal(range(max(2, nD)))
+            yb = Signal(range(rtt + 1))
+            yb_r = Signal(range(rtt * R + 1))  # yb * R
+            y_row_end = o_dn.valid & eq(df_y_lane, R - 1)
+            y_blk_end = y_row_end & eq(yt, nD - 1)
+            m.d.comb += [df_y_valid.eq(o_dn.valid & (yb_r + df_y_lane < mrows)),
+                         df_y_last_tile.eq(eq(yt, nD - 1)),
+                         df_y_blk_nxt.eq(Mux(load, 0, yb + y_blk_end)),
+                         df_done.eq(y_blk_end & (yb == rt - 1)),
+                         probes["df_y_row"].eq(df_y_valid)]
+            for c in range(cd):
+                m.d.comb += df_y_data[c].eq(o_dn.payload[c])
+            with m.If(o_dn.valid):
+                m.d.sync += df_y_lane.eq(Mux(eq(df_y_lane, R - 1), 0, df_y_lane + 1))
+                with m.If(y_row_end):
+                    with m.If(eq(yt, nD - 1)):
+                        m.d.sync += [yt.eq(0), df_y_off.eq(0), yb.eq(yb + 1), yb_r.eq(yb_r + R)]
+                    with m.Else():
+                        m.d.sync += [yt.eq(yt + 1), df_y_off.eq(df_y_off + cd)]
+            with m.If(load):
+                m.d.sync += [df_y_lane.eq(0), yt.eq(0), yb.eq(0), yb_r.eq(0), df_y_off.eq(0)]
 
         # ---------------------------------------------------------------- y writer (down drain)
-        m.d.comb += [d_rd2.addr.eq(ctrl.expert * rtt + sm_nxt), d_rd2.en.eq(1)]
-        ent = entry(select([d_rd2.data[i].as_value() for i in range(R)], sr))
+        # sequential down rows (C lanes at column so) or dataflow D rows (cd lanes at df_y_off)
+        if has_df:
+            y_blk_nxt = Mux(is_df, df_y_blk_nxt, sm_nxt)
+            y_lane = Mux(is_df, df_y_lane, sr)
+            y_col = Mux(is_df, df_y_off, so)
+            y_data = Mux(is_df, df_y_data.as_value(), rq1.o.payload.as_value())
+            y_en = Mux(is_df, df_y_valid, is_down & rq1.o.valid & row_ok)
+        else:
+            y_blk_nxt, y_lane, y_col = sm_nxt, sr, so
+            y_data = rq1.o.payload.as_value()
+            y_en = is_down & rq1.o.valid & row_ok
+        m.d.comb += [d_rd2.addr.eq(ctrl.expert * rtt + y_blk_nxt), d_rd2.en.eq(1)]
+        ent = entry(select([d_rd2.data[i].as_value() for i in range(R)], y_lane))
         slot = Signal(range(T * k + 1))
         m.d.comb += slot.eq(ent.token * k + ent.rank)
         lw = max(0, (W - 1).bit_length())
-        w0 = so >> lw
-        off = so & (W - 1) if W > 1 else Const(0, 1)
+        w0 = y_col >> lw
+        off = y_col & (W - 1) if W > 1 else Const(0, 1)
         nvalid_mask = Mux(eq(sn, ntd - 1), (1 << last_valid) - 1, (1 << C) - 1)
+        if has_df:
+            nvalid_mask = Mux(is_df, Mux(df_y_last_tile, (1 << last_valid_df) - 1, (1 << cd) - 1),
+                              nvalid_mask)
         nwords = max(spans) + 1
         window = Signal(8 * W * nwords)
         wmask = Signal(W * nwords)
-        m.d.comb += [window.eq(rq1.o.payload.as_value() << (off * 8)),
+        m.d.comb += [window.eq(y_data << (off * 8)),
                      wmask.eq(nvalid_mask << off),
                      y_ready.eq(1)]
         a0 = Signal(range(T * k * wpt + 1))  # the row's first y word
@@ -522,7 +795,7 @@ class MoEKernel(wiring.Component):
             masks = [wmask.word_select(i, W) for i in range(min(nwords, nb))]
             bank_mask = select(masks + [Const(0, W)] * (nb - len(masks)), jb)
             for lane in range(W):
-                m.d.comb += y_wr.en[lane].eq(is_down & rq1.o.valid & row_ok & bank_mask[lane])
+                m.d.comb += y_wr.en[lane].eq(y_en & bank_mask[lane])
 
         # ---------------------------------------------------------------- top-k
         tk_done = Signal()
@@ -704,5 +977,8 @@ class MoEKernel(wiring.Component):
             m.d.comb += done.eq(run & x_done_nxt & p_done_nxt & gates_done_nxt & disp_idle_nxt)
         with m.Elif(is_comb):
             m.d.comb += done.eq(run & comb_done)
+        if has_df:
+            with m.If(is_df):
+                m.d.comb += done.eq(run & df_done)
         return m
 

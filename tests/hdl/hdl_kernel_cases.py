@@ -35,6 +35,8 @@ class Case:
     activation: str = "silu"
     seed: int = 1
     switch_cycles: int = 2
+    style: str = "intar"      # "dataflow": every expert runs the df variant
+    variants: tuple[str, ...] = SUPPORTED_VARIANTS  # the expert variants the schedule may use
 
     @property
     def shape(self) -> golden.MoEShape:
@@ -47,7 +49,7 @@ class Case:
     def schedule(self, counts: Any) -> Any:
         return schedule_moe_layer(self.shape, list(counts), self.budget(),
                                   stream_bytes=self.stream_bytes, front=self.front,
-                                  variants=SUPPORTED_VARIANTS)
+                                  variants=self.variants, style=self.style)
 
 
 #: the test shapes (tests/hdl/test_top.py, test_top_cycles.py)
@@ -68,6 +70,24 @@ CASES = {
     # odd sizes: C = 3 does not divide W = 2, d = 7, f = 10
     "odd-sizes": Case(tokens=5, hidden=7, ffn=10, rows=2, cols=3, stream_bytes=2, gated=False,
                       front="sequential", activation="identity"),
+    # dataflow experts (df): the array split up+gate | down, lockstep phases per row block
+    "df-gated": Case(style="dataflow"),                                   # split 2/1/1, one block
+    "df-plain": Case(gated=False, activation="gelu", style="dataflow"),   # split 2/2
+    "df-gated-blocks": Case(tokens=6, rows=2, seed=3, style="dataflow"),  # 2 row blocks
+    "df-plain-blocks-seqfront": Case(tokens=6, rows=2, gated=False, seed=5, front="sequential",
+                                     variants=("df",)),
+    # split 2/2/1 on 5 columns: gate tiles (2 columns) straddle up tiles; C = 5 > W = 2
+    "df-odd-sizes": Case(tokens=5, hidden=7, ffn=10, rows=2, cols=5, stream_bytes=2, seed=7,
+                         style="dataflow"),
+    # split 3/2/2 on 7 columns: a gate tile's up_q window wraps around the 3 up_q banks
+    "df-window-wrap": Case(tokens=6, hidden=6, ffn=11, rows=2, cols=7, stream_bytes=2, seed=7,
+                           style="dataflow"),
+    # K < R in both sub-arrays and h read right after it is written: the lockstep waits
+    "df-short-k": Case(tokens=7, hidden=3, ffn=2, experts=3, rows=4, cols=3, stream_bytes=1,
+                       seed=9, style="dataflow", activation="relu"),
+    # one row per block: five phases for five tokens; split 3/3/2
+    "df-one-row": Case(tokens=6, hidden=8, ffn=16, rows=1, cols=8, stream_bytes=2, seed=11,
+                       style="dataflow"),
 }
 
 
@@ -118,17 +138,23 @@ def run_case(case: Case, *, router: np.ndarray | None = None, x: np.ndarray | No
 
 def predicted_spans(case: Case, counts: Any, front: str) -> list[tuple[str, int]]:
     """(task, cycles) per kernel stage from ``schedule_moe_layer`` for the actual counts; a
-    dataflow front is one stage spanning its group."""
+    dataflow group is one stage spanning it (the front: ``front``; a df expert:
+    ``e<i>.expert_df``)."""
     sched = schedule_moe_layer(case.shape, list(counts), case.budget(),
                                stream_bytes=case.stream_bytes, front=front,
-                               variants=SUPPORTED_VARIANTS)
-    stages = list(sched.stages)
+                               variants=case.variants, style=case.style)
+    groups: dict[int, list[Any]] = {}
+    for s in sched.stages:
+        groups.setdefault(s.group, []).append(s)
     out: list[tuple[str, int]] = []
-    if front == "dataflow":
-        group = [s for s in stages if s.group == 0]
-        out.append(("front", max(s.end for s in group) - min(s.start for s in group)))
-        stages = [s for s in stages if s.group != 0]
-    out += [(s.task, s.cycles) for s in stages]
+    for _, group in sorted(groups.items()):
+        span = max(s.end for s in group) - min(s.start for s in group)
+        if len(group) == 1:
+            out.append((group[0].task, span))
+        elif group[0].expert is None:
+            out.append(("front", span))
+        else:
+            out.append((f"e{group[0].expert}.expert_df", span))
     return out
 
 
@@ -140,7 +166,20 @@ def mac_beats(case: Case, counts: Any) -> int:
         return -(-m // R) * -(-n // c)
 
     beats = tiles(T, E) * d
+    sched = case.schedule(counts)
     for n in counts:
-        if n:
+        if n and sched.variant_for(n).name == "df":
+            beats += df_words(case, n)
+        elif n:
             beats += tiles(n, f) * d * (2 if case.gated else 1) + tiles(n, d) * f
     return beats
+
+
+def df_words(case: Case, count: int) -> int:
+    """Weight words (lockstep beats) of a df expert with ``count`` tokens: phase 0 has the A
+    sub-array's ``tiles_a * d``, the last phase D's ``tiles_d * f``, the ``B - 1`` others the
+    larger of the two."""
+    from codegen.hdl.interface import DfLayout
+    lay = DfLayout.of(case.hidden, case.ffn, case.gated, case.cols)
+    blocks = -(-count // case.rows)
+    return lay.words_a + (blocks - 1) * max(lay.words_a, lay.words_d) + lay.words_d

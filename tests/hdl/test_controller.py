@@ -10,8 +10,8 @@ from archmodel.fpga.budget import make_budget
 from archmodel.fpga.schedule import schedule_moe_layer
 from codegen.hdl.controller import Controller
 from codegen.hdl.interface import KernelGeometry, requests_for_layer
-from codegen.hdl.schedule_rom import (SUPPORTED_VARIANTS, StageTask, UnsupportedSchedule,
-                                      build_program)
+from codegen.hdl.schedule_rom import (EXPERT_TASKS, SUPPORTED_VARIANTS, StageTask,
+                                      UnsupportedSchedule, build_program)
 from hdl_kernel_cases import Case, run_case
 from verification import golden
 
@@ -68,8 +68,8 @@ def test_controller_stage_order_skips_empty_experts(counts: list[int]) -> None:
     program = _program(counts)
     spans = _drive(program, counts)
     want = program.stage_sequence(counts)
-    got = [(row, exp if program.rows[row].task in (StageTask.UP, StageTask.GATE, StageTask.DOWN)
-            else None) for _, row, exp, _ in spans]
+    got = [(row, exp if program.rows[row].task in EXPERT_TASKS else None)
+           for _, row, exp, _ in spans]
     assert got == want
     # experts with no tokens run nothing; the others run their count's variant block
     for e, c in enumerate(counts):
@@ -108,12 +108,28 @@ def test_rom_rows_follow_the_schedule() -> None:
     assert [r.name for r in df.rows][0] == "front" and df.front_rows == (0,)
 
 
-def test_unsupported_schedules_are_rejected() -> None:
+def test_dataflow_experts_are_one_rom_row() -> None:
     budget = make_budget("alveo-u280", 2, 4)
     df = schedule_moe_layer(SHAPE, [3, 0, 5, 4], budget, stream_bytes=8, style="dataflow")
     assert {v.name for v in df.variants} == {"df"}
-    with pytest.raises(UnsupportedSchedule):
-        build_program(df)
+    program = build_program(df)
+    assert [r.name for r in program.rows] == ["front", "expert_df", "combine"]
+    row = program.rows[1]
+    # split 2 / 1 / 1: A tiles are gate tiles of one column, 16 of them per row block
+    assert (row.task, row.mode, row.variant, row.last, row.k, row.col_tiles, row.n) == \
+        (StageTask.DF, 1, "df", True, 8, 16, 16)
+    assert program.has_df and not program.has_seq
+    assert program.stage_sequence([3, 0, 5, 4]) == [(0, None), (1, 0), (1, 2), (1, 3), (2, None)]
+
+
+def test_unsupported_schedules_are_rejected() -> None:
+    import dataclasses
+    budget = make_budget("alveo-u280", 2, 4)
+    df = schedule_moe_layer(SHAPE, [3, 0, 5, 4], budget, stream_bytes=8, style="dataflow")
+    other_split = dataclasses.replace(df, variants=tuple(dataclasses.replace(v, col_split=(1, 2, 1))
+                                                         for v in df.variants))
+    with pytest.raises(UnsupportedSchedule, match="split"):
+        build_program(other_split)  # the RTL splits the columns as the schedule model does
     partial = schedule_moe_layer(SHAPE, [3, 0, 5, 4], budget, stream_bytes=8,
                                  variants=SUPPORTED_VARIANTS, variant_counts=[3, 5])
     with pytest.raises(UnsupportedSchedule):
@@ -137,17 +153,24 @@ def test_schedule_options_restrict_front_and_variants() -> None:
     assert set(r.expert_variant) == {None, "df"}
     with pytest.raises(ConfigError, match="seq-stream, seq-tiled"):
         schedule_moe_layer(SHAPE, [3, 0, 5, 4], budget, stream_bytes=8, style="dataflow",
-                           variants=SUPPORTED_VARIANTS)
+                           variants=("seq-stream", "seq-tiled"))
     with pytest.raises(ConfigError, match="front"):
         schedule_moe_layer(SHAPE, [3, 0, 5, 4], budget, front="systolic")
 
 
-def test_kernel_requests_in_order_and_none_for_empty_experts() -> None:
-    out = run_case(Case(tokens=6, rows=2, front="sequential", seed=3))
+@pytest.mark.parametrize("case", [Case(tokens=6, rows=2, front="sequential", seed=3),
+                                  Case(tokens=6, rows=2, seed=3, style="dataflow")],
+                         ids=["sequential", "df"])
+def test_kernel_requests_in_order_and_none_for_empty_experts(case: Case) -> None:
+    out = run_case(case)
     counts = out.gold.expert_counts.tolist()
     geom = KernelGeometry.from_schedule(out.kernel.schedule)
-    want = requests_for_layer(geom, counts, out.kernel.program.front)
+    want = requests_for_layer(geom, counts, out.kernel.program.front,
+                              variants=out.kernel.schedule.variants)
     assert [r for _, r in out.run.requests] == want
+    if case.style == "dataflow":  # B + 1 phase requests per expert: DF_UP, DF x (B - 1), DF_DOWN
+        kinds = [r.tensor.name for _, r in out.run.requests if r.expert == 2 and r.tensor >= 5]
+        assert kinds == ["DF_UP"] + ["DF"] * (-(-counts[2] // 2) - 1) + ["DF_DOWN"]
 
 
 def test_kernel_stage_order_matches_the_program() -> None:

@@ -21,6 +21,12 @@ SPECS = {
                               name="moe_p8"),
     "gated-E8-k2-tiled": KernelSpec(tokens=8, hidden=8, ffn=16, experts=8, top_k=2, gated=True,
                                     pe_rows=2, pe_cols=4, stream_bytes=4, name="moe_g8"),
+    # style="dataflow": every expert runs df (array split 2/2/1, two-row blocks)
+    "gated-df": KernelSpec(tokens=6, hidden=8, ffn=16, experts=4, top_k=2, gated=True,
+                           pe_rows=2, pe_cols=5, stream_bytes=2, style="dataflow", name="moe_gdf"),
+    "plain-df": KernelSpec(tokens=4, hidden=8, ffn=16, experts=4, top_k=2, gated=False,
+                           activation="relu", pe_rows=4, pe_cols=4, stream_bytes=8,
+                           style="dataflow", name="moe_pdf"),
 }
 
 
@@ -42,9 +48,11 @@ def test_emitted_verilog_is_portable_and_lint_clean(name: str, tmp_path: Path) -
     assert result.ok, result.messages
 
 
-def test_the_three_shapes_use_both_fronts_and_both_sequential_variants() -> None:
+def test_the_shapes_use_both_fronts_and_every_variant() -> None:
     fronts = {build_plan(s).schedule.stages[0].mode for s in SPECS.values()}
     assert fronts == {"dataflow", "sequential"}
+    variants = {v.name for s in SPECS.values() for v in build_plan(s).schedule.variants}
+    assert variants == {"seq-stream", "seq-tiled", "df"}
     desc = rtl_description(build_plan(SPECS["gated-E8-k2-tiled"]))
     assert {r["variant"] for r in desc["rom"]} >= {"seq-stream", "seq-tiled"}
     assert desc["param_block"]["words"] == 1 + 8 * 4
@@ -52,12 +60,24 @@ def test_the_three_shapes_use_both_fronts_and_both_sequential_variants() -> None
                                                                      "cols"]
 
 
-def test_a_plan_with_dataflow_experts_is_refused(tmp_path: Path) -> None:
-    spec = KernelSpec(tokens=4, hidden=8, ffn=16, experts=4, top_k=2, gated=True, pe_rows=4,
-                      pe_cols=4, stream_bytes=8, style="dataflow")
-    plan = build_plan(spec)
-    if all(v.name != "df" for v in plan.schedule.variants):
-        pytest.skip("the plan restricts its variants to what the RTL implements")
-    with pytest.raises(ConfigError, match="df"):
-        emit_verilog(plan, tmp_path)
+def test_a_dataflow_plan_emits_its_split_array(tmp_path: Path) -> None:
+    plan = build_plan(SPECS["gated-df"])
+    assert {v.name for v in plan.schedule.variants} == {"df"}
+    desc = rtl_description(plan)
+    assert [r["name"] for r in desc["rom"]] == ["front", "expert_df", "combine"]
+    assert desc["rom"][1]["variant"] == "df" and desc["rom"][1]["mode"] == 1
+    assert desc["weight_request"]["tensors"]["df_up"] == 5
+    text = emit_verilog(plan, tmp_path)[0].read_text()
+    # one physical array as two column groups (up+gate: 4 columns, down: 1)
+    assert text.count("module moe_gdf") == 1
+
+
+def test_a_schedule_the_rtl_does_not_implement_is_refused(tmp_path: Path) -> None:
+    import dataclasses
+    plan = build_plan(SPECS["gated-df"])
+    odd = dataclasses.replace(plan.schedule, variants=tuple(
+        dataclasses.replace(v, col_split=(1, 1, 3)) for v in plan.schedule.variants))
+    bad = dataclasses.replace(plan, schedule=odd)
+    with pytest.raises(ConfigError, match="split"):
+        emit_verilog(bad, tmp_path)
     assert not tmp_path.joinpath(f"{plan.name}.v").exists()

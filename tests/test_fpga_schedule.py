@@ -56,10 +56,11 @@ def test_dataflow_expert_hand_derived() -> None:
     assert expert_cycles(S, 17, B16, "df") == 26368 + 26624 + 26624 + 1 + 16 + 3 + 1
 
 
-def _df_reference(blocks: int, ta: int, td: int, d: int, f: int, R: int, w: int, post: int) -> tuple[list, list]:
+def _df_reference(blocks: int, ta: int, td: int, d: int, f: int, R: int, w: int, post: int) -> tuple[list, list, int]:
     """Beat-by-beat restatement of the lockstep dataflow expert (schedule._df_timing's contract)."""
     acc_a: list[int] = []
     acc_d: list[int] = []
+    first_d = -1
     t_prev = 0
     for p in range(blocks + 1):
         la = ta * d if p < blocks else 0
@@ -77,8 +78,10 @@ def _df_reference(blocks: int, ta: int, td: int, d: int, f: int, R: int, w: int,
                 acc_a.append(max(t + 1, acc_a[-1] + R) if acc_a else t + 1)
             if dd and j % f == f - 1:
                 acc_d.append(max(t + 1, acc_d[-1] + R) if acc_d else t + 1)
+            if dd and first_d < 0:
+                first_d = t
             t_prev = t
-    return acc_a, acc_d
+    return acc_a, acc_d, first_d
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -92,7 +95,7 @@ def test_dataflow_timing_matches_a_beat_by_beat_restatement(blocks, d, f, R, col
     ta, td = -(-f // w), -(-d // split[-1])
     post = POST_GATE if gated else POST_UP_PLAIN
     tm = _df_timing(blocks, ta, td, d, f, R, w, post, 0)
-    assert (list(tm.acc_a), list(tm.acc_d)) == _df_reference(blocks, ta, td, d, f, R, w, post)
+    assert (list(tm.acc_a), list(tm.acc_d), tm.first_d_beat) == _df_reference(blocks, ta, td, d, f, R, w, post)
 
 
 @pytest.mark.parametrize("blocks,d,f,R,cols,gated", [(1, 256, 512, 16, 16, True), (3, 64, 128, 16, 16, True),

@@ -356,7 +356,7 @@ def _df_timing(blocks: int, tiles_a: int, tiles_d: int, d: int, f: int, rows: in
             base += n
         return _DfTimes(tuple(acc_a), tuple(acc_d), start + 1 + lens[0])
     acc_a, acc_d = [], []
-    first_d = -1
+    first_d, first_d_slot = -1, -1
     t_prev, g_prev, base = start, -1, 0
     for p, n in enumerate(lens):
         ev: list[tuple[int, int, str, int]] = []  # (slot, 0 = bound / 1 = tile end, kind, tile)
@@ -381,8 +381,8 @@ def _df_timing(blocks: int, tiles_a: int, tiles_d: int, d: int, f: int, rows: in
                 acc_a.append(max(now + 1, acc_a[-1] + rows) if acc_a else now + 1)
             elif kind == "D":
                 acc_d.append(max(now + 1, acc_d[-1] + rows) if acc_d else now + 1)
-            if kind in "dh" and first_d < 0:
-                first_d = now
+            if kind in "dh" and (first_d < 0 or g == first_d_slot):
+                first_d, first_d_slot = now, g  # after every bound at D's first slot
             t_prev, g_prev = now, g
         base += n
     return _DfTimes(tuple(acc_a), tuple(acc_d), first_d)

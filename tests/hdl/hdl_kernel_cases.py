@@ -85,6 +85,9 @@ CASES = {
     # K < R in both sub-arrays and h read right after it is written: the lockstep waits
     "df-short-k": Case(tokens=7, hidden=3, ffn=2, experts=3, rows=4, cols=3, stream_bytes=1,
                        seed=9, style="dataflow", activation="relu"),
+    # the model picks df for 1..2 tokens and seq-tiled above (tiny d, f): the array is split
+    # and joined again between experts (counts [2, 3, 2, 1])
+    "mixed-df-seq": Case(tokens=4, hidden=2, ffn=4, rows=2, cols=4, stream_bytes=2, seed=8),
     # one row per block: five phases for five tokens; split 3/3/2
     "df-one-row": Case(tokens=6, hidden=8, ffn=16, rows=1, cols=8, stream_bytes=2, seed=11,
                        style="dataflow"),

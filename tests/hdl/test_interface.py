@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegen.hdl.interface import (KernelGeometry, Tensor, WeightRequest, decode_request,
-                                   encode_request, kernel_signature, param_block_words,
-                                   port_table, requests_for_layer, unpack_param_word,
-                                   weight_request_words)
+from codegen.hdl.interface import (DfLayout, KernelGeometry, Tensor, WeightRequest,
+                                   decode_request, df_split, encode_request, kernel_signature,
+                                   param_block_words, port_table, requests_for_layer,
+                                   unpack_param_word, weight_request_words)
 from verification import golden
 
 GEOM = KernelGeometry(tokens=4, hidden=8, ffn=16, experts=4, top_k=2, gated=True, rows=4,
@@ -44,7 +44,7 @@ def test_encode_decode_round_trip(tensor: Tensor, expert: int, cols: int, data) 
 
 def test_decode_rejects_bad_payloads() -> None:
     with pytest.raises(ValueError):
-        decode_request(GEOM, 7)  # tensor code 7
+        decode_request(GEOM, 7)  # tensor code 7 (DF_DOWN) with cols = 0 instead of C
     with pytest.raises(ValueError):
         decode_request(GEOM, 1 << GEOM.request_bits)
     with pytest.raises(ValueError):  # tile 4 of 4-wide columns starts at 16 >= f = 16
@@ -122,3 +122,59 @@ def test_signature_and_port_table_agree() -> None:
     assert table["wreq__payload"]["bits"] == GEOM.request_bits
     assert table["wdata__payload"]["bits"] == 32
     assert KernelGeometry(4, 8, 16, 4, 2, True, 4, 8, 8).wdata_bits == 64
+
+
+@pytest.mark.parametrize("gated,cols", [(True, 7), (True, 4), (False, 5)])
+def test_dataflow_words_interleave_the_sub_arrays_tiles(gated: bool, cols: int) -> None:
+    # d = 6, f = 11: padded last tiles; C = 7 gated splits 3 / 2 / 2 (gate tiles straddle up's)
+    shape = golden.MoEShape(4, 6, 11, 3, 2, gated)
+    params = golden.random_params(shape, seed=5)
+    lay = DfLayout.of(6, 11, gated, cols)
+    assert lay.split == df_split(6, 11, gated, cols) and sum(lay.split) == cols
+    e = 1
+    up = golden.pack_weight_tiles(params.up[e], lay.cu)
+    gate = golden.pack_weight_tiles(params.gate[e], lay.cg) if gated else None
+    down = golden.pack_weight_tiles(params.down[e], lay.cd)
+    geom = KernelGeometry(4, 6, 11, 3, 2, gated, 2, cols, 4)
+    for kind in (Tensor.DF_UP, Tensor.DF, Tensor.DF_DOWN):
+        words = weight_request_words(params, WeightRequest(kind, e, 0, cols))
+        assert len(words) == lay.words(kind) == geom.response_words(WeightRequest(kind, e, 0, cols))
+        for j, word in enumerate(words):
+            lanes = _signed(word, cols)
+            with_a = kind != Tensor.DF_DOWN and j < lay.words_a
+            with_d = kind != Tensor.DF_UP and j < lay.words_d
+            want_up = up[j].tolist() if with_a and j < len(up) else [0] * lay.cu
+            assert lanes[:lay.cu] == want_up
+            if gated:
+                assert lanes[lay.cu:lay.lanes_a] == (gate[j].tolist() if with_a else [0] * lay.cg)
+            assert lanes[lay.lanes_a:] == (down[j].tolist() if with_d else [0] * lay.cd)
+            assert word >> (8 * cols) == 0
+    assert lay.words_a == -(-11 // lay.width_h) * 6 and lay.words_d == -(-6 // lay.cd) * 11
+
+
+def test_dataflow_requests_encode_and_decode() -> None:
+    for kind in (Tensor.DF_UP, Tensor.DF, Tensor.DF_DOWN):
+        req = WeightRequest(kind, 3, 0, 4)
+        assert decode_request(GEOM, encode_request(GEOM, req)) == req
+    with pytest.raises(ValueError):
+        WeightRequest(Tensor.DF, 0, 1, 4)  # tile is 0
+    with pytest.raises(ValueError):  # cols must be the array width: the split derives from it
+        decode_request(GEOM, encode_request(GEOM, WeightRequest(Tensor.DF, 0, 0, 3)))
+    narrow = KernelGeometry(4, 8, 16, 4, 2, True, 4, 2, 8)  # 2 columns: no gated split
+    assert narrow.df is None
+    with pytest.raises(ValueError):
+        decode_request(narrow, encode_request(narrow, WeightRequest(Tensor.DF, 0, 0, 2)))
+
+
+def test_requests_for_layer_with_a_dataflow_variant() -> None:
+    # counts 1..2 sequential, 3..4 df; R = 4 rows: a df expert of 3 tokens has one row block
+    table = [(1, 2, "seq-stream"), (3, 4, "df")]
+    reqs = requests_for_layer(GEOM, [3, 0, 2, 4], variants=table)
+    e0 = [r for r in reqs if r.expert == 0 and r.tensor != Tensor.PARAMS and r.tensor != Tensor.ROUTER]
+    assert e0 == [WeightRequest(Tensor.DF_UP, 0, 0, 4), WeightRequest(Tensor.DF_DOWN, 0, 0, 4)]
+    assert {r.tensor for r in reqs if r.expert == 2} == {Tensor.UP, Tensor.GATE, Tensor.DOWN}
+    geom2 = KernelGeometry(8, 8, 16, 4, 2, True, 2, 4, 8)
+    dicts = [{"min_tokens": 1, "max_tokens": 8, "variant": "df", "row": 1}]
+    reqs = requests_for_layer(geom2, [0, 5, 0, 0], "dataflow", variants=dicts)
+    assert [r.tensor for r in reqs] == [Tensor.ROUTER, Tensor.PARAMS, Tensor.DF_UP, Tensor.DF,
+                                        Tensor.DF, Tensor.DF_DOWN]  # ceil(5 / 2) = 3 row blocks

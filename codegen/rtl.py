@@ -55,6 +55,18 @@ def emit_verilog(plan: Any, out_dir: str | Path) -> list[Path]:
     return [target]
 
 
+def _df_description(g: KernelGeometry) -> dict[str, Any]:
+    lay = g.df
+    assert lay is not None
+    return {
+        "col_split": list(lay.split), "lanes_a": [0, lay.lanes_a], "lanes_d": [lay.lanes_a, g.cols],
+        "tiles_a": lay.tiles_a, "tiles_up": lay.tiles_up, "tiles_d": lay.tiles_d,
+        "words": {"df_up": lay.words(Tensor.DF_UP), "df": lay.words(Tensor.DF),
+                  "df_down": lay.words(Tensor.DF_DOWN)},
+        "requests": "per expert with B = ceil(count / rows) row blocks: df_up, df x (B - 1), df_down",
+    }
+
+
 def rtl_description(plan: Any) -> dict[str, Any]:
     """JSON-ready description of the Verilog module's interface and schedule ROM."""
     try:
@@ -76,8 +88,11 @@ def rtl_description(plan: Any) -> dict[str, Any]:
         "weight_request": {
             "bits": g.request_bits, "fields": fields,
             "tensors": {t.name.lower(): int(t) for t in Tensor},
-            "response": "K words per (tensor, expert, tile, cols): word kk lane c = W[kk, tile*cols + c]",
+            "response": "K words per (tensor, expert, tile, cols): word kk lane c = W[kk, tile*cols + c]; "
+                        "df_up / df / df_down: one phase of a dataflow expert, interleaved words "
+                        "(codegen/hdl/interface.py)",
         },
+        "dataflow_expert": _df_description(g) if program.has_df else None,
         "wdata_bits": g.wdata_bits,
         "param_block": {
             "words": g.param_words,

@@ -35,9 +35,18 @@ this model must change with it):
   streams weights straight into the array; ``seq-tiled`` (``c > R``) runs column tiles outer,
   row tiles inner with a ``K x C`` weight-tile buffer so that weights are read once. The
   **dataflow** variant ``df`` splits the columns between up, gate and down in proportion to their
-  MACs and pipelines row blocks: down's first tile of a row block consumes ``h`` along K as gate
-  drains it, its other tiles follow; buffers hold two row blocks of ``up_q`` and ``h`` instead
-  of all ``c`` rows, and weights are re-streamed for every row block.
+  MACs (sub-array A = up + gate, which share the ``x`` operand and ``K = d``; sub-array D =
+  down) and pipelines row blocks in lockstep *phases*: the single weight port carries one word
+  of ``C`` lanes a cycle, holding A's and D's weights side by side, so both sub-arrays advance
+  on the same words. Phase ``p = 0 .. B`` (``B = ceil(c / R)``) runs A on row block ``p`` and D
+  on row block ``p - 1``: ``nA * d``, ``max(nA * d, nD * f)`` and ``nD * f`` words for the first,
+  middle and last phases (``nA`` gate tiles, or up tiles when not gated; ``nD`` down tiles). A
+  beat waits only when its sub-array's drain bank is busy (``K < R``) or when a D beat would
+  read an ``h`` column not yet written (:func:`_df_timing`); buffers hold two row blocks of
+  ``up_q`` and ``h`` instead of all ``c`` rows, and weights are re-streamed for every row block.
+  (An earlier version of this model let down's first tile consume ``h`` while gate produced
+  it, at its own pace; with one weight port that needs a second weight stream or a buffer of
+  down's weights, so the model now describes the lockstep datapath the RTL builds.)
 * ``combine``: Combiner with ``W`` lanes: ``T * ceil(d / W) * k`` beats from the ``y`` slots,
   ``+ 1`` read latency ``+ 3`` combiner latency; the results leave on the output token stream.
 

@@ -23,7 +23,9 @@ port            dir   payload bits           meaning
 ``stage``       out   ``STAGE_BITS``         schedule-ROM row currently running.
 ``stage_valid`` out   1                      a stage is running (0 in switch cycles).
 ``expert``      out   ``expert_bits``        expert of the running expert stage.
-``pe_busy``     out   1                      the PE array performs R*C MACs this cycle.
+``pe_busy``     out   1                      the PE array performs R*C MACs this cycle (in
+                                             an ``expert_df`` stage: a sub-array performs
+                                             its MACs).
 ==============  ====  =====================  ===================================================
 
 One *layer* is: the kernel reads ``T`` tokens and the parameter block, computes, and writes
@@ -33,7 +35,9 @@ change weights and parameters between layers). Request order within a layer
 and then the router's column tiles; a dataflow front asks for its router tile first and the
 parameter block right after it (the gate requantiser, word 0, is needed before the first
 token reaches the gate normaliser); then, per expert that received tokens, in expert order, the
-column tiles of up, (gate,) down. An expert without tokens is never requested.
+column tiles of up, (gate,) down (sequential variants) or ``DF_UP``, ``DF`` x ``(B - 1)``,
+``DF_DOWN`` (the ``df`` variant, ``B = ceil(count / R)`` row blocks). An expert without tokens
+is never requested.
 
 Weight requests (``wreq`` payload, fields from the least significant bit):
 ``tensor`` (3 bits, :class:`Tensor`), ``expert`` (``expert_bits``), ``tile``

@@ -18,7 +18,9 @@ sel         T x top-k result                 top-k (sequential front) / gate_nor
 gates       T x k Q1.15                      gate_norm / combine
 dispatch    E*ceil(T/R) x R (token, rank)    gate_norm / expert A gather and y slots
 up_q, h     C banks x ceil(T/R)*ceil(f/C)    up, gate drains / gate drain, down A operand
-            x R bytes
+            x R bytes                        (sequential variants only)
+h (df)      wH banks x 2*nA x R bytes        df: A drain (two row blocks) / D A operand
+up_q (df)   cu banks x 2*nU+1 x R bytes      df: up lanes' drain / gate lanes' drain (window)
 y           T*k*ceil(d/W) x W bytes, banked  down drain (slot t*k + rank) / combine
             by word address (one row a cycle)
 ========== ================================ ============================================
@@ -42,11 +44,22 @@ Stages (one ROM row each; the controller separates them by the schedule's switch
   ``x`` by the expert's token list; drain: Requantizer RQup -> ``up_q``, or -> activation LUT ->
   ``h`` when not gated), ``gate`` (drain: RQgate -> LUT -> ``* up_q`` (one registered multiply)
   -> Requantizer RQhid -> ``h``), ``down`` (A from ``h``; drain: RQdown -> ``y`` slots).
+* ``expert_df`` (the ``df`` variant, one stage): the array and the drain requantiser are split
+  into column groups (:mod:`codegen.hdl.split`) while the stage runs: A = ``cu`` up + ``cg``
+  gate columns, sharing the ``x`` operand, and D = ``cd`` down columns, reading ``h``. The
+  stage requests one ``DF_UP``/``DF``/``DF_DOWN`` response per phase (``B + 1`` phases for
+  ``B`` row blocks; :mod:`~codegen.hdl.interface`); each word feeds both groups in the same
+  cycle (lockstep). Phase ``p`` runs A on row block ``p`` and D on block ``p - 1``. Drains:
+  up lanes -> RQup -> ``up_q (df)`` (gated; plain: -> LUT -> ``h (df)``), gate lanes -> RQgate
+  -> LUT -> ``* up_q`` window -> RQhid -> ``h (df)``, D -> RQdown -> ``y``. A D beat waits
+  until the ``h`` tile of its column is written; ``h`` and ``up_q`` hold two row blocks.
 * ``combine``: ``y`` slots and gates into the :class:`Combiner`, whose output is ``y_out``.
 
 Every GEMM runs the PE contract back to back (``max(K, R)`` cycles a tile), so a stage takes
 ``1 + gemm_cycles + post`` cycles with a weight memory that answers a request in the next
-cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts.
+cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts; an ``expert_df``
+stage takes the cycles of ``archmodel.fpga.schedule._df_timing`` (one word a cycle, waits as
+described there).
 """
 from __future__ import annotations
 

@@ -67,6 +67,10 @@ def test_a_dataflow_plan_emits_its_split_array(tmp_path: Path) -> None:
     assert [r["name"] for r in desc["rom"]] == ["front", "expert_df", "combine"]
     assert desc["rom"][1]["variant"] == "df" and desc["rom"][1]["mode"] == 1
     assert desc["weight_request"]["tensors"]["df_up"] == 5
+    # split 2 / 2 / 1: A tiles are 2-column gate tiles (8 of f = 16), D tiles 1 column (8 of d)
+    assert desc["dataflow_expert"]["col_split"] == [2, 2, 1]
+    assert desc["dataflow_expert"]["words"] == {"df_up": 8 * 8, "df": 8 * 16, "df_down": 8 * 16}
+    assert rtl_description(build_plan(SPECS["plain-E8-k1"]))["dataflow_expert"] is None
     text = emit_verilog(plan, tmp_path)[0].read_text()
     # one physical array as two column groups (up+gate: 4 columns, down: 1)
     assert text.count("module moe_gdf") == 1

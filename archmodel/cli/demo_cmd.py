@@ -1,7 +1,9 @@
 """`moearch demo`: the main job, end to end, with a progress display and an HTML report.
 
 Steps (each a module of :mod:`archmodel.cli.demo`): model Mixtral-8x7B across architectures and a
-Composition-of-Experts case; write ``DIR/index.html`` (self-contained) and print a summary.
+Composition-of-Experts case (``modelling``); explore the FPGA MoE-kernel space with multi-agent RL
+and two baselines (``exploration``); generate, C-simulate, verify and synthesise the kernel of the
+best design (``kernel``); write ``DIR/index.html`` (self-contained) and print a summary.
 """
 from __future__ import annotations
 
@@ -20,18 +22,24 @@ from .common import atomic_write, console, si
 @click.option("--quick", is_flag=True, help="Smallest settings (what `make test` runs).")
 def demo(out: Path, quick: bool) -> None:
     """Run the main job and write a self-contained HTML report."""
-    from .demo import modelling, report, sections
+    from .demo import exploration, kernel, modelling, report, sections
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    steps = [("modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices", modelling.run)]
+    steps = [
+        ("modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices", lambda: modelling.run(out, quick)),
+        ("exploring the FPGA MoE-kernel space (multi-agent RL, random, genetic)", lambda: exploration.run(out, quick)),
+        ("generating, C-simulating, verifying and synthesising the best design's kernel",
+         lambda: kernel.run(out, quick, (data["exploration"]["best"] or {}).get("best_design"))),
+    ]
+    names = ("modelling", "exploration", "kernel")
     data: dict[str, dict] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         overall = progress.add_task("moearch demo" + (" --quick" if quick else ""), total=len(steps))
-        for description, step in steps:
+        for name, (description, step) in zip(names, steps):
             progress.update(overall, description=description)
-            data[step.__module__.rsplit(".", 1)[-1]] = step(out, quick)
+            data[name] = step()
             progress.advance(overall)
         progress.update(overall, description="done")
 
@@ -44,9 +52,17 @@ def demo(out: Path, quick: bool) -> None:
         ("SN40L vs DGX A100 model switching", f"{coe[1]['switch_vs_rdu']:.1f}x faster"),
         ("SN40L vs DGX H100 model switching", f"{coe[2]['switch_vs_rdu']:.1f}x faster"),
     ])
-    body = [summary, *sections.modelling_sections(model, out)]
+    k = data["kernel"]
+    verify = k["verify"] or {}
+    timing = next((s["timing"] for s in verify.get("simulators", {}).values() if s.get("timing")), None)
+    summary.kpis([("kernel C-simulation", "bit-exact" if k["csim_bit_exact"] else "MISMATCH"),
+                  ("kernel RTL verification", "passed" if verify.get("passed") else "FAILED" if verify else "no RTL"),
+                  ("measured vs predicted cycles", f"{timing['error']:+.1%}" if timing else "-")])
+    body = [summary, *sections.modelling_sections(model, out), *sections.exploration_sections(data["exploration"], out),
+            *sections.kernel_sections(k, out)]
     page = report.render("moearch demo report",
-                         "Mixture-of-Experts hardware: modelling" + (" (quick settings)" if quick else ""), body)
+                         "Mixture-of-Experts hardware: modelling, design-space exploration, kernel generation and "
+                         "verification" + (" (quick settings)" if quick else ""), body)
     index = out / "index.html"
     atomic_write(index, lambda p: p.write_text(page, encoding="utf-8"))
     atomic_write(out / "demo.json", lambda p: p.write_text(json.dumps(data, indent=2, default=float)))
@@ -54,4 +70,8 @@ def demo(out: Path, quick: bool) -> None:
                   f"on {best['device']} (TPOT {si(best['tpot_s'], 's')})")
     console.print(f"[bold]model switching:[/] SN40L node {coe[1]['switch_vs_rdu']:.1f}x faster than DGX A100, "
                   f"{coe[2]['switch_vs_rdu']:.1f}x than DGX H100")
+    if timing:
+        console.print(f"[bold]kernel:[/] C-sim {'bit-exact' if k['csim_bit_exact'] else 'MISMATCH'}, RTL "
+                      f"{'passed' if verify.get('passed') else 'FAILED'} on {', '.join(verify['simulators'])}, "
+                      f"{timing['measured_cycles']:,} cycles measured vs {timing['predicted_cycles']:,} predicted")
     console.print(f"report: {index}  ({time.perf_counter() - start:.0f} s)")

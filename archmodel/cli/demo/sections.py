@@ -53,3 +53,65 @@ def modelling_sections(data: dict, out: Path) -> list[Section]:
                      for r in data["coe"]]))
     coe.text("The SN40L paper reports switching 31x faster than DGX A100 and 15-16x faster than DGX H100.", note=True)
     return [comp, roof, tiers, coe]
+
+
+def exploration_sections(data: dict, out: Path) -> list[Section]:
+    objectives = data["objectives"]
+    sec = Section("dse", "Design-space exploration: FPGA MoE kernel",
+                  f"Space '{data['space']}' (PE array, DSP packing, buffers, HBM channels, schedule style; "
+                  f"objectives {', '.join(objectives)}). Each agent had {data['budget']} unique evaluations "
+                  f"(seed {data['seed']}); every evaluation is a row in the agent's SQLite job store.")
+    sec.table(Table(("agent", "evaluations", "infeasible", "cached", *[f"best {m}" for m in objectives], "best design"),
+                    [(j["agent"], j["evaluations"], j["infeasible"], j["cached"],
+                      *[si(j["best"][m]) if j["best"] else "-" for m in objectives],
+                      ", ".join(f"{k}={v}" for k, v in (j["best_design"] or {}).items()))
+                     for j in data["jobs"]]))
+    for rel in data["images"]:
+        sec.image(out / rel, Path(rel).stem.replace("_", " "))
+    return [sec]
+
+
+def kernel_sections(data: dict, out: Path) -> list[Section]:
+    spec = data["spec"]
+    sec = Section("kernel", "Generated kernel: schedule, verification, cycles, resources",
+                  f"The best design's schedule style ({spec['style']}) and PE array (capped to {spec['pe'][0]}x"
+                  f"{spec['pe'][1]} so the RTL simulates in seconds) on a {spec['layer']} MoE layer scaled down by "
+                  f"{spec['scale']}: d={spec['hidden']}, f={spec['ffn']}, {spec['experts']} experts, top-{spec['top_k']}, "
+                  f"{'gated' if spec['gated'] else 'not gated'}, {spec['tokens']} tokens. Generated as HLS C++ and "
+                  "Amaranth RTL (Verilog) from one schedule.")
+    verify = data["verify"] or {}
+    sims = verify.get("simulators", {})
+    kpis = [("predicted cycles (FPGA model)", f"{data['predicted_cycles']:,}"),
+            ("HLS C-simulation vs golden model", "bit-exact" if data["csim_bit_exact"] else "MISMATCH")]
+    timing = next((s["timing"] for s in sims.values() if s.get("timing")), None)
+    if timing:
+        kpis.append(("measured cycles (RTL simulation)", f"{timing['measured_cycles']:,} ({timing['error']:+.1%})"))
+        if timing.get("pe_utilisation") is not None:
+            kpis.append(("PE utilisation in PE stages", f"{timing['pe_utilisation']:.1%}"))
+    sec.kpis(kpis)
+    sec.image(out / data["image"], "schedule timeline")
+    if not data["rtl_available"]:
+        sec.text(f"No RTL for this schedule: {data['rtl_message']}")
+    if verify:
+        sec.text(f"Verilator lint (-Wall with the documented waivers): {verify['lint']['outcome']}.")
+        tests = sorted({t["name"] for s in sims.values() for t in s["tests"]})
+        sec.table(Table(("test", *sims), [(name, *[next((t["passed"] for t in s["tests"] if t["name"] == name), "-")
+                                                    for s in sims.values()]) for name in tests],
+                        caption="cocotb tests of the generated RTL against the NumPy golden model"))
+        for name, s in sims.items():
+            if s.get("error"):
+                sec.text(f"{name}: {s['error'].splitlines()[0]}", note=True)
+    if timing:
+        sec.table(Table(("stage", "mode", "predicted cycles", "measured cycles", "error", "PE utilisation"),
+                        [(s["stage"], s["mode"], s["predicted_cycles"], s["measured_cycles"],
+                          f"{(s['measured_cycles'] - s['predicted_cycles']) / s['predicted_cycles']:+.1%}"
+                          if s["predicted_cycles"] else "-",
+                          f"{s['pe_utilisation']:.1%}" if s["pe_utilisation"] is not None else "-")
+                         for s in timing["stages"]],
+                        caption=f"per stage, routing '{timing['routing']}' (tokens per expert {timing['counts']})"))
+    res = verify.get("resources")
+    if res and res.get("data"):
+        sec.table(Table(("resource", "predicted (model)", "synthesised (Yosys synth_xilinx)", "error", "target", "ok"),
+                        [(r["resource"], r["predicted"], r["measured"], f"{r['error']:+.0%}", r["target"], r["ok"])
+                         for r in res["data"]["rows"]]))
+    return [sec]

@@ -1,0 +1,59 @@
+"""Demo step 2: a short design-space exploration of the FPGA MoE-kernel space.
+
+Multi-agent RL (one agent per subsystem: compute, memory, schedule) against two baselines, each
+job an SQLite store; the report (Pareto front, best-so-far, hypervolume) is read back from the
+stores, and the best design overall goes on to the kernel step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelerators.errors import ConfigError
+
+SPACE_FILE = "fpga-moe-kernel.yaml"
+#: (agent, options): multi-agent RL with a shared policy, and two honest baselines.
+AGENTS = (("marl", {"policy": "shared"}), ("random", {}), ("ga", {}))
+
+
+@dataclass(frozen=True)
+class ExplorationSettings:
+    budget: int
+    seed: int = 0
+
+    @classmethod
+    def of(cls, quick: bool) -> "ExplorationSettings":
+        return cls(budget=24 if quick else 150)
+
+
+def space_path() -> Path:
+    """The shipped example space (``examples/`` beside the packages)."""
+    path = Path(__file__).resolve().parents[3] / "examples" / SPACE_FILE
+    if not path.is_file():
+        raise ConfigError(str(path), "examples", SPACE_FILE, "the example space shipped with moearch (examples/)")
+    return path
+
+
+def run(out: Path, quick: bool) -> dict:
+    from dse.job import JobSettings, run_job
+    from dse.report import load_jobs, write_report
+
+    settings = ExplorationSettings.of(quick)
+    jobs_dir = out / "dse"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for agent, options in AGENTS:
+        path = jobs_dir / f"{agent}.db"
+        for stale in jobs_dir.glob(f"{agent}.db*"):  # the demo owns its output folder: start the job afresh
+            stale.unlink()
+        run_job(space_path(), path, JobSettings(agent=agent, seed=settings.seed, budget=settings.budget,
+                                                options=options))
+        paths.append(path)
+    jobs = load_jobs(paths)
+    images = [p for p in write_report(jobs, jobs_dir) if p.suffix == ".png"]
+    summaries = [j.summary_json() for j in jobs]
+    objectives = [o.metric for o in jobs[0].space.objectives]
+    ranked = [s for s in summaries if s["best"]]
+    best = min(ranked, key=lambda s: tuple(s["best"][m] for m in objectives)) if ranked else None
+    return {"budget": settings.budget, "seed": settings.seed, "space": jobs[0].space.name, "objectives": objectives,
+            "jobs": summaries, "best": best, "images": [str(p.relative_to(out)) for p in images]}

@@ -666,7 +666,7 @@ class MoEKernel(wiring.Component):
             oA, oD = pe.group_out(0), pe.group_out(1)
             r_up, r_dn = rq1.group_in(0), rq1.group_in(2 if g.gated else 1)
             o_up, o_dn = rq1.group_out(0), rq1.group_out(2 if g.gated else 1)
-            m.d.comb += [r_up.valid.eq(oA.valid), r_up.payload.mult.eq(q_up[:16]),
+            m.d.comb += [r_up.payload.mult.eq(q_up[:16]),
                          r_up.payload.shift.eq(q_up[16:]),
                          r_dn.valid.eq(oD.valid), r_dn.payload.mult.eq(q_down[:16]),
                          r_dn.payload.shift.eq(q_down[16:]), oD.ready.eq(r_dn.ready),
@@ -677,8 +677,10 @@ class MoEKernel(wiring.Component):
                 m.d.comb += r_dn.payload.acc[c].eq(oD.payload.data[c])
             if g.gated:
                 r_gt, o_gt = rq1.group_in(1), rq1.group_out(1)
-                m.d.comb += [r_gt.valid.eq(oA.valid), r_gt.payload.mult.eq(q_gate[:16]),
-                             r_gt.payload.shift.eq(q_gate[16:]),
+                # A's rows enter both requantiser groups in the same cycle
+                m.d.comb += [r_up.valid.eq(oA.valid & r_gt.ready),
+                             r_gt.valid.eq(oA.valid & r_up.ready),
+                             r_gt.payload.mult.eq(q_gate[:16]), r_gt.payload.shift.eq(q_gate[16:]),
                              oA.ready.eq(r_up.ready & r_gt.ready),
                              o_up.ready.eq(1), o_gt.ready.eq(lut.i.ready)]
                 for c in range(cg):
@@ -722,7 +724,8 @@ class MoEKernel(wiring.Component):
                                  g0.eq(0), gsl.eq(0)]
                 h_src, h_lane0, h_valid = rq2.o.payload, cu, rq2.o.valid
             else:
-                m.d.comb += [oA.ready.eq(r_up.ready), o_up.ready.eq(lut.i.ready)]
+                m.d.comb += [r_up.valid.eq(oA.valid), oA.ready.eq(r_up.ready),
+                             o_up.ready.eq(lut.i.ready)]
                 h_src, h_lane0, h_valid = lut.o.payload, 0, lut.o.valid
             # ---- h rows (two row blocks)
             hr = Signal(range(max(2, R)))

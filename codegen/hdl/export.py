@@ -10,7 +10,7 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-__all__ = ["LintResult", "absolute_paths", "lint_verilog", "to_verilog"]
+__all__ = ["LintResult", "WALL_STYLE_WARNINGS", "absolute_paths", "lint_verilog", "to_verilog"]
 
 # "/a/b" or "C:\a" that is not part of a longer token (so "/* ... */" comments do not match)
 _ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+[\w.+-]*|\b[A-Za-z]:\\[\w\\.+-]+")
@@ -39,10 +39,17 @@ class LintResult:
     messages: str
 
 
-def lint_verilog(text: str, *, top: str, verilator: Path) -> LintResult:
+#: the only warnings ``verilator --lint-only -Wall`` reports on the kernel's Verilog, all style
+#: warnings of Yosys-written Verilog (docs/codegen.md, "Hardware (RTL)")
+WALL_STYLE_WARNINGS = ("UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME", "VARHIDDEN")
+
+
+def lint_verilog(text: str, *, top: str, verilator: Path, wall: bool = False,
+                 waive: tuple[str, ...] = ()) -> LintResult:
     """The caller finds ``verilator`` (``verification.simulators.require("verilator").executable``).
 
-    ``verilator --lint-only`` with its default warnings fatal, except WIDTHEXPAND.
+    ``verilator --lint-only`` with its default warnings fatal, except WIDTHEXPAND; ``wall``
+    adds ``-Wall`` (every warning fatal except WIDTHEXPAND and ``waive``).
 
     Yosys (Amaranth's backend) folds explicit sign extensions back into ``$signed(a) + $signed(b)``
     with operands of different widths, relying on Verilog's well-defined context extension;
@@ -53,6 +60,7 @@ def lint_verilog(text: str, *, top: str, verilator: Path) -> LintResult:
         src = Path(tmp) / f"{top}.v"
         src.write_text(text)
         proc = subprocess.run(
-            [str(verilator), "--lint-only", "-Wno-WIDTHEXPAND", "--top-module", top, src.name],
+            [str(verilator), "--lint-only", *(["-Wall"] if wall else []), "-Wno-WIDTHEXPAND",
+             *(f"-Wno-{w}" for w in waive), "--top-module", top, src.name],
             cwd=tmp, capture_output=True, text=True, timeout=120, check=False)
     return LintResult(ok=proc.returncode == 0, messages=proc.stdout + proc.stderr)

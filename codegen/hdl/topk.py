@@ -13,7 +13,7 @@ unconsumed (combinational on ``o.ready``).
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -61,7 +61,9 @@ class TopK(wiring.Component):
         v = self.i.payload
         before = []  # the newcomer goes at or before position j
         for j in range(k):
-            occupied = count > j
+            # count <= E - 1: position j >= E - 1 is never occupied yet (and a constant
+            # comparison would trip Verilator's CMPCONST under -Wall)
+            occupied = count > j if j < e - 1 else Const(0, 1)
             flag = Signal(name=f"before_{j}")
             m.d.comb += flag.eq(~occupied | (v > held.logit[j]))
             before.append(flag)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from accelerators.errors import ConfigError
-from codegen.hdl.export import absolute_paths, lint_verilog
+from codegen.hdl.export import WALL_STYLE_WARNINGS, absolute_paths, lint_verilog
 from codegen.plan import build_plan
 from codegen.rtl import emit_verilog, rtl_description
 from codegen.spec import KernelSpec
@@ -46,6 +46,10 @@ def test_emitted_verilog_is_portable_and_lint_clean(name: str, tmp_path: Path) -
     verilator = ensure_simulator("verilator").executable
     result = lint_verilog(text, top=plan.name, verilator=verilator)
     assert result.ok, result.messages
+    # -Wall: nothing beyond the style warnings of Yosys-written Verilog
+    strict = lint_verilog(text, top=plan.name, verilator=verilator, wall=True,
+                          waive=WALL_STYLE_WARNINGS)
+    assert strict.ok, strict.messages
 
 
 def test_the_shapes_use_both_fronts_and_every_variant() -> None:

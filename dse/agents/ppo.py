@@ -31,7 +31,7 @@ import base64
 import contextlib
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Final
 
 import numpy as np
@@ -42,20 +42,21 @@ from ..space import Design, Space
 from .base import Agent, Observation, random_design, rng_from_state, rng_state, round_seed
 
 DEFAULTS: Final[dict[str, Any]] = {
-    "n_steps": 128, "batch_size": 32, "n_epochs": 4, "learning_rate": 1e-3, "ent_coef": 0.01, "hidden": 64,
-    "block": 16, "max_free": 32, "incumbent": 0.5, "scale": "log",
+    "n_steps": 32, "batch_size": 32, "n_epochs": 4, "learning_rate": 1e-3, "ent_coef": 0.01, "hidden": 64,
+    "block": 16, "max_free": 16, "incumbent": 0.5, "scale": "log", "train": True,
 }
 OPTION_DOCS: Final[dict[str, str]] = {
-    "n_steps": "steps per PPO update (default 128)",
+    "n_steps": "steps per PPO update (default 32)",
     "batch_size": "minibatch size in steps (default 32)",
     "n_epochs": "passes over each update's steps (default 4)",
     "learning_rate": "Adam step size (default 1e-3)",
     "ent_coef": "entropy bonus (default 0.01)",
     "hidden": "units in each of the two hidden layers of the policy and value nets (default 64)",
     "block": "contexts sampled per policy call (default 16)",
-    "max_free": "free steps (known designs) per requested design before a round gives up (default 32)",
+    "max_free": "free steps (known designs) per requested design before a round gives up (default 16)",
     "incumbent": "probability that a step starts from the best design so far (default 0.5)",
     "scale": "log (relative improvements; default) or linear",
+    "train": "false keeps the initial policy (an ablation: what the search does without learning)",
 }
 _INTS: Final = ("n_steps", "batch_size", "n_epochs", "hidden", "block", "max_free")
 _FLOATS: Final = ("learning_rate", "ent_coef", "incumbent")
@@ -83,6 +84,8 @@ def check_options(name: str, options: Mapping[str, Any], extra: Mapping[str, Any
         raise ConfigError(None, "learning_rate", out["learning_rate"], "a number > 0")
     if out["scale"] not in ("log", "linear"):
         raise ConfigError(None, "scale", out["scale"], "log or linear")
+    if not isinstance(out["train"], bool):
+        raise ConfigError(None, "train", out["train"], "true or false")
     return out
 
 
@@ -309,11 +312,15 @@ class BanditAgent(Agent):
 
     # ask/tell ---------------------------------------------------------------------------------
     def _finish(self, step: _Pending, outcome: Observation) -> None:
+        if not self.hyper["train"]:
+            return
         reward = self.mdp.reward(step.context, outcome)
         for learner, obs, action, value, log_prob in step.parts:
             self.learners[learner].record(obs, action, value, log_prob, reward)
 
     def _train_ready(self) -> None:
+        if not self.hyper["train"]:
+            return
         for learner in self.learners:
             while learner.ready():
                 learner.train()
@@ -338,7 +345,7 @@ class BanditAgent(Agent):
                 self.counters["steps"] += 1
                 known = self.cache.get(index)
                 if known is not None:
-                    self._finish(step, known)
+                    self._finish(step, replace(known, cached=True))
                     free += 1
                     self.counters["free_steps"] += 1
                 elif index in self.pending:
@@ -362,8 +369,9 @@ class BanditAgent(Agent):
             self.cache.record(obs)
         for obs in observations:
             index = self.space.index_of(obs.design)
-            for step in self.pending.pop(index, []):
-                self._finish(step, self.cache.get(index) or obs)
+            known = self.cache.get(index)
+            for step in self.pending.pop(index, []):  # new to the agent when proposed: a discovery
+                self._finish(step, replace(known if known is not None else obs, cached=False))
         self._train_ready()
 
     def diagnostics(self) -> dict[str, Any]:

@@ -10,9 +10,14 @@ The design problem seen by the RL agents is a *contextual bandit*: an episode is
   between the best and the worst feasible value known (0 = best, 1 = worst).
 * **Action.** A whole design (each environment says how actions map onto value indices).
 * **Reward.** :class:`dse.reward.TeamReward` seeded with the context as the best so far: the
-  improvement of the proposed design over the context, divided by the spread of the feasible
-  values known (in [0, 1]); ``-0.1`` for an infeasible or failed design; 1 for the first feasible
-  design when there was no context. Bounded, so it never blows up near the optimum.
+  improvement of a newly evaluated design over the context, divided by the spread of the
+  feasible values known (in [0, 1]); ``-0.1`` for an infeasible or failed design; 1 for the first
+  feasible design when there was no context. A design already known (a cache hit) improves
+  nothing and tells nothing new: ``-0.1``, like an infeasible one. So the order is improvement >
+  a new feasible design (0) > a repeat or an infeasible design: a policy gains nothing by
+  proposing designs it has seen, however good they are (with 0 for repeats, a policy on a space
+  that is mostly infeasible learns to play safe by repeating known feasible designs). Bounded,
+  so it never blows up near the optimum.
 * **Value scale.** The first objective (minimisation form) is compared on a log scale by
   default (``scale="log"``: ``log v`` for positive values, ``-log(-v)`` for negative ones, i.e.
   maximised positive metrics), so improvements are relative: a 1% gain near the optimum is
@@ -187,8 +192,13 @@ class DesignMDP:
         return obs
 
     def reward(self, context: int | None, outcome: Observation) -> float:
-        """TeamReward of ``outcome`` with the context as the best so far and the known spread."""
+        """TeamReward of ``outcome`` with the context as the best so far and the known spread.
+
+        A repeat of a known design (``outcome.cached``) improves nothing and tells nothing new:
+        ``-penalty``, like an infeasible design."""
         cache = self.cache
+        if outcome.cached:
+            return -self.penalty
         if context is None:
             team = TeamReward(penalty=self.penalty)
         else:

@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
 from ..agents.base import Observation
 from ..space import Design, Space
@@ -33,6 +34,9 @@ class DesignEnv(gym.Env):
     def __init__(self, space: Space, evaluate: Evaluate | None = None, *, incumbent: float = 0.5,
                  scale: str = "log", cache: EvaluationCache | None = None):
         super().__init__()
+        # The cache persists across episodes (that is the budget), so a seeded reset does not
+        # replay an episode: gymnasium's name for that is a nondeterministic environment.
+        self.spec = EnvSpec("moearch/Design-v0", nondeterministic=True)
         self.space = space
         self.cache = cache if cache is not None else EvaluationCache(space, evaluate, scale)
         self.mdp = DesignMDP(self.cache, incumbent)

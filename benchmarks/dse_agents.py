@@ -1,0 +1,338 @@
+"""DSE agents on enumerable spaces: regret against the known optimum (printed, never asserted on time).
+
+    python benchmarks/dse_agents.py [--quick] [--seeds 10] [--jobs 2] [--out benchmarks/results/dse]
+
+Protocol (docs/dse.md, "Benchmark"):
+
+1. Each space (``dse.bench.spaces``) is enumerated once with the archmodel models and its metric
+   table cached (``build/dse-bench``): the optimum, the median and the Pareto front are known.
+2. Every agent runs ``--seeds`` seeds against the table. Only unique evaluations count: repeats
+   are cache hits and designs rejected before evaluation are free, as in a job. One run per seed
+   goes to the agent's largest budget and the smaller budgets are its prefixes (the agent never
+   knows the budget and every round asks ``--batch`` designs, so its first n evaluations do not
+   depend on how long it runs; see ``dse.bench.runner``).
+3. Per budget: median normalised regret ``(best - optimum) / (median - optimum)`` with its
+   quartiles, the share of seeds within 1 % of the optimum, and for two objectives the median
+   hypervolume ratio. Random search also gets its exact expectation, median and share (closed
+   form, sampling without replacement), checked against a Monte Carlo estimate.
+4. Exhaustive enumeration through the agent interface is the reference: it must find the optimum
+   and the whole front.
+
+Budget caps: ``tpe`` and ``gp`` stop early (``CAPS``) because their cost per round grows with
+every design told — including the designs rejected before evaluation, which are most of these
+spaces. Measured here on 2 cores, one run to the next budget takes: tpe to 1000 on
+pim-power-budget 845 s (its study is rebuilt from ~10,000 trials every round); gp to 300 on
+fpga-kernel-fine 510 s, gp to 100 on pim-power-budget 190 s (its constraint GP covers every
+rejected design). ``--no-caps`` runs them to 1000 anyway.
+
+Writes ``OUT/dse_agents.json`` (every run's best-so-far curve), ``OUT/summary.md`` and PNGs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dse.bench.runner import run_agent  # noqa: E402
+from dse.bench.spaces import bench_space, list_bench_spaces  # noqa: E402
+from dse.bench.stats import (best_so_far, hypervolume_after, random_exact, random_monte_carlo,  # noqa: E402
+                             reference_of)
+from dse.bench.table import load_table  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BUDGETS = (30, 100, 300, 1000)
+QUICK_BUDGETS = (10, 30)
+# label -> (agent, options)
+AGENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "random": ("random", {}),
+    "ga": ("ga", {}),
+    "tpe": ("tpe", {}),
+    "gp": ("gp", {}),
+    "ppo": ("ppo", {}),
+    "marl-shared": ("marl", {"policy": "shared"}),
+    "marl-independent": ("marl", {"policy": "independent"}),
+    "marl-shared-untrained": ("marl", {"policy": "shared", "train": False}),
+}
+# (label, space) -> largest budget run; see the module docstring for the measured costs.
+CAPS: dict[tuple[str, str], int] = {
+    ("tpe", "fpga-kernel-fine"): 300, ("tpe", "pim-power-budget"): 300,
+    ("gp", "fpga-kernel-fine"): 100, ("gp", "pim-power-budget"): 30,
+}
+COST_ORDER = ("gp", "tpe", "marl-independent", "ppo", "marl-shared", "marl-shared-untrained", "ga", "random")
+
+
+def _run(task: tuple[str, str, str, int, int, int, str | None]) -> dict[str, Any]:
+    space_name, label, agent, seed, budget, batch, cache = task
+    space, text = bench_space(space_name)
+    table = load_table(space, text, cache)
+    trace = run_agent(table, agent, seed, budget, batch=batch, **AGENTS[label][1])
+    return {"space": space_name, "label": label, "seed": seed, "evaluations": trace.evaluations,
+            "rounds": trace.rounds, "queries": trace.queries, "cache_hits": trace.cache_hits,
+            "rejected": trace.rejected, "stop_reason": trace.stop_reason, "seconds": trace.seconds,
+            "diagnostics": trace.extra}
+
+
+def _summarise(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=float)
+    return {"median": float(np.median(arr)), "q25": float(np.quantile(arr, 0.25)),
+            "q75": float(np.quantile(arr, 0.75)), "mean": float(arr.mean())}
+
+
+def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...], cache: str | None,
+            mc_draws: int) -> dict[str, Any]:
+    space, text = bench_space(space_name)
+    table = load_table(space, text, cache)
+    ref = reference_of(table)
+    two = len(space.objectives) > 1
+    out: dict[str, Any] = {
+        "space": {"name": space.name, "size": space.size, "evaluable": ref.evaluable, "feasible": ref.feasible,
+                  "within_1pct": ref.within, "optimum": ref.optimum, "median": ref.median,
+                  "optimum_design": space.values_of(space.design_at(ref.optimum_index)),
+                  "front_size": int(len(ref.front)), "objectives": [[o.metric, o.goal] for o in space.objectives],
+                  "groups": {k: [space.parameters[i].name for i in v] for k, v in space.groups.items()},
+                  "table_digest": table.digest},
+        "agents": {}}
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_label.setdefault(run["label"], []).append(run)
+    for label, group in by_label.items():
+        group.sort(key=lambda r: r["seed"])
+        entry: dict[str, Any] = {"agent": AGENTS[label][0] if label in AGENTS else label,
+                                 "options": AGENTS[label][1] if label in AGENTS else {}, "budgets": {}, "runs": []}
+        curves, bests = [], []
+        for run in group:
+            best = best_so_far(table, run["evaluations"])
+            curve = ref.regret(best)
+            curves.append(curve)
+            bests.append(best)
+            entry["runs"].append({k: v for k, v in run.items() if k not in ("evaluations", "space", "label")} |
+                                 {"unique_evaluations": len(run["evaluations"]),
+                                  "regret_curve": [round(float(c), 6) if np.isfinite(c) else None for c in curve]})
+        for n in budgets:
+            if any(len(c) < n for c in curves):
+                continue  # not every seed got this far (capped or the space ran out)
+            regrets = [float(c[n - 1]) for c in curves]
+            finals = [float(ref.hit(b[n - 1])) for b in bests]
+            cell: dict[str, Any] = {"regret": _summarise(regrets), "share_within_1pct": float(np.mean(finals)),
+                                    "seeds": len(regrets)}
+            if two:
+                cell["hypervolume_ratio"] = _summarise(
+                    [hypervolume_after(table, ref, run["evaluations"], n) for run in group])
+            entry["budgets"][str(n)] = cell
+        entry["seconds"] = _summarise([r["seconds"] for r in group])
+        out["agents"][label] = entry
+    rng = np.random.default_rng(0)
+    out["random_exact"] = {}
+    for n in budgets:
+        exact = random_exact(table, ref, n)
+        mc_regret, mc_share = random_monte_carlo(table, ref, n, mc_draws, rng)
+        out["random_exact"][str(n)] = {"expected_regret": exact.expected_regret, "median_regret": exact.median_regret,
+                                       "p_within_1pct": exact.p_within, "monte_carlo_regret": mc_regret,
+                                       "monte_carlo_within_1pct": mc_share, "monte_carlo_draws": mc_draws}
+    horizon = max(budgets)
+    out["random_exact_curve"] = [random_exact(table, ref, n).expected_regret for n in range(1, horizon + 1)]
+    # The reference: exhaustive through the agent interface, over the whole space.
+    started = time.perf_counter()
+    trace = run_agent(table, "exhaustive", 0, ref.evaluable, batch=64)
+    best = best_so_far(table, trace.evaluations)
+    out["exhaustive"] = {"evaluations": len(trace.evaluations), "best": float(best[-1]),
+                         "found_optimum": bool(best[-1] == ref.optimum), "stop_reason": trace.stop_reason,
+                         "seconds": time.perf_counter() - started}
+    if two:
+        out["exhaustive"]["hypervolume_ratio"] = hypervolume_after(table, ref, trace.evaluations, len(trace.evaluations))
+    return out
+
+
+def _fmt(x: float) -> str:
+    if x == 0:
+        return "0"
+    return f"{x:.3f}" if abs(x) >= 0.001 else f"{x:.1e}"
+
+
+def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
+    lines = []
+    for name, data in result["spaces"].items():
+        s = data["space"]
+        lines.append(f"### {name}: {s['size']:,} designs, {s['evaluable']:,} evaluable, {s['within_1pct']} within 1 % "
+                     f"of the optimum\n")
+        lines.append("Median normalised regret (share of seeds within 1 % of the optimum):\n")
+        lines.append("| agent | " + " | ".join(str(b) for b in budgets) + " | s/run |")
+        lines.append("|---|" + "---|" * (len(budgets) + 1))
+        for label, entry in data["agents"].items():
+            cells = []
+            for b in budgets:
+                cell = entry["budgets"].get(str(b))
+                cells.append("—" if cell is None else f"{_fmt(cell['regret']['median'])} ({cell['share_within_1pct']:.0%})")
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {entry['seconds']['median']:.1f} |")
+        exact = data["random_exact"]
+        lines.append("| random, exact | " + " | ".join(
+            f"{_fmt(exact[str(b)]['median_regret'])} ({exact[str(b)]['p_within_1pct']:.0%})" for b in budgets) + " | |")
+        lines.append("")
+        if len(s["objectives"]) > 1:
+            lines.append("Median hypervolume ratio (found / true front):\n")
+            lines.append("| agent | " + " | ".join(str(b) for b in budgets) + " |")
+            lines.append("|---|" + "---|" * len(budgets))
+            for label, entry in data["agents"].items():
+                cells = [("—" if str(b) not in entry["budgets"] else
+                          f"{entry['budgets'][str(b)]['hypervolume_ratio']['median']:.3f}") for b in budgets]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            lines.append("")
+        ex = data["exhaustive"]
+        lines.append(f"Exhaustive: {ex['evaluations']:,} evaluations, optimum found: {ex['found_optimum']}"
+                     + (f", hypervolume ratio {ex['hypervolume_ratio']:.3f}" if "hypervolume_ratio" in ex else "")
+                     + f". Random search, expected regret (exact vs Monte Carlo): "
+                     + ", ".join(f"{b}: {exact[str(b)]['expected_regret']:.4f} vs {exact[str(b)]['monte_carlo_regret']:.4f}"
+                                 for b in budgets) + ".\n")
+    return "\n".join(lines)
+
+
+def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, data in result["spaces"].items():
+        labels = list(data["agents"])
+        colours = {label: plt.cm.tab10(i % 10) for i, label in enumerate(labels)}
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for label in labels:
+            runs = data["agents"][label]["runs"]
+            length = min(len(r["regret_curve"]) for r in runs)
+            if length == 0:
+                continue
+            curves = np.array([[np.inf if v is None else v for v in r["regret_curve"][:length]] for r in runs])
+            x = np.arange(1, length + 1)
+            ax.plot(x, np.median(curves, axis=0), label=label, color=colours[label])
+            ax.fill_between(x, np.quantile(curves, 0.25, axis=0), np.quantile(curves, 0.75, axis=0),
+                            color=colours[label], alpha=0.12, linewidth=0)
+        exact = data["random_exact_curve"]
+        ax.plot(np.arange(1, len(exact) + 1), exact, "k--", linewidth=1, label="random, exact expectation")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(0, 2)
+        ax.set_xlabel("unique evaluations")
+        ax.set_ylabel("normalised regret of the best so far (median, IQR)")
+        ax.set_title(f"{name}: best so far")
+        ax.legend(fontsize=8, ncol=2)
+        ax.grid(alpha=0.3, which="both")
+        path = out / f"{name}-best-so-far.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for label in labels:
+            cells = data["agents"][label]["budgets"]
+            xs = [b for b in budgets if str(b) in cells]
+            if not xs:
+                continue
+            med = [cells[str(b)]["regret"]["median"] for b in xs]
+            lo = [cells[str(b)]["regret"]["q25"] for b in xs]
+            hi = [cells[str(b)]["regret"]["q75"] for b in xs]
+            left.errorbar(xs, med, yerr=[np.subtract(med, lo), np.subtract(hi, med)], marker="o", capsize=3,
+                          label=label, color=colours[label])
+            right.plot(xs, [cells[str(b)]["share_within_1pct"] for b in xs], marker="o", label=label,
+                       color=colours[label])
+        ex = data["random_exact"]
+        left.plot(budgets, [ex[str(b)]["median_regret"] for b in budgets], "k--", label="random, exact median")
+        right.plot(budgets, [ex[str(b)]["p_within_1pct"] for b in budgets], "k--", label="random, exact")
+        for axis in (left, right):
+            axis.set_xscale("log")
+            axis.set_xticks(budgets, [str(b) for b in budgets])
+            axis.set_xlabel("budget (unique evaluations)")
+            axis.grid(alpha=0.3)
+        left.set_yscale("symlog", linthresh=1e-3)
+        left.set_ylabel("normalised regret (median, IQR)")
+        right.set_ylabel("share of seeds within 1 % of the optimum")
+        right.set_ylim(-0.02, 1.02)
+        right.legend(fontsize=7)
+        fig.suptitle(f"{name}: regret vs budget")
+        fig.tight_layout()
+        path = out / f"{name}-budgets.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="coarse spaces, 2 seeds, budgets 10 and 30")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per agent (default 10; quick: 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--batch", type=int, default=8, help="designs per round")
+    parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated labels: " + ", ".join(AGENTS))
+    parser.add_argument("--spaces", default=None, help="comma-separated benchmark spaces")
+    parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
+    parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
+    args = parser.parse_args(argv)
+
+    budgets = QUICK_BUDGETS if args.quick else BUDGETS
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    spaces = args.spaces.split(",") if args.spaces else list_bench_spaces(quick=args.quick)
+    labels = [a for a in args.agents.split(",") if a]
+    unknown = [a for a in labels if a not in AGENTS]
+    if unknown:
+        parser.error(f"unknown agents {unknown}; known: {', '.join(AGENTS)}")
+    cache = args.cache or None
+    started = time.perf_counter()
+    for name in spaces:  # enumerate (or read) every table once, before the workers need it
+        space, text = bench_space(name)
+        t0 = time.perf_counter()
+        table = load_table(space, text, cache)
+        print(f"{name}: {space.size:,} designs, table in {time.perf_counter() - t0:.1f} s", flush=True)
+    tasks = []
+    for name in spaces:
+        for label in labels:
+            cap = max(budgets) if args.no_caps or args.quick else CAPS.get((label, name), max(budgets))
+            for seed in range(seeds):
+                tasks.append((name, label, AGENTS[label][0], seed, cap, args.batch, cache))
+    tasks.sort(key=lambda t: COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER))
+    runs: list[dict[str, Any]] = []
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for run in pool.map(_run, tasks):
+                runs.append(run)
+                print(f"  {run['space']} {run['label']} seed {run['seed']}: {len(run['evaluations'])} evaluations, "
+                      f"{run['seconds']:.1f} s", flush=True)
+    else:
+        runs = [_run(t) for t in tasks]
+    budgets_of = tuple(b for b in budgets)
+    result: dict[str, Any] = {
+        "settings": {"quick": args.quick, "seeds": seeds, "budgets": list(budgets_of), "batch": args.batch,
+                     "caps": {f"{k[0]}@{k[1]}": v for k, v in CAPS.items()} if not (args.no_caps or args.quick) else {},
+                     "agents": {label: {"agent": AGENTS[label][0], "options": AGENTS[label][1]} for label in labels},
+                     "jobs": args.jobs},
+        "spaces": {name: analyse(name, [r for r in runs if r["space"] == name], budgets_of, cache,
+                                 2000 if args.quick else 20000) for name in spaces},
+    }
+    result["seconds"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    tmp = args.out / ".dse_agents.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, args.out / "dse_agents.json")
+    text = markdown(result, budgets_of)
+    (args.out / "summary.md").write_text(text)
+    written = plots(result, budgets_of, args.out)
+    print(text)
+    print(f"wrote {args.out / 'dse_agents.json'}, {args.out / 'summary.md'}, " + ", ".join(p.name for p in written))
+    print(f"total {result['seconds']:.0f} s")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,6 @@ these run on Icarus (a build takes well under a second). A bounded number of exa
 default, more with --slow."""
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,16 @@ from codegen.writer import write_kernel
 _counter = itertools.count()
 
 
-#: d = f = E = 1 is drawn only by the strict xfail test below (Icarus sees X on y_out there)
-DEGENERATE = {"hidden": 1, "ffn": 1, "experts": 1}
-
-
 @st.composite
 def kernel_specs(draw: st.DrawFn) -> KernelSpec:
     experts = draw(st.integers(1, 6))
-    spec = KernelSpec(
-        tokens=draw(st.integers(1, 6)), hidden=draw(st.integers(1, 12)),
+    # d = 1 is left to the strict xfail test below: Icarus sees X on y_out there for some data
+    return KernelSpec(
+        tokens=draw(st.integers(1, 6)), hidden=draw(st.integers(2, 12)),
         ffn=draw(st.integers(1, 16)), experts=experts, top_k=draw(st.integers(1, experts)),
         gated=draw(st.booleans()), activation=draw(st.sampled_from(ACTIVATIONS)),
         pe_rows=draw(st.integers(1, 4)), pe_cols=draw(st.integers(1, 4)),
         stream_bytes=draw(st.sampled_from((1, 2, 4, 8))))
-    if all(getattr(spec, k) == v for k, v in DEGENERATE.items()):
-        spec = dataclasses.replace(spec, ffn=2)
-    return spec
 
 
 def _check(spec: KernelSpec, seed: int, sim: Any, root: Path) -> None:
@@ -83,11 +76,19 @@ def test_generated_kernels_match_golden_more_examples(spec: KernelSpec, seed: in
     _check(spec, seed, _session(request), tmp_path_factory.mktemp("prop"))
 
 
-@pytest.mark.xfail(strict=True, reason="RTL finding: with d = f = E = 1 the Combiner's accumulator "
-                   "(comb.final) is X in Icarus (4-state) when the first output word is valid; "
-                   "Verilator and the Amaranth simulator (2-state) give the golden output")
-def test_single_scalar_expert_is_x_free_in_icarus(request: pytest.FixtureRequest,
-                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
-    spec = KernelSpec(tokens=1, hidden=1, ffn=1, experts=1, top_k=1, gated=False, pe_rows=1,
-                      pe_cols=1, stream_bytes=1)
-    _check(spec, 0, _session(request), tmp_path_factory.mktemp("degenerate"))
+#: RTL finding (codegen/hdl): kernels with d = 1 put X on y_out in Icarus (4-state) for some
+#: data, from the Combiner's accumulator (comb.final); Verilator and the Amaranth simulator
+#: (2-state) give the golden output for the same data. Found by the property above.
+X_CASES = [
+    pytest.param(dict(tokens=1, hidden=1, ffn=1, experts=1, top_k=1), 0, id="d1-f1-E1"),
+    pytest.param(dict(tokens=1, hidden=1, ffn=16, experts=2, top_k=1), 20, id="d1-f16-E2-seed20"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="RTL finding: X on y_out in Icarus for d = 1 (see X_CASES)")
+@pytest.mark.parametrize("sizes,seed", X_CASES)
+def test_d1_kernels_are_x_free_in_icarus(sizes: dict, seed: int, request: pytest.FixtureRequest,
+                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    spec = KernelSpec(**sizes, gated=False, activation="gelu", pe_rows=1, pe_cols=1,
+                      stream_bytes=1)
+    _check(spec, seed, _session(request), tmp_path_factory.mktemp("degenerate"))

@@ -91,7 +91,8 @@ def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
                          "tensors' column tiles (codegen.hdl.interface.requests_for_layer)",
         "nominal_requests": [{"tensor": r.tensor.name, "expert": r.expert, "tile": r.tile, "cols": r.cols,
                               "words": geom.response_words(r)}
-                             for r in itf.requests_for_layer(geom, plan.tokens_per_expert)],
+                             for r in itf.requests_for_layer(geom, plan.tokens_per_expert, _front_mode(plan),
+                                                             variants=plan.schedule.variants)],
     }
 
 
@@ -207,3 +208,9 @@ def check_manifest(root: str | Path) -> list[str]:
     if manifest.get("sources_sha256") != sources_digest(recorded):
         problems.append("sources_sha256 does not match the listed file hashes")
     return problems
+
+
+def _front_mode(plan) -> str:
+    """``dataflow`` when the schedule streams router, top-k and gate normaliser as one group."""
+    front = [s for s in plan.schedule.stages if s.expert is None and s.task != "combine"]
+    return "dataflow" if any(s.mode == "dataflow" for s in front) else "sequential"

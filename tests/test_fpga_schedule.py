@@ -214,3 +214,15 @@ def test_device_name_budget() -> None:
     assert r.as_dict()["stages"][0]["task"] == "load"
     with pytest.raises(ConfigError):
         schedule_moe_layer(S, COUNTS, B16, rows=256, cols=256)
+
+
+def test_dataflow_experts_with_a_sequential_front() -> None:
+    """style='dataflow' with front='sequential' schedules the front one stage after another and the
+    experts in dataflow (it used to raise as if a streaming front had been asked for)."""
+    from archmodel.fpga.schedule import schedule_moe_layer
+    from archmodel.fpga.tasks import MoELayer
+    shape = MoELayer(tokens=8, hidden=32, ffn=64, experts=8, top_k=2, gated=True)
+    s = schedule_moe_layer(shape, [2] * 8, "alveo-u280", rows=4, cols=4, style="dataflow", front="sequential")
+    front = [st for st in s.stages if st.expert is None and st.task != "combine"]
+    assert {st.mode for st in front} == {"sequential"}
+    assert {v.name for v in s.variants} == {"df"}

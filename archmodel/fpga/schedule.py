@@ -581,7 +581,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     # front group: dataflow or sequential (whichever is faster under intar)
     df_front_ok = style in ("dataflow", "intar") if front is None else front == "dataflow"
     front_df = _front_dataflow(s, b, W, 0, 0) if df_front_ok else None
-    if (style == "dataflow" or front == "dataflow") and front_df is None:
+    if front_df is None and (front == "dataflow" or (front is None and style == "dataflow")):
         raise ConfigError(None, "front" if front else "style", front or style,
                           f"E <= cols for a streaming router (E = {s.experts}, cols = {b.cols})")
     seq_front_ok = style in ("sequential", "intar") if front is None else front == "sequential"

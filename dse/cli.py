@@ -85,7 +85,8 @@ def dse() -> None:
 
 @dse.command("run")
 @click.argument("space", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--agent", required=True, help="random, exhaustive, ga, tpe, gp (see `moearch dse agents`).")
+@click.option("--agent", required=True, help="random, exhaustive, ga, tpe, gp, ppo, marl (see `moearch dse agents`); "
+              "marl takes --option policy=shared|independent.")
 @click.option("--budget", type=int, required=True, help="Unique evaluations to spend.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -201,6 +201,7 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     written = []
     for name, data in result["spaces"].items():
@@ -252,9 +253,11 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
         for axis in (left, right):
             axis.set_xscale("log")
             axis.set_xticks(budgets, [str(b) for b in budgets])
+            axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             axis.set_xlabel("budget (unique evaluations)")
             axis.grid(alpha=0.3)
         left.set_yscale("symlog", linthresh=1e-3)
+        left.set_ylim(0, 2)
         left.set_ylabel("normalised regret (median, IQR)")
         right.set_ylabel("share of seeds within 1 % of the optimum")
         right.set_ylim(-0.02, 1.02)
@@ -279,7 +282,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="redraw the summary and plots of a saved dse_agents.json into --out (no runs)")
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        result = json.loads(args.from_json.read_text())
+        budgets_saved = tuple(result["settings"]["budgets"])
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "summary.md").write_text(markdown(result, budgets_saved))
+        for path in plots(result, budgets_saved, args.out):
+            print(f"wrote {path}")
+        return result
 
     budgets = QUICK_BUDGETS if args.quick else BUDGETS
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)

@@ -445,11 +445,11 @@ def _fixed_buffers(s: MoELayer, b: Budget, W: int, front_seq: bool) -> list[Buff
     T, d, E, k = s.tokens, s.hidden, s.experts, s.top_k
     tbits = max(1, (T - 1).bit_length())
     bufs = [
-        Buffer("x", 8 * T, d),                               # one word per hidden index: any R rows gather
+        Buffer("x", 8 * T, d, banks=W, lane_bits=8),         # one word per hidden index: any R rows gather
         Buffer("dispatch.tokens", tbits, T * k),             # per-expert token lists
         Buffer("dispatch.gates", 16, T * k),                 # Q1.15 gate weight per (token, rank)
-        Buffer("y", 8 * W, T * k * ceil_div(d, W)),          # expert outputs awaiting combine
-        Buffer("exp_rom", 16, 256),                          # GateNormalizer EXP table
+        Buffer("y", 8 * W, T * k * ceil_div(d, W), lane_bits=8),  # expert outputs awaiting combine
+        Buffer("exp_rom", 16, 256, rom=True),                # GateNormalizer EXP table (a ROM in logic)
     ]
     if front_seq:
         bufs += [Buffer("logits", 32 * min(E, b.cols), T * ceil_div(E, b.cols)),
@@ -460,9 +460,9 @@ def _fixed_buffers(s: MoELayer, b: Budget, W: int, front_seq: bool) -> list[Buff
 def _seq_buffers(s: MoELayer, b: Budget, count: int) -> list[Buffer]:
     R, C, f = b.rows, b.cols, s.ffn
     rt = ceil_div(count, R)
-    bufs = [Buffer("h", 8 * R, rt * f)]
+    bufs = [Buffer("h", 8 * R, rt * f, banks=C, lane_bits=8)]       # LaneBanks: C banks of R byte lanes
     if s.gated:
-        bufs.append(Buffer("up_q", 8 * R, rt * f))
+        bufs.append(Buffer("up_q", 8 * R, rt * f, banks=C, lane_bits=8))
     if count > R:
         bufs.append(Buffer("wtile", 8 * C, max(s.hidden, f)))
     return bufs
@@ -633,6 +633,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
                         hidden_product_lanes=b.cols if s.gated else 0, combiner_lanes=W,
                         topk=(s.experts, s.top_k), gate_norm=(s.experts, s.top_k),
                         controllers=(3 if s.gated else 2) if "df" in used else 1, mode_switch_splits=splits,
-                        buffers=tuple(bufs))
+                        buffers=tuple(bufs), serializer_lanes=0 if front_is_seq else s.experts,
+                        datapath=(W, b.cols, b.rows, s.tokens, s.gated))
     return ScheduleResult(s, b, style, W, counts, tuple(stages), variants, tuple(per_expert), total,
                           estimate_resources(parts, b), tuple(bufs))

@@ -35,7 +35,7 @@ def drive(agent, rounds, n=5, infeasible_when=None):
 
 
 def test_registry_names():
-    assert list_agents() == ["exhaustive", "ga", "gp", "random", "tpe"]
+    assert list_agents() == ["exhaustive", "ga", "gp", "marl", "ppo", "random", "tpe"]
     with pytest.raises(ConfigError, match="one of: exhaustive"):
         make_agent("annealing", SPACE, 0)
     with pytest.raises(ConfigError, match="population"):

@@ -25,7 +25,8 @@ pim-power-budget 845 s (its study is rebuilt from ~10,000 trials every round); g
 fpga-kernel-fine 510 s, gp to 100 on pim-power-budget 190 s (its constraint GP covers every
 rejected design). ``--no-caps`` runs them to 1000 anyway.
 
-Writes ``OUT/dse_agents.json`` (every run's best-so-far curve), ``OUT/summary.md`` and PNGs.
+Writes ``OUT/dse_agents.json`` (every run's best-so-far curve), ``OUT/summary.json`` (the same
+without the curves), ``OUT/summary.md`` and PNGs; ``--from-json`` redraws them from a saved run.
 """
 from __future__ import annotations
 
@@ -153,6 +154,18 @@ def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...
     return out
 
 
+def compact(result: dict[str, Any]) -> dict[str, Any]:
+    """The result without per-run curves: what docs/dse-bench/summary.json keeps."""
+    spaces = {}
+    for name, data in result["spaces"].items():
+        agents = {label: {k: v for k, v in entry.items() if k != "runs"} |
+                  {"stop_reasons": sorted({r["stop_reason"] for r in entry["runs"]}),
+                   "diagnostics": entry["runs"][0].get("diagnostics", {}) if entry["runs"] else {}}
+                  for label, entry in data["agents"].items()}
+        spaces[name] = {k: v for k, v in data.items() if k not in ("agents", "random_exact_curve")} | {"agents": agents}
+    return {k: v for k, v in result.items() if k != "spaces"} | {"spaces": spaces}
+
+
 def _fmt(x: float) -> str:
     if x == 0:
         return "0"
@@ -221,7 +234,7 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
         exact = data["random_exact_curve"]
         ax.plot(np.arange(1, len(exact) + 1), exact, "k--", linewidth=1, label="random, exact expectation")
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_yscale("symlog", linthresh=1e-5)
         ax.set_ylim(0, 2)
         ax.set_xlabel("unique evaluations")
         ax.set_ylabel("normalised regret of the best so far (median, IQR)")
@@ -256,7 +269,7 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
             axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             axis.set_xlabel("budget (unique evaluations)")
             axis.grid(alpha=0.3)
-        left.set_yscale("symlog", linthresh=1e-3)
+        left.set_yscale("symlog", linthresh=1e-5)
         left.set_ylim(0, 2)
         left.set_ylabel("normalised regret (median, IQR)")
         right.set_ylabel("share of seeds within 1 % of the optimum")
@@ -279,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=8, help="designs per round")
     parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated labels: " + ", ".join(AGENTS))
     parser.add_argument("--spaces", default=None, help="comma-separated benchmark spaces")
+    parser.add_argument("--budgets", default=None, help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
@@ -290,11 +304,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         budgets_saved = tuple(result["settings"]["budgets"])
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "summary.md").write_text(markdown(result, budgets_saved))
+        (args.out / "summary.json").write_text(json.dumps(compact(result), indent=1))
         for path in plots(result, budgets_saved, args.out):
             print(f"wrote {path}")
         return result
 
-    budgets = QUICK_BUDGETS if args.quick else BUDGETS
+    budgets = tuple(sorted(int(b) for b in args.budgets.split(","))) if args.budgets else \
+        (QUICK_BUDGETS if args.quick else BUDGETS)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     spaces = args.spaces.split(",") if args.spaces else list_bench_spaces(quick=args.quick)
     labels = [a for a in args.agents.split(",") if a]
@@ -311,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tasks = []
     for name in spaces:
         for label in labels:
-            cap = max(budgets) if args.no_caps or args.quick else CAPS.get((label, name), max(budgets))
+            cap = max(budgets) if args.no_caps or args.quick else min(CAPS.get((label, name), max(budgets)), max(budgets))
             for seed in range(seeds):
                 tasks.append((name, label, AGENTS[label][0], seed, cap, args.batch, cache))
     tasks.sort(key=lambda t: COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER))
@@ -340,6 +356,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.replace(tmp, args.out / "dse_agents.json")
     text = markdown(result, budgets_of)
     (args.out / "summary.md").write_text(text)
+    (args.out / "summary.json").write_text(json.dumps(compact(result), indent=1))
     written = plots(result, budgets_of, args.out)
     print(text)
     print(f"wrote {args.out / 'dse_agents.json'}, {args.out / 'summary.md'}, " + ", ".join(p.name for p in written))

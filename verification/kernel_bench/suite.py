@@ -2,8 +2,9 @@
 
 Each is a ``moearch codegen`` argument list; together they cover gated and plain experts,
 ``k`` = 1, 2 and ``E``, ``E`` = 4 and 8, ``T`` = 1, both front modes (dataflow when ``E <= C``,
-sequential otherwise), both expert variants (``seq-stream``; ``seq-tiled`` when an expert gets
-more tokens than the array has rows) and stream words narrower and wider than a PE row.
+sequential otherwise), every expert variant (``seq-stream``; ``seq-tiled`` when an expert gets
+more tokens than the array has rows; the dataflow ``df``) and stream words narrower and wider
+than a PE row.
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ SHAPES: dict[str, list[str]] = {
     # T=1 and k = E = 8, gated, gelu: E > C = 4 -> sequential front, two router column tiles
     "t1-k8-gated": ["--shape", "d=16,f=32,experts=8,top_k=8", "--tokens", "1", "--pe", "4x4",
                     "--gated", "--activation", "gelu", "--stream-bytes", "8"],
+    # the dataflow expert variant (df: up+gate | down on column groups of a 2x8 array, three row
+    # blocks of 2 tokens each at the nominal 3 tokens per expert), gated
+    "df-e4-k2-gated": ["--shape", "d=16,f=32,experts=4,top_k=2", "--tokens", "6", "--pe", "2x8",
+                       "--style", "dataflow", "--gated", "--stream-bytes", "4"],
 }
 
 

@@ -123,6 +123,11 @@ class KernelBench:
     def layers_started(self) -> int:
         return self._layer + 1
 
+    @property
+    def open_stage(self) -> Span | None:
+        """The stage running now (not yet in ``stats.spans``), if any."""
+        return self._open
+
     # ------------------------------------------------------------------------------ reset
     async def reset(self, cycles: int = 2) -> None:
         """Hold ``rst`` for ``cycles`` rising edges with every input idle, then forget all

@@ -265,7 +265,7 @@ async def reset_mid_layer(dut: Any) -> None:
     cut = max(1, total // 2)
     await bench.run_cycles(cut)
     interrupted = {"cut_cycle": cut, "predicted_cycles": total,
-                   "stages_started": len(bench.stats.spans) + (bench._open is not None),
+                   "stages_started": len(bench.stats.spans) + (bench.open_stage is not None),
                    "outputs_before_reset": len(bench.stats.outputs)}
     assert interrupted["outputs_before_reset"] == 0, "the layer produced output before half-way"
     await bench.reset(2)

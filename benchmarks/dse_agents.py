@@ -64,19 +64,27 @@ AGENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "marl-independent": ("marl", {"policy": "independent"}),
     "marl-shared-untrained": ("marl", {"policy": "shared", "train": False}),
 }
+# Ablations (run them with --agents): what the marl results owe to learning and to acting agents.
+ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "marl-shared-fast": ("marl", {"policy": "shared", "learning_rate": 0.003, "n_epochs": 10}),
+    "marl-shared-all-act": ("marl", {"policy": "shared", "active": 1.0}),
+    "ppo-fast": ("ppo", {"learning_rate": 0.003, "n_epochs": 10}),
+}
+KNOWN: dict[str, tuple[str, dict[str, Any]]] = {**AGENTS, **ABLATIONS}
 # (label, space) -> largest budget run; see the module docstring for the measured costs.
 CAPS: dict[tuple[str, str], int] = {
     ("tpe", "fpga-kernel-fine"): 300, ("tpe", "pim-power-budget"): 300,
     ("gp", "fpga-kernel-fine"): 100, ("gp", "pim-power-budget"): 30,
 }
-COST_ORDER = ("gp", "tpe", "marl-independent", "ppo", "marl-shared", "marl-shared-untrained", "ga", "random")
+COST_ORDER = ("gp", "tpe", "marl-independent", "ppo-fast", "ppo", "marl-shared-fast", "marl-shared",
+              "marl-shared-all-act", "marl-shared-untrained", "ga", "random")
 
 
 def _run(task: tuple[str, str, str, int, int, int, str | None]) -> dict[str, Any]:
     space_name, label, agent, seed, budget, batch, cache = task
     space, text = bench_space(space_name)
     table = load_table(space, text, cache)
-    trace = run_agent(table, agent, seed, budget, batch=batch, **AGENTS[label][1])
+    trace = run_agent(table, agent, seed, budget, batch=batch, **KNOWN[label][1])
     return {"space": space_name, "label": label, "seed": seed, "evaluations": trace.evaluations,
             "rounds": trace.rounds, "queries": trace.queries, "cache_hits": trace.cache_hits,
             "rejected": trace.rejected, "stop_reason": trace.stop_reason, "seconds": trace.seconds,
@@ -108,8 +116,8 @@ def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...
         by_label.setdefault(run["label"], []).append(run)
     for label, group in by_label.items():
         group.sort(key=lambda r: r["seed"])
-        entry: dict[str, Any] = {"agent": AGENTS[label][0] if label in AGENTS else label,
-                                 "options": AGENTS[label][1] if label in AGENTS else {}, "budgets": {}, "runs": []}
+        entry: dict[str, Any] = {"agent": KNOWN[label][0] if label in KNOWN else label,
+                                 "options": KNOWN[label][1] if label in KNOWN else {}, "budgets": {}, "runs": []}
         curves, bests = [], []
         for run in group:
             best = best_so_far(table, run["evaluations"])
@@ -150,7 +158,8 @@ def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...
                          "found_optimum": bool(best[-1] == ref.optimum), "stop_reason": trace.stop_reason,
                          "seconds": time.perf_counter() - started}
     if two:
-        out["exhaustive"]["hypervolume_ratio"] = hypervolume_after(table, ref, trace.evaluations, len(trace.evaluations))
+        out["exhaustive"]["hypervolume_ratio"] = hypervolume_after(table, ref, trace.evaluations,
+                                                                   len(trace.evaluations))
     return out
 
 
@@ -185,7 +194,8 @@ def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
             cells = []
             for b in budgets:
                 cell = entry["budgets"].get(str(b))
-                cells.append("—" if cell is None else f"{_fmt(cell['regret']['median'])} ({cell['share_within_1pct']:.0%})")
+                cells.append("—" if cell is None else
+                             f"{_fmt(cell['regret']['median'])} ({cell['share_within_1pct']:.0%})")
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {entry['seconds']['median']:.1f} |")
         exact = data["random_exact"]
         lines.append("| random, exact | " + " | ".join(
@@ -204,8 +214,8 @@ def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
         lines.append(f"Exhaustive: {ex['evaluations']:,} evaluations, optimum found: {ex['found_optimum']}"
                      + (f", hypervolume ratio {ex['hypervolume_ratio']:.3f}" if "hypervolume_ratio" in ex else "")
                      + f". Random search, expected regret (exact vs Monte Carlo): "
-                     + ", ".join(f"{b}: {exact[str(b)]['expected_regret']:.4f} vs {exact[str(b)]['monte_carlo_regret']:.4f}"
-                                 for b in budgets) + ".\n")
+                     + ", ".join(f"{b}: {exact[str(b)]['expected_regret']:.4f} vs "
+                                 f"{exact[str(b)]['monte_carlo_regret']:.4f}" for b in budgets) + ".\n")
     return "\n".join(lines)
 
 
@@ -290,9 +300,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per agent (default 10; quick: 2)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--batch", type=int, default=8, help="designs per round")
-    parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated labels: " + ", ".join(AGENTS))
+    parser.add_argument("--agents", default=",".join(AGENTS),
+                        help="comma-separated labels: " + ", ".join(KNOWN) + f" (default: {', '.join(AGENTS)})")
     parser.add_argument("--spaces", default=None, help="comma-separated benchmark spaces")
-    parser.add_argument("--budgets", default=None, help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
+    parser.add_argument("--budgets", default=None,
+                        help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
@@ -314,9 +326,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
     spaces = args.spaces.split(",") if args.spaces else list_bench_spaces(quick=args.quick)
     labels = [a for a in args.agents.split(",") if a]
-    unknown = [a for a in labels if a not in AGENTS]
+    unknown = [a for a in labels if a not in KNOWN]
     if unknown:
-        parser.error(f"unknown agents {unknown}; known: {', '.join(AGENTS)}")
+        parser.error(f"unknown agents {unknown}; known: {', '.join(KNOWN)}")
     cache = args.cache or None
     started = time.perf_counter()
     for name in spaces:  # enumerate (or read) every table once, before the workers need it
@@ -327,9 +339,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tasks = []
     for name in spaces:
         for label in labels:
-            cap = max(budgets) if args.no_caps or args.quick else min(CAPS.get((label, name), max(budgets)), max(budgets))
+            cap = max(budgets)
+            if not (args.no_caps or args.quick):
+                cap = min(CAPS.get((label, name), cap), cap)
             for seed in range(seeds):
-                tasks.append((name, label, AGENTS[label][0], seed, cap, args.batch, cache))
+                tasks.append((name, label, KNOWN[label][0], seed, cap, args.batch, cache))
     tasks.sort(key=lambda t: COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER))
     runs: list[dict[str, Any]] = []
     if args.jobs > 1:
@@ -344,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "settings": {"quick": args.quick, "seeds": seeds, "budgets": list(budgets_of), "batch": args.batch,
                      "caps": {f"{k[0]}@{k[1]}": v for k, v in CAPS.items()} if not (args.no_caps or args.quick) else {},
-                     "agents": {label: {"agent": AGENTS[label][0], "options": AGENTS[label][1]} for label in labels},
+                     "agents": {label: {"agent": KNOWN[label][0], "options": KNOWN[label][1]} for label in labels},
                      "jobs": args.jobs},
         "spaces": {name: analyse(name, [r for r in runs if r["space"] == name], budgets_of, cache,
                                  2000 if args.quick else 20000) for name in spaces},

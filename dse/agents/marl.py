@@ -107,7 +107,8 @@ class MarlAgent(BanditAgent):
         per_agent: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         if self.shared:
             space = env.observation_space(self.agents[0])
-            obs = np.stack([indicator_observation(base[i], space, j, k) for i in range(len(contexts)) for j in range(k)])
+            obs = np.stack([indicator_observation(base[i], space, j, k)
+                            for i in range(len(contexts)) for j in range(k)])
             actions, values, log_probs = self.learners[0].act(obs, self.rng)
             for j in range(k):
                 rows = slice(j, None, k)

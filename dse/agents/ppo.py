@@ -119,26 +119,25 @@ def _torch():
     return torch
 
 
-class _SpacesEnv:
-    """The smallest gymnasium environment SB3 accepts: it only carries the spaces (never stepped)."""
+def spaces_env(observation_space, action_space):
+    """The smallest gymnasium environment SB3 accepts: it carries the spaces and is never stepped
+    (the agents feed PPO transitions they collected through ask/tell)."""
+    import gymnasium as gym
 
-    def __new__(cls, observation_space, action_space):
-        import gymnasium as gym
+    class SpacesOnly(gym.Env):
+        metadata = {"render_modes": []}
 
-        class SpacesOnly(gym.Env):
-            metadata = {"render_modes": []}
+        def __init__(self):
+            self.observation_space = observation_space
+            self.action_space = action_space
 
-            def __init__(self):
-                self.observation_space = observation_space
-                self.action_space = action_space
+        def reset(self, *, seed=None, options=None):
+            raise RuntimeError("this environment only carries spaces; the agent collects transitions itself")
 
-            def reset(self, *, seed=None, options=None):  # pragma: no cover - never stepped
-                raise RuntimeError("this environment only carries spaces")
+        def step(self, action):
+            raise RuntimeError("this environment only carries spaces; the agent collects transitions itself")
 
-            def step(self, action):  # pragma: no cover - never stepped
-                raise RuntimeError("this environment only carries spaces")
-
-        return SpacesOnly()
+    return SpacesOnly()
 
 
 # --- one PPO learner fed with transitions we collect --------------------------------------------
@@ -204,7 +203,7 @@ class Learner:
         self.action_dims = [int(n) for n in np.asarray(action_space.nvec).reshape(-1)]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # initial weights: from the seed, not the global generator
-            self.model = PPO("MlpPolicy", _SpacesEnv(observation_space, action_space), n_steps=self.steps_per_update,
+            self.model = PPO("MlpPolicy", spaces_env(observation_space, action_space), n_steps=self.steps_per_update,
                              batch_size=int(minibatch), n_epochs=int(hyper["n_epochs"]),
                              learning_rate=float(hyper["learning_rate"]), ent_coef=float(hyper["ent_coef"]),
                              gamma=0.0, gae_lambda=1.0, clip_range=0.2, normalize_advantage=True,
@@ -261,7 +260,8 @@ class Learner:
         torch.save({"policy": self.model.policy.state_dict(), "optimizer": self.model.policy.optimizer.state_dict()},
                    blob)
         return {"torch": base64.b64encode(blob.getvalue()).decode(), "updates": self.updates,
-                "n_updates": self.model._n_updates, "steps": self.steps.state_dict(self.obs_size, len(self.action_dims))}
+                "n_updates": self.model._n_updates,
+                "steps": self.steps.state_dict(self.obs_size, len(self.action_dims))}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         torch = _torch()
@@ -275,13 +275,16 @@ class Learner:
 
 # --- the ask/tell driver shared by ppo and marl ----------------------------------------------------
 
+Part = tuple[int, np.ndarray, np.ndarray, float, float]  # (learner, obs, action, value, log_prob)
+
+
 @dataclass
 class _Pending:
     """A step waiting for its design's outcome: the context and, per learner part, what was taken."""
 
     context: int | None
     index: int
-    parts: list[tuple[int, np.ndarray, np.ndarray, float, float]]  # (learner, obs, action, value, log_prob)
+    parts: list[Part]
 
 
 class BanditAgent(Agent):
@@ -306,7 +309,7 @@ class BanditAgent(Agent):
     def build_learners(self) -> list[Learner]:
         raise NotImplementedError
 
-    def act(self, contexts: Sequence[int | None]) -> list[tuple[Design, list[tuple[int, np.ndarray, np.ndarray, float, float]]]]:
+    def act(self, contexts: Sequence[int | None]) -> list[tuple[Design, list[Part]]]:
         """For each context: the proposed design and the (learner, obs, action, value, log_prob) parts."""
         raise NotImplementedError
 

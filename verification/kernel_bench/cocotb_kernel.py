@@ -211,6 +211,11 @@ async def nominal_routing(dut: Any) -> None:
         layer["manifest_predicted_cycles"] = int(KERNEL.manifest["predicted"]["cycles"])
         report["manifest_stage_cycles"] = manifest
         _save_report("nominal_routing", report)
+    for st in layer["stages"]:  # per stage, also into the JUnit file's properties
+        record_metric(f"stage.{st['stage']}.measured_cycles", st["measured_cycles"])
+        record_metric(f"stage.{st['stage']}.predicted_cycles", st["predicted_cycles"])
+        if st["pe_utilisation"] is not None:
+            record_metric(f"stage.{st['stage']}.pe_utilisation", st["pe_utilisation"])
     tol = float(CONFIG["cycle_tolerance"])
     error = abs(layer["measured_cycles"] - layer["predicted_cycles"]) / layer["predicted_cycles"]
     record_metric("layer_cycle_error", error)

@@ -84,6 +84,9 @@ class EvaluationCache:
         self.space = space
         self.evaluate = evaluate
         self.scale = scale
+        self._clear()
+
+    def _clear(self) -> None:
         self.outcomes: dict[int, Observation] = {}
         self.feasible: list[int] = []   # design indices of feasible designs, in the order seen
         self.values: dict[int, float] = {}  # scaled first objective of the feasible ones
@@ -151,7 +154,7 @@ class EvaluationCache:
         return {"outcomes": [o.to_json() for o in self.outcomes.values()], "hits": self.hits}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.__init__(self.space, self.evaluate, self.scale)  # type: ignore[misc]
+        self._clear()
         for data in state["outcomes"]:
             self.record(Observation.from_json(data))
         self.hits = int(state["hits"])

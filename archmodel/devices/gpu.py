@@ -162,43 +162,54 @@ UNIT_OF_KIND = {"gemm": "matrix", "attention": "matrix", "elementwise": "vector"
 
 
 class RooflineModel:
-    """The GPU/NPU model of one operator table; compiled once, evaluated on arrays.
+    """The GPU model of one operator table; compiled once, evaluated on arrays.
 
     The interface every device model follows (see ``archmodel.step.DEVICE_MODELS``):
     ``device_args(device, precision, parallel, weight_tier)`` -> values of its device symbols,
     ``step_times(costs, step_args, device_args, weight_tier, main_tier)`` -> :class:`StepTimes`,
     ``step_total(step_args, device_args)`` -> seconds per step (the sweep path).
+
+    Devices whose time is ``max(compute, memory) + comm + launch`` per operator with other
+    expressions (NPU, FPGA) subclass it and override ``device_symbols``, ``units``,
+    :meth:`op_exprs`, :meth:`device_args` and, when they move other bytes than the table
+    counts, :meth:`reported_costs`.
     """
+
+    device_symbols: tuple = DEVICE_SYMBOLS
+    units: dict = UNIT_OF_KIND
 
     def __init__(self, table: OperatorTable):
         self.table = table
-        self.exprs = [op_time_exprs(op) for op in table.specs]
+        self.exprs = [self.op_exprs(op) for op in table.specs]
+
+    def op_exprs(self, op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+        """(compute, memory, comm, launch) seconds of one instance of ``op``."""
+        return op_time_exprs(op)
 
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
         return device_values(device, precision, parallel, weight_tier)
 
+    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
+        """The costs the per-operator report shows: the table's, unless the device moves other bytes."""
+        return costs
+
     @cached_property
     def _per_op(self):
         flat = [self.table.substitute(e) for quad in self.exprs for e in quad]
-        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, flat)
+        return compile_exprs(STEP_SYMBOLS + self.device_symbols, flat)
 
     @cached_property
     def _total(self):
         total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
-        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, [self.table.substitute(total)])
+        return compile_exprs(STEP_SYMBOLS + self.device_symbols, [self.table.substitute(total)])
 
     def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
         """Seconds per step for arrays of design points (the sweep path: no per-operator arrays)."""
         return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
 
-    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
-                   main_tier: str) -> StepTimes:
-        flat = self._per_op(*step_args, *device_args)
-        shape = costs.values["flops"].shape[1:]
-        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
-        n = len(self.exprs)
-        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
+    def op_tiers(self, weight_tier: str, main_tier: str) -> tuple[str, ...]:
+        """The memory tier (or ``link``) each operator's time is charged to."""
         tiers = []
         for op in self.table.specs:
             if op.kind in ("allreduce", "alltoall"):
@@ -207,5 +218,15 @@ class RooflineModel:
                 tiers.append(weight_tier)
             else:
                 tiers.append(main_tier)
-        return StepTimes(costs, *parts, units=tuple(UNIT_OF_KIND[op.kind] for op in self.table.specs),
-                         tiers=tuple(tiers))
+        return tuple(tiers)
+
+    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
+                   main_tier: str) -> StepTimes:
+        flat = self._per_op(*step_args, *device_args)
+        shape = costs.values["flops"].shape[1:]
+        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
+        n = len(self.exprs)
+        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
+        return StepTimes(self.reported_costs(costs, step_args, device_args), *parts,
+                         units=tuple(self.units[op.kind] for op in self.table.specs),
+                         tiers=self.op_tiers(weight_tier, main_tier))

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -63,11 +63,11 @@ import sympy as sp
 from accelerators.errors import ConfigError
 
 from ..energy import attention_dtype, step_energy
-from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, compile_exprs, d, eg, ep, fe, fs,
+from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, d, eg, ep, fe, fs,
                        k, ns, s, u, wB)
 from ..parallel import Parallelism
 from ..precision import Precision
-from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, StepTimes, TM,
+from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineModel, TM,
                   device_values, op_time_exprs, wave_efficiency)
 
 # Hot Chips 31 (2019), Huawei Da Vinci core: 16x16x16 cube = 4,096 FP16 MACs per cycle; vector unit 2048 bits.
@@ -235,34 +235,25 @@ def npu_device_values(device, precision: Precision, parallel: Parallelism, weigh
     return tuple(base) + (attention_rate(device, precision), float(dies_of(device)))
 
 
-class NPUModel:
-    """The Ascend model of one operator table (interface of :class:`~archmodel.devices.gpu.RooflineModel`);
-    ``layout`` switches the MoE layer to one expert per die (large EP)."""
+class NPUModel(RooflineModel):
+    """The Ascend model of one operator table (a :class:`~archmodel.devices.gpu.RooflineModel` with
+    cube/vector/attention rates); ``layout`` switches the MoE layer to one expert per die (large EP)."""
+
+    device_symbols = NPU_SYMBOLS
+    units = UNIT_OF_KIND
 
     def __init__(self, table: OperatorTable, layout: ExpertLayout | None = None):
-        self.table = table
         self.layout = layout
-        self.exprs = [npu_time_exprs(op, table.model, layout) for op in table.specs]
+        super().__init__(table)
+
+    def op_exprs(self, op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+        return npu_time_exprs(op, self.table.model, self.layout)
 
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
         return npu_device_values(device, precision, parallel, weight_tier)
 
-    @cached_property
-    def _per_op(self):
-        flat = [self.table.substitute(e) for quad in self.exprs for e in quad]
-        return compile_exprs(STEP_SYMBOLS + NPU_SYMBOLS, flat)
-
-    @cached_property
-    def _total(self):
-        total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
-        return compile_exprs(STEP_SYMBOLS + NPU_SYMBOLS, [self.table.substitute(total)])
-
-    def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
-        """Seconds per step for arrays of design points (the sweep path)."""
-        return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
-
-    def moved_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
+    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
         """The table's costs with what the NPU actually moves: non-expert weights once per die,
         the combine at BF16."""
         dies = float(device_args[-1])
@@ -276,24 +267,6 @@ class NPUModel:
                 comm[i] = comm[i] * np.maximum(act_bytes, COMBINE_ELEMENT_BYTES) / act_bytes
         values["weights"], values["comm"] = weights, comm
         return OpCosts(names=costs.names, kinds=costs.kinds, groups=costs.groups, count=costs.count, values=values)
-
-    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
-                   main_tier: str) -> StepTimes:
-        flat = self._per_op(*step_args, *device_args)
-        shape = costs.values["flops"].shape[1:]
-        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
-        n = len(self.exprs)
-        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
-        tiers = []
-        for op in self.table.specs:
-            if op.kind in ("allreduce", "alltoall"):
-                tiers.append("link")
-            elif op.name != "embedding" and op.weights != 0:
-                tiers.append(weight_tier)
-            else:
-                tiers.append(main_tier)
-        return StepTimes(self.moved_costs(costs, step_args, device_args), *parts,
-                         units=tuple(UNIT_OF_KIND[op.kind] for op in self.table.specs), tiers=tuple(tiers))
 
 
 # -- weights, steps and disaggregated serving -------------------------------------------------

@@ -27,13 +27,10 @@ launches. Collectives use the device's links as in the roofline model.
 """
 from __future__ import annotations
 
-from functools import cached_property
-
-import numpy as np
 import sympy as sp
 
-from ..devices.gpu import UNIT_OF_KIND as _GPU_UNITS, StepTimes, _link
-from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
+from ..devices.gpu import UNIT_OF_KIND as _GPU_UNITS, RooflineModel, _link
+from ..optable import OpSpec, ep, tp
 from ..parallel import Parallelism
 from ..precision import Precision
 from .budget import DEFAULT_SWITCH_CYCLES, make_budget
@@ -79,12 +76,14 @@ def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     return op.flops / (AC * CLK), memory, zero, zero
 
 
-class FPGAModel:
+class FPGAModel(RooflineModel):
     """The FPGA model of one operator table; compiled once, evaluated on arrays."""
 
-    def __init__(self, table: OperatorTable):
-        self.table = table
-        self.exprs = [op_time_exprs(op) for op in table.specs]
+    device_symbols = DEVICE_SYMBOLS
+    units = UNITS
+
+    def op_exprs(self, op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+        return op_time_exprs(op)
 
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
@@ -106,35 +105,3 @@ class FPGAModel:
         bw_tp, lat_tp = _link(device, parallel.tp)
         bw_ep, lat_ep = _link(device, parallel.ep)
         return (fpga.clock, rows, cols, w_bw, main.read_bandwidth, bw_s, cap, bw_tp, lat_tp, bw_ep, lat_ep)
-
-    @cached_property
-    def _per_op(self):
-        flat = [self.table.substitute(e) for quad in self.exprs for e in quad]
-        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, flat)
-
-    @cached_property
-    def _total(self):
-        total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
-        return compile_exprs(STEP_SYMBOLS + DEVICE_SYMBOLS, [self.table.substitute(total)])
-
-    def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
-        """Seconds per step for arrays of design points."""
-        return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
-
-    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
-                   main_tier: str) -> StepTimes:
-        flat = self._per_op(*step_args, *device_args)
-        shape = costs.values["flops"].shape[1:]
-        arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
-        n = len(self.exprs)
-        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
-        tiers = []
-        for op in self.table.specs:
-            if op.kind in ("allreduce", "alltoall"):
-                tiers.append("link")
-            elif op.name != "embedding" and op.weights != 0:
-                tiers.append(weight_tier)
-            else:
-                tiers.append(main_tier)
-        return StepTimes(costs, *parts, units=tuple(UNITS[op.kind] for op in self.table.specs), tiers=tuple(tiers))
-

@@ -106,7 +106,6 @@ class KernelBench:
         self._x_offer = False
         self._pending: deque[tuple[int, deque[int]]] = deque()
         self._w_offer = False
-        self._w_word: int | None = None
         self._params: list[Any] = []
         self._layer = -1
         self._open: Span | None = None
@@ -220,71 +219,6 @@ class KernelBench:
             opening = valid and self._open is None
             row = _int(self._stage, "stage") if opening else 0
             exp = _int(self._expert, "expert") if opening else 0
-            await edge
-            self.cycle += 1
-        self._rst.value = 0
-        self._clear()
-
-    # ------------------------------------------------------------------------------ the loop
-    async def run(self, *, outputs: int, max_cycles: int, settle: int = 16) -> None:
-        """Run until ``outputs`` output words (counted since the last reset) have arrived and the
-        stage that produced the last one has closed; ``TimeoutError`` after ``max_cycles``."""
-        await self._loop(lambda: len(self.stats.outputs) >= outputs, max_cycles, settle)
-
-    async def run_cycles(self, cycles: int) -> None:
-        """Run exactly ``cycles`` clock cycles (e.g. into the middle of a layer)."""
-        stop = self.cycle + cycles
-        await self._loop(lambda: self.cycle >= stop, cycles + 1, 0, wait_span=False)
-
-    async def _loop(self, done: Any, max_cycles: int, settle: int, wait_span: bool = True) -> None:
-        x_pay, x_val, x_rdy = self._x
-        y_pay, y_val, y_rdy = self._y
-        rq_pay, rq_val, rq_rdy = self._rq
-        w_pay, w_val, w_rdy = self._w
-        rng = self.rng
-        edge, settled = RisingEdge(self._clk), ReadOnly()
-        stats = self.stats
-        limit = self.cycle + max_cycles
-        finished_at: int | None = None
-        x_payload = w_payload = None
-        while True:
-            cycle = self.cycle
-            # ---- drive (just after the rising edge)
-            if self._x_queue and not self._x_offer:
-                self._x_offer = self.x_gap == 0.0 or rng.random() >= self.x_gap
-            x_val.value = int(self._x_offer)
-            if self._x_offer and x_payload != self._x_queue[0]:
-                x_payload = self._x_queue[0]
-                x_pay.value = x_payload
-            head = bool(self._pending) and self._pending[0][0] <= cycle
-            if head and not self._w_offer:
-                self._w_offer = self.w_gap == 0.0 or rng.random() >= self.w_gap
-            if not head:
-                self._w_offer = False
-            w_val.value = int(self._w_offer)
-            if self._w_offer:
-                word = self._pending[0][1][0]
-                if word != w_payload:
-                    w_payload = word
-                    w_pay.value = word
-            y_ready = self.y_ready == 1.0 or rng.random() < self.y_ready
-            y_rdy.value = int(y_ready)
-            rq_ready = self.wreq_ready == 1.0 or rng.random() < self.wreq_ready
-            rq_rdy.value = int(rq_ready)
-            # ---- sample (everything settled before the edge)
-            await settled
-            x_fire = self._x_offer and _int(x_rdy, "x_in__ready") == 1
-            w_fire = self._w_offer and _int(w_rdy, "wdata__ready") == 1
-            request = None
-            if rq_ready and _int(rq_val, "wreq__valid") == 1:
-                request = _int(rq_pay, "wreq__payload (valid high)")
-            out = None
-            if y_ready and _int(y_val, "y_out__valid") == 1:
-                out = _int(y_pay, "y_out__payload (valid high)")
-            valid = _int(self._stage_valid, "stage_valid")
-            busy = _int(self._busy, "pe_busy")
-            row = _int(self._stage, "stage") if valid else 0
-            exp = _int(self._expert, "expert") if valid else 0
             await edge
             self.cycle += 1
             # ---- update the bench state with what happened at that edge

@@ -176,8 +176,12 @@ def _colours(jobs: Sequence[JobData]) -> dict[str, Any]:
 
 
 def _axis_label(space: Space, index: int) -> str:
-    o = space.objectives[index]
-    return f"{o.metric} ({o.goal})"
+    return goal_label(space.objectives[index])
+
+
+def goal_label(objective) -> str:
+    """``latency_s (minimised)``: the metric's name carries its unit; "min" alone reads as minutes."""
+    return f"{objective.metric} ({'minimised' if objective.goal == 'min' else 'maximised'})"
 
 
 def plot_pareto(jobs: Sequence[JobData], path: Path) -> Path:
@@ -330,7 +334,7 @@ def write_report(jobs: Sequence[JobData], out_dir: str | Path, top: int = 10) ->
     if len(space.objectives) == 2:
         images.append(plot_pareto(jobs, out / "pareto.png"))
     first = space.objectives[0]
-    images.append(_plot_curves(jobs, [best_so_far(j) for j in jobs], f"best feasible {first.metric} ({first.goal})",
+    images.append(_plot_curves(jobs, [best_so_far(j) for j in jobs], f"best feasible {goal_label(first)}",
                                f"{space.name}: best so far", out / "best_so_far.png"))
     norm = normaliser(jobs) if len(space.objectives) > 1 else None
     if norm is not None:

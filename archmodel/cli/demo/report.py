@@ -51,7 +51,8 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "<span class='pass'>pass</span>" if value else "<span class='fail'>fail</span>"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+        # counts and large values in full with separators (19,910), small ones to 4 digits (0.0735)
+        return f"{value:,.0f}" if value.is_integer() or abs(value) >= 1e3 else f"{value:.4g}"
     return html.escape(str(value))
 
 

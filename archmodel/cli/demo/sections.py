@@ -63,7 +63,7 @@ def exploration_sections(data: dict, out: Path) -> list[Section]:
                   f"(seed {data['seed']}); every evaluation is a row in the agent's SQLite job store.")
     sec.table(Table(("agent", "evaluations", "infeasible", "cached", *[f"best {m}" for m in objectives], "best design"),
                     [(j["agent"], j["evaluations"], j["infeasible"], j["cached"],
-                      *[si(j["best"][m]) if j["best"] else "-" for m in objectives],
+                      *[f"{j['best'][m]:.4g}" if j["best"] else "-" for m in objectives],
                       ", ".join(f"{k}={v}" for k, v in (j["best_design"] or {}).items()))
                      for j in data["jobs"]]))
     for rel in data["images"]:
@@ -98,6 +98,11 @@ def kernel_sections(data: dict, out: Path) -> list[Section]:
         sec.table(Table(("test", *sims), [(name, *[next((t["passed"] for t in s["tests"] if t["name"] == name), "-")
                                                     for s in sims.values()]) for name in tests],
                         caption="cocotb tests of the generated RTL against the NumPy golden model"))
+        partial = [name for name, s in sims.items() if len(s["tests"]) < len(tests)]
+        if partial:
+            sec.text(f"-: not run on {', '.join(partial)} by the demo, to keep it short (Icarus, a 4-state "
+                     "event-driven simulator, takes over a minute per test on this kernel). "
+                     f"`moearch verify {out / 'kernel'} --sim {partial[0]}` runs them all.", note=True)
         for name, s in sims.items():
             if s.get("error"):
                 sec.text(f"{name}: {s['error'].splitlines()[0]}", note=True)
@@ -112,6 +117,7 @@ def kernel_sections(data: dict, out: Path) -> list[Section]:
     res = verify.get("resources")
     if res and res.get("data"):
         sec.table(Table(("resource", "predicted (model)", "synthesised (Yosys synth_xilinx)", "error", "target", "ok"),
-                        [(r["resource"], r["predicted"], r["measured"], f"{r['error']:+.0%}", r["target"], r["ok"])
+                        [(r["resource"], r["predicted"], r["measured"], f"{r['error']:+.1%}", r["target"],
+                          r["ok"])
                          for r in res["data"]["rows"]]))
     return [sec]

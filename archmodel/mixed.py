@@ -135,7 +135,6 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
     shape = np.broadcast_shapes(tokens.shape, seqs.shape, ctx.shape, p_ctx.shape, by_token.compute.shape[1:],
                                 by_seq.compute.shape[1:], *(g.compute.shape[1:] for g in raw))
     groups = [_masked(g, (gb * gs) > 0, shape) for g, (gb, gs, _) in zip(raw, group_sizes)]
-    n = len(kinds)
     bc = lambda a: np.broadcast_to(a, shape)  # noqa: E731
 
     # Costs: token and sequence rows from their evaluation; attention rows summed over groups, the

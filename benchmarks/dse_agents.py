@@ -213,7 +213,7 @@ def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
         ex = data["exhaustive"]
         lines.append(f"Exhaustive: {ex['evaluations']:,} evaluations, optimum found: {ex['found_optimum']}"
                      + (f", hypervolume ratio {ex['hypervolume_ratio']:.3f}" if "hypervolume_ratio" in ex else "")
-                     + f". Random search, expected regret (exact vs Monte Carlo): "
+                     + ". Random search, expected regret (exact vs Monte Carlo): "
                      + ", ".join(f"{b}: {exact[str(b)]['expected_regret']:.4f} vs "
                                  f"{exact[str(b)]['monte_carlo_regret']:.4f}" for b in budgets) + ".\n")
     return "\n".join(lines)
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in spaces:  # enumerate (or read) every table once, before the workers need it
         space, text = bench_space(name)
         t0 = time.perf_counter()
-        table = load_table(space, text, cache)
+        load_table(space, text, cache)
         print(f"{name}: {space.size:,} designs, table in {time.perf_counter() - t0:.1f} s", flush=True)
     tasks = []
     for name in spaces:

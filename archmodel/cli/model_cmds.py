@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.table import Table
 
 from accelerators.errors import ConfigError

@@ -76,7 +76,7 @@ from accelerators.errors import ConfigError
 
 from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
 from ..parallel import Parallelism
-from ..placement import KV_FAMILY, TIERS, Placement, greedy_place, table_families
+from ..placement import TIERS, Placement, greedy_place, table_families
 from ..precision import Precision
 from ..routing import Routing, experts_touched
 from .gpu import StepTimes

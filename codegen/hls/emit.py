@@ -20,7 +20,6 @@ binary input files the test bench reads (``codegen`` does not import ``verificat
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any

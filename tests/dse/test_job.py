@@ -1,20 +1,11 @@
 """Jobs: budget of unique evaluations, infeasible and failed rows, caching, SIGKILL + resume."""
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from dse.job import JobSettings, resume_job, run_job
 from dse.store import JobStore
-
-REPO = Path(__file__).resolve().parents[2]
+from sigkill import kill_when
 
 
 def rows_of(path):
@@ -71,43 +62,12 @@ def test_resume_of_a_finished_job_changes_nothing(small_space_file, tmp_path):
     assert again == first and len(rows_of(path)) == first.rows
 
 
-def _count_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
-def _kill_when(args: list[str], path: Path, rows: int) -> int:
-    """Run ``moearch`` with ``args``; SIGKILL it once the job has ``rows`` rows; return the count then."""
-    proc = subprocess.Popen([sys.executable, "-m", "archmodel.cli.main", *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    try:
-        while _count_rows(path) < rows:
-            if proc.poll() is not None:
-                raise AssertionError(f"finished before the kill: {proc.stderr.read().decode()}")
-            assert time.monotonic() < deadline, "the job made no progress"
-            time.sleep(0.002)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    return _count_rows(path)
-
-
 def test_sigkill_twice_then_resume_equals_an_uninterrupted_run(small_space_file, tmp_path):
     path = tmp_path / "killed.db"
     args = ["dse", "run", str(small_space_file), "--agent", "ga", "--seed", "5", "--budget", "45", "--batch", "3",
             "--chunk", "1", "--quiet", "--out", str(path)]
-    at_first = _kill_when(args, path, 12)
-    at_second = _kill_when(["dse", "resume", str(path), "--quiet"], path, at_first + 15)
+    at_first = kill_when(args, path, 12)
+    at_second = kill_when(["dse", "resume", str(path), "--quiet"], path, at_first + 15)
     with JobStore.open(path) as store:
         assert store.meta()["status"] == "running"
         partial = store.rows()

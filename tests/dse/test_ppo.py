@@ -3,12 +3,6 @@ from a JSON checkpoint, and SIGKILL + resume of a real job equal to an uninterru
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +14,8 @@ from dse.job import JobSettings, resume_job, run_job
 from dse.space import parse_space
 from dse.store import JobStore
 from dse_fixtures import SMALL
+from sigkill import kill_when
 
-REPO = Path(__file__).resolve().parents[2]
 SPACE = parse_space(SMALL)
 TINY = {"n_steps": 8, "batch_size": 8, "n_epochs": 2, "hidden": 16, "block": 8}
 
@@ -130,37 +124,6 @@ def test_seeds_matter():
 
 
 # --- SIGKILL + resume through the CLI (shared with test_marl) --------------------------------------
-
-def count_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
-def kill_when(args: list[str], path: Path, rows: int) -> int:
-    """Run ``moearch`` with ``args``; SIGKILL it once the job has ``rows`` rows; return the count then."""
-    proc = subprocess.Popen([sys.executable, "-m", "archmodel.cli.main", *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    try:
-        while count_rows(path) < rows:
-            if proc.poll() is not None:
-                raise AssertionError(f"finished before the kill: {proc.stderr.read().decode()}")
-            assert time.monotonic() < deadline, "the job made no progress"
-            time.sleep(0.002)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    return count_rows(path)
-
 
 def kill_resume_matches_clean_run(space_file: Path, tmp_path: Path, agent: str, options: dict) -> None:
     path = tmp_path / "killed.db"

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from codegen.hdl.export import absolute_paths, lint_verilog, to_verilog
 from verification.pytest_plugin import ensure_simulator
 from codegen.hdl.serializer import Serializer

@@ -1,6 +1,5 @@
 """The kernel's external interface: request encoding round trips, response word order against
 the golden packing, the parameter block layout and the port table."""
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

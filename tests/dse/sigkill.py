@@ -1,0 +1,43 @@
+"""Kill a real ``moearch`` process with SIGKILL once its job store has enough rows (the resume tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def count_rows(path: Path) -> int:
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_when(args: list[str], path: Path, rows: int) -> int:
+    """Run ``moearch`` with ``args``; SIGKILL it once the job has ``rows`` rows; return the count then."""
+    proc = subprocess.Popen([sys.executable, "-m", "archmodel.cli.main", *args], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while count_rows(path) < rows:
+            if proc.poll() is not None:
+                raise AssertionError(f"finished before the kill: {proc.stderr.read().decode()}")
+            assert time.monotonic() < deadline, "the job made no progress"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return count_rows(path)

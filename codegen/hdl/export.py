@@ -21,12 +21,29 @@ def absolute_paths(text: str) -> list[str]:
     return _ABS_PATH.findall(text)
 
 
+# Yosys's write_verilog makes every ``always @*`` block read a dummy register declared
+# ``reg \$auto$verilog_backend.cc:N:dump_module$M  = 0;`` so that the blocks run once at time 0
+# (the declaration's assignment is an X -> 0 event in Verilog-2005). Under SystemVerilog rules
+# (Icarus with -g2012, cocotb's default) a declaration initialiser is no event, so a block whose
+# inputs never change keeps X forever (amaranth-lang/amaranth#1629; our d = 1 kernels put X on
+# y_out that way). An ``initial`` assignment is an event under both standards, and Icarus starts
+# ``always @*`` processes before ``initial`` ones.
+_TIME_ZERO_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ +)= 0;$", re.M)
+
+
+def time_zero_events(text: str) -> str:
+    """``text`` with Yosys's time-0 trigger registers set by ``initial`` instead of a declaration
+    initialiser (see ``_TIME_ZERO_TRIGGER``)."""
+    return _TIME_ZERO_TRIGGER.sub(lambda m: f"{m[1]}reg {m[2]};\n{m[1]}initial {m[2]}= 1'h0;", text)
+
+
 def to_verilog(component: wiring.Component, *, name: str) -> str:
-    """Verilog of ``component`` with top module ``name``, without source locations.
+    """Verilog of ``component`` with top module ``name``, without source locations, whose
+    combinational blocks run at time 0 under Verilog-2005 and SystemVerilog rules alike.
 
     Raises ``ValueError`` if the text still carries something that looks like an absolute path.
     """
-    text = verilog.convert(component, name=name, emit_src=False)
+    text = time_zero_events(verilog.convert(component, name=name, emit_src=False))
     found = absolute_paths(text)
     if found:
         raise ValueError(f"Verilog for {name} contains absolute paths: {found[:3]}")

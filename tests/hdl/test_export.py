@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from pathlib import Path
 
-from codegen.hdl.export import absolute_paths, lint_verilog, to_verilog
-from verification.pytest_plugin import ensure_simulator
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
+from codegen.hdl.export import absolute_paths, lint_verilog, time_zero_events, to_verilog
 from codegen.hdl.serializer import Serializer
+from verification.pytest_plugin import ensure_simulator
 
 
 def test_absolute_path_detection() -> None:
@@ -36,3 +43,50 @@ def test_lint_catches_truncation() -> None:
     bad = lint_verilog(BAD, top="bad", verilator=verilator)
     assert not bad.ok and "WIDTHTRUNC" in bad.messages
     assert lint_verilog(GOOD, top="good", verilator=verilator).ok
+
+
+def test_time_zero_trigger_is_set_by_an_initial_statement() -> None:
+    text = "module a;\n  reg \\$auto$verilog_backend.cc:2355:dump_module$3  = 0;\n  reg keep = 1'h1;\nendmodule\n"
+    out = time_zero_events(text)
+    assert "  reg \\$auto$verilog_backend.cc:2355:dump_module$3  ;\n" in out
+    assert "  initial \\$auto$verilog_backend.cc:2355:dump_module$3  = 1'h0;\n" in out
+    assert "reg keep = 1'h1;" in out  # register initial values are not touched
+    assert time_zero_events(out) == out
+
+
+class _ConstantBranch(wiring.Component):
+    """A combinational If whose condition is a register that never changes: the ``always @*``
+    block Yosys writes for it has no input event after time 0."""
+
+    def __init__(self) -> None:
+        super().__init__({"y": Out(3)})
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        hold = Signal(init=1)
+        m.d.sync += hold.eq(hold)
+        with m.If(hold):
+            m.d.comb += self.y.eq(2)
+        with m.Else():
+            m.d.comb += self.y.eq(7)
+        return m
+
+
+TB = """module tb;
+  reg clk = 1'b0, rst = 1'b0;
+  wire [2:0] y;
+  branch dut(.clk(clk), .rst(rst), .y(y));
+  initial begin #1 $display("y=%b", y); $finish; end
+endmodule
+"""
+
+
+def test_combinational_blocks_run_at_time_zero_in_icarus_systemverilog_mode(tmp_path: Path) -> None:
+    iverilog = ensure_simulator("icarus").executable
+    (tmp_path / "branch.v").write_text(to_verilog(_ConstantBranch(), name="branch"))
+    (tmp_path / "tb.v").write_text(TB)
+    subprocess.run([str(iverilog), "-g2012", "-o", "sim", "tb.v", "branch.v"], cwd=tmp_path, check=True,
+                   capture_output=True, text=True, timeout=60)
+    vvp = shutil.which("vvp", path=str(Path(iverilog).parent)) or "vvp"
+    run = subprocess.run([vvp, "sim"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True)
+    assert "y=010" in run.stdout, run.stdout  # y=xxx without time_zero_events

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amaranth.back import verilog
 from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from codegen.hdl.export import to_verilog
 
 __all__ = ["CountingFifo", "write_verilog"]
 
@@ -43,7 +44,7 @@ def write_verilog(component: wiring.Component, name: str, directory: Path) -> Pa
     """Convert ``component`` (top module ``name``) to ``directory/name.v`` without source paths."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.v"
-    text = verilog.convert(component, name=name, emit_src=False)
+    text = to_verilog(component, name=name)
     if not path.is_file() or path.read_text() != text:  # keep the mtime when nothing changed
         path.write_text(text)
     return path

@@ -34,7 +34,19 @@ def report(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "demo-report"
     result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    (out.parent / "output.txt").write_text(result.output)
     return out
+
+
+def test_progress_names_each_sub_step_in_order(report: Path) -> None:
+    """Without a terminal (CI logs) the live bar does not render; the sub-step lines must."""
+    lines = (report.parent / "output.txt").read_text().splitlines()
+    expected = ["modelling: serving", "exploration: DSE job marl", "exploration: DSE job random",
+                "exploration: DSE job ga", "exploration: DSE report", "kernel: generating", "kernel: HLS C-simulation",
+                "kernel: RTL: Verilator lint", "kernel: RTL: cocotb tests on verilator",
+                "kernel: RTL: cocotb tests on icarus", "kernel: RTL: Yosys synth_xilinx", "index.html  ("]
+    found = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]
+    assert None not in found and found == sorted(found), list(zip(expected, found))
 
 
 def chromium() -> str:

@@ -21,7 +21,7 @@ import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,17 +253,26 @@ def verify_kernel(directory: str | Path, *, sims: Sequence[str] = SIMULATORS,
                   build_root: str | Path = "build/sim", seed: int | None = None,
                   tests: Sequence[str] | None = None, waves: bool = False,
                   resources: bool = False, junit: str | Path | None = None,
-                  config: Mapping[str, Any] | None = None) -> VerifyReport:
-    """Verify the kernel in ``directory`` (``ConfigError`` if it is not a valid kernel)."""
+                  config: Mapping[str, Any] | None = None,
+                  note: Callable[[str], None] | None = None) -> VerifyReport:
+    """Verify the kernel in ``directory`` (``ConfigError`` if it is not a valid kernel); ``note``,
+    when given, is called before each part (lint, each simulator, synthesis)."""
+    note = note or (lambda _: None)
     kernel = KernelDir.load(directory)
     unknown = sorted(set(tests or ()) - set(TESTS))
     if unknown:
         from accelerators.errors import ConfigError
         raise ConfigError(None, "test", ", ".join(unknown), f"one of {', '.join(TESTS)}")
     root = Path(build_root)
+    note("Verilator lint (-Wall)")
     lint = lint_kernel(kernel)
-    reports = [run_kernel_tests(kernel, sim, build_root=root, tests=tests, seed=seed, waves=waves,
-                                config=config) for sim in sims]
+    reports = []
+    for sim in sims:
+        note(f"cocotb {', '.join(tests) if tests else 'tests'} on {sim}")
+        reports.append(run_kernel_tests(kernel, sim, build_root=root, tests=tests, seed=seed, waves=waves,
+                                        config=config))
+    if resources:
+        note("Yosys synth_xilinx: resources against the model")
     res = check_resources(kernel, root) if resources else None
     report = VerifyReport(kernel, lint, reports, res)
     if junit is not None:

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
 from .common import atomic_write, console, si
 
 
@@ -23,23 +21,25 @@ from .common import atomic_write, console, si
 def demo(out: Path, quick: bool) -> None:
     """Run the main job and write a self-contained HTML report."""
     from .demo import exploration, kernel, modelling, report, sections
+    from .demo.progress import StepLog, demo_progress
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     steps = [
-        ("modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices", lambda: modelling.run(out, quick)),
-        ("exploring the FPGA MoE-kernel space (multi-agent RL, random, genetic)", lambda: exploration.run(out, quick)),
-        ("generating, C-simulating, verifying and synthesising the best design's kernel",
-         lambda: kernel.run(out, quick, (data["exploration"]["best"] or {}).get("best_design"))),
+        ("modelling", "modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices",
+         lambda log: modelling.run(out, quick, log)),
+        ("exploration", "exploring the FPGA MoE-kernel space (multi-agent RL, random, genetic)",
+         lambda log: exploration.run(out, quick, log)),
+        ("kernel", "the best design's kernel",
+         lambda log: kernel.run(out, quick, (data["exploration"]["best"] or {}).get("best_design"), log)),
     ]
-    names = ("modelling", "exploration", "kernel")
     data: dict[str, dict] = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with demo_progress(console) as progress:
         overall = progress.add_task("moearch demo" + (" --quick" if quick else ""), total=len(steps))
-        for name, (description, step) in zip(names, steps):
+        counter = progress.add_task("", total=1, visible=False)
+        for name, description, step in steps:
             progress.update(overall, description=description)
-            data[name] = step()
+            data[name] = step(StepLog(progress, overall, counter, name, start))
             progress.advance(overall)
         progress.update(overall, description="done")
 

@@ -40,7 +40,17 @@ def _check(groups: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-class SplitPEArray(wiring.Component):
+class _Groups:
+    """Stream ports ``i<g>``/``o<g>`` of column group ``g``."""
+
+    def group_in(self, g: int) -> stream.Interface:
+        return getattr(self, f"i{g}")
+
+    def group_out(self, g: int) -> stream.Interface:
+        return getattr(self, f"o{g}")
+
+
+class SplitPEArray(_Groups, wiring.Component):
     """``R x sum(groups)`` PE array of column groups; see the module docstring.
 
     Ports: ``split``, joint ``i`` / ``o`` (``PEArray(R, C)`` layouts), ``busy`` (any group
@@ -62,12 +72,6 @@ class SplitPEArray(wiring.Component):
             members[f"o{g}"] = Out(stream.Signature(pe_output_layout(self.rows, c)))
             members[f"busy{g}"] = Out(1)
         super().__init__(members)
-
-    def group_in(self, g: int) -> stream.Interface:
-        return getattr(self, f"i{g}")
-
-    def group_out(self, g: int) -> stream.Interface:
-        return getattr(self, f"o{g}")
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
@@ -112,7 +116,7 @@ class SplitPEArray(wiring.Component):
         return m
 
 
-class SplitRequantizer(wiring.Component):
+class SplitRequantizer(_Groups, wiring.Component):
     """``Requantizer(sum(groups))`` of lane groups; see the module docstring.
 
     Ports: ``split``, joint ``i`` / ``o`` (``Requantizer(C)`` layouts; ``o.payload`` is every
@@ -131,12 +135,6 @@ class SplitRequantizer(wiring.Component):
             members[f"i{g}"] = In(stream.Signature(requantizer_input_layout(c)))
             members[f"o{g}"] = Out(stream.Signature(data.ArrayLayout(signed(8), c)))
         super().__init__(members)
-
-    def group_in(self, g: int) -> stream.Interface:
-        return getattr(self, f"i{g}")
-
-    def group_out(self, g: int) -> stream.Interface:
-        return getattr(self, f"o{g}")
 
     def elaborate(self, platform: object) -> Module:
         m = Module()

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amaranth.hdl import Value
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
+
+from .values import to_python
 
 __all__ = ["Beat", "StreamRun", "run_streams", "to_python"]
 
@@ -42,18 +44,6 @@ class StreamRun:
 
     def cycles_of(self, sink: str) -> list[int]:
         return [b.cycle for b in self.received[sink]]
-
-
-def to_python(value: Any) -> Any:
-    """A simulator value as Python: ints, lists for arrays, dicts for structs."""
-    if isinstance(value, data.Const):
-        layout = value.shape()
-        if isinstance(layout, data.ArrayLayout):
-            return [to_python(value[i]) for i in range(layout.length)]
-        if isinstance(layout, data.StructLayout):
-            return {name: to_python(value[name]) for name in layout.members}
-        raise TypeError(f"unsupported layout {layout!r}")
-    return int(value)
 
 
 def run_streams(dut: wiring.Component, sources: Mapping[str, Sequence[Any]],

@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))  # designs.py
+sys.path.insert(0, str(HERE))  # designs.py, fifo_bench.py
 
 from designs import CountingFifo, write_verilog  # noqa: E402
+from fifo_bench import FIFO_TOP, REPO, FifoRuns  # noqa: E402
 
-from verification.pytest_plugin import ensure_simulator  # noqa: E402
-from verification.runner import DesignSources, RunResult, build_and_run  # noqa: E402
-
-COCOTB_MODULE = HERE / "cocotb_fifo_tests.py"
-FIFO_TOP = "counting_fifo"
-#: the cocotb tests in COCOTB_MODULE and whether each is meant to pass
-FIFO_TESTS = {"stream_in_order": True, "wrong_expectation": False, "memory_serves_in_order": True}
+from verification.runner import DesignSources, RunResult  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,22 +28,6 @@ def fifo_design() -> DesignSources:
 def sim_build_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A build root new to this session, so the first build of each design is a real one."""
     return tmp_path_factory.mktemp("sim")
-
-
-
-class FifoRuns:
-    """One full run of COCOTB_MODULE per simulator, seed 1234, made on first use."""
-
-    def __init__(self, design: DesignSources, build_root: Path) -> None:
-        self.design, self.build_root = design, build_root
-        self._runs: dict[str, RunResult] = {}
-
-    def get(self, sim: str) -> RunResult:
-        ensure_simulator(sim)
-        if sim not in self._runs:
-            self._runs[sim] = build_and_run(self.design, sim, COCOTB_MODULE,
-                                            build_root=self.build_root, seed=1234)
-        return self._runs[sim]
 
 
 @pytest.fixture(scope="session")

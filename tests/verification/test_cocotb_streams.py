@@ -16,7 +16,7 @@ def test_stream_signal_names_follow_amaranth() -> None:
 
 def test_driver_monitor_codec_on_the_requantizer(sim_build_root: Path) -> None:
     """Struct payloads through codec, golden agreement, latency 3 measured from beat times."""
-    from conftest import REPO
+    from fifo_bench import REPO
     from designs import write_verilog
 
     from codegen.hdl.requantizer import Requantizer

@@ -4,7 +4,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import FifoRuns
+from fifo_bench import FifoRuns
 
 from verification.junit import read_junit, to_junit_xml, write_junit
 from verification.runner import RunResult, TestResult

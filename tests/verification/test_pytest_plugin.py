@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import COCOTB_MODULE, FifoRuns
+from fifo_bench import COCOTB_MODULE, FifoRuns
 
 from verification.junit import read_junit
 from verification.runner import DesignSources

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import COCOTB_MODULE, FIFO_TESTS, FIFO_TOP
+from fifo_bench import COCOTB_MODULE, FIFO_TESTS, FIFO_TOP
 
 from verification.pytest_plugin import ensure_simulator
 from verification.runner import (BUILD_MARKER, BuildError, DesignSources, RunResult,

@@ -12,19 +12,9 @@ from typing import Any
 from amaranth.hdl import Const, Shape, ShapeCastable
 from amaranth.lib import data
 
+from codegen.hdl.values import to_python
+
 __all__ = ["codec", "to_python"]
-
-
-def to_python(value: data.Const | Const | int) -> Any:
-    """An Amaranth constant as Python: ints, lists for arrays, dicts for structs."""
-    if isinstance(value, data.Const):
-        layout = value.shape()
-        if isinstance(layout, data.ArrayLayout):
-            return [to_python(value[i]) for i in range(layout.length)]
-        if isinstance(layout, data.StructLayout):
-            return {name: to_python(value[name]) for name in layout.members}
-        raise TypeError(f"unsupported layout {layout!r}")
-    return value.value if isinstance(value, Const) else int(value)
 
 
 def codec(shape: ShapeCastable | Shape | int) -> tuple[Callable[[Any], int], Callable[[int], Any]]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from accelerators.errors import ConfigError
 
+from .progress import Note, silent
+
 SPACE_FILE = "fpga-moe-kernel.yaml"
 #: (agent, options): multi-agent RL with a shared policy, and two honest baselines.
 AGENTS = (("marl", {"policy": "shared"}), ("random", {}), ("ga", {}))
@@ -34,7 +36,7 @@ def space_path() -> Path:
     return path
 
 
-def run(out: Path, quick: bool) -> dict:
+def run(out: Path, quick: bool, note: Note = silent) -> dict:
     from dse.job import JobSettings, run_job
     from dse.report import load_jobs, write_report
 
@@ -46,9 +48,13 @@ def run(out: Path, quick: bool) -> dict:
         path = jobs_dir / f"{agent}.db"
         for stale in jobs_dir.glob(f"{agent}.db*"):  # the demo owns its output folder: start the job afresh
             stale.unlink()
+        note(f"DSE job {agent} ({settings.budget} unique evaluations, SQLite store {path.name})")
+        counted = getattr(note, "count", None)
         run_job(space_path(), path, JobSettings(agent=agent, seed=settings.seed, budget=settings.budget,
-                                                options=options))
+                                                options=options),
+                progress=(lambda done, total, _best: counted(done, total, "evaluations")) if counted else None)
         paths.append(path)
+    note("DSE report: Pareto front, best-so-far and hypervolume curves")
     jobs = load_jobs(paths)
     images = [p for p in write_report(jobs, jobs_dir) if p.suffix == ".png"]
     summaries = [j.summary_json() for j in jobs]

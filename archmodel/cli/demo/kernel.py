@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .progress import Note, silent
+
 LAYER = "mixtral-8x7b"
 
 
@@ -36,7 +38,7 @@ def simulable_array(design: dict, max_pe: int) -> tuple[int, int]:
     return min(int(design.get("pe_rows", max_pe)), max_pe), min(int(design.get("pe_cols", max_pe)), max_pe)
 
 
-def run(out: Path, quick: bool, best_design: dict | None) -> dict:
+def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -> dict:
     from codegen.csim import compile_csim, run_csim
     from codegen.plan import build_plan
     from codegen.spec import spec_from_layer
@@ -53,6 +55,8 @@ def run(out: Path, quick: bool, best_design: dict | None) -> dict:
     style = design.get("schedule", "intar")
     spec = spec_from_layer(LAYER, scale=settings.scale, tokens=settings.tokens, device="alveo-u280",
                            pe_rows=rows, pe_cols=cols, style=style, stream_bytes=8, name="moe_demo")
+    note(f"generating HLS C++ and Verilog (d={spec.hidden}, f={spec.ffn}, {spec.experts} experts, {rows}x{cols} PEs, "
+         f"{style})")
     plan = build_plan(spec)
     kernel_dir = out / "kernel"
     written = write_kernel(plan, kernel_dir)
@@ -63,6 +67,7 @@ def run(out: Path, quick: bool, best_design: dict | None) -> dict:
     x = golden.random_tokens(shape, 100)
     want = golden.moe_layer(x, params, shape)
     build = Path("build") / "demo"
+    note("HLS C-simulation (g++) against the golden model")
     exe = compile_csim(kernel_dir / "hls", spec.name, build_dir=build / "csim")
     got = run_csim(plan, exe, x, params, build / "csim-run")
     csim_ok = bool(np.array_equal(got.output, want.output))
@@ -73,10 +78,11 @@ def run(out: Path, quick: bool, best_design: dict | None) -> dict:
         split = settings.icarus_tests is not None and "icarus" in sims
         first = tuple(s for s in sims if not (split and s == "icarus"))
         report = verify_kernel(kernel_dir, sims=first, build_root=build / "sim", resources=settings.resources,
-                               junit=build / "verify-junit.xml")
+                               junit=build / "verify-junit.xml", note=lambda part: note(f"RTL: {part}"))
         verify = report.as_dict()
         if split:
-            extra = verify_kernel(kernel_dir, sims=("icarus",), tests=settings.icarus_tests, build_root=build / "sim")
+            extra = verify_kernel(kernel_dir, sims=("icarus",), tests=settings.icarus_tests, build_root=build / "sim",
+                                  note=lambda part: note(f"RTL: {part}"))
             more = extra.as_dict()
             verify["simulators"].update(more["simulators"])
             verify["passed"] = verify["passed"] and more["passed"]

@@ -20,6 +20,7 @@ from ...step import model_step
 from ...workloads import load_workload
 from ..common import atomic_write
 from ..compare_cmd import compare_chart, compare_rows, fewest_devices, split_plan
+from .progress import Note, silent
 
 WORKLOAD = "mixtral-8x7b"
 #: Devices of every architecture the models cover: GPU, NPU, dataflow RDU, Logic-PIM, FPGA.
@@ -88,14 +89,16 @@ def placement(settings: ModellingSettings) -> dict:
     return mm.to_json()
 
 
-def run(out: Path, quick: bool) -> dict:
+def run(out: Path, quick: bool, note: Note = silent) -> dict:
     """All of step 1; writes the PNGs into ``out`` and returns the data for the report."""
     settings = ModellingSettings.of(quick)
     model = load_workload(WORKLOAD)
+    note(f"serving ISL {settings.isl} / OSL {settings.osl} on {len(DEVICES)} devices")
     serving = compare_rows(model, list(DEVICES), isl=settings.isl, osl=settings.osl, precision=Precision.of("bf16"),
                            routing=Routing())
     atomic_write(out / "compare.png", lambda p: compare_chart(
         serving, p, f"{WORKLOAD} serving, ISL {settings.isl} / OSL {settings.osl}, bf16"))
+    note("decode roofline on 2 x H100, decode step per device, SN40L placement, Composition of Experts")
     device = load_device("h100-sxm")
     precision = Precision.of("bf16")
     step = model_step(model, device, b=settings.decode_batch, s=1, c=settings.decode_context, precision=precision,

@@ -5,10 +5,13 @@ ordinal (numeric) parameters, so the samplers see their order, and ``Categorical
 for the others. All objectives are minimised (``max`` goals are negated before they are told).
 
 Reproducible across resume: the agent's state is just the told history and the round number.
-Every ``ask`` builds a fresh in-memory study from the history with a sampler seeded by
-``round_seed(seed, round)`` and asks ``n`` trials, which stay pending while the round is
-evaluated (TPE's constant liar uses them to spread a batch). A resumed agent rebuilds the same
-study and asks the same trials.
+Every ``ask`` asks ``n`` trials of an in-memory study holding the told history, with a sampler
+seeded by ``round_seed(seed, round)``; the trials stay pending while the round is evaluated (TPE's
+constant liar uses them to spread a batch). The study is built from the history once and then
+extended by each round's observations, the previous round's pending trials marked failed (which
+every sampler ignores): rebuilding it every round cost O(history) per round, most of a 300-design
+job's time on a space where most designs are rejected. A resumed agent rebuilds the study from
+the history and asks the same trials (``tests/dse/test_agents.py`` compares the two paths).
 
 How outcomes are told:
 
@@ -58,6 +61,10 @@ class OptunaAgent(Agent):
         self.startup = startup
         self.history: list[Observation] = []
         self.round = 0
+        # the study of history[:_told] plus the last round's pending trials; not part of the state
+        self._cached: Any = None
+        self._told = 0
+        self._pending: list[Any] = []
         optuna = _optuna()
         self.distributions = {
             p.name: (optuna.distributions.IntDistribution(0, p.size - 1) if p.ordinal
@@ -87,11 +94,20 @@ class OptunaAgent(Agent):
 
     def _study(self):
         optuna = _optuna()
-        study = optuna.create_study(directions=["minimize"] * len(self.space.objectives),
-                                    sampler=self.make_sampler(round_seed(self.seed, self.round)))
-        feasible = [o.objectives for o in self.history if o.feasible and o.objectives is not None]
-        worst = [max(v[i] for v in feasible) for i in range(len(self.space.objectives))] if feasible else None
-        study.add_trials([self._trial(o, worst) for o in self.history])
+        sampler = self.make_sampler(round_seed(self.seed, self.round))
+        if self._cached is None or self.penalise_infeasible:
+            # penalised infeasible trials carry the worst feasible values so far, which change
+            study = optuna.create_study(directions=["minimize"] * len(self.space.objectives), sampler=sampler)
+            feasible = [o.objectives for o in self.history if o.feasible and o.objectives is not None]
+            worst = [max(v[i] for v in feasible) for i in range(len(self.space.objectives))] if feasible else None
+            study.add_trials([self._trial(o, worst) for o in self.history])
+        else:
+            study = self._cached
+            for trial in self._pending:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.sampler = sampler
+            study.add_trials([self._trial(o, None) for o in self.history[self._told:]])
+        self._cached, self._told, self._pending = study, len(self.history), []
         return study
 
     def ask(self, n: int) -> list[Design]:
@@ -101,6 +117,7 @@ class OptunaAgent(Agent):
             out = []
             for _ in range(n):
                 trial = study.ask(self.distributions)
+                self._pending.append(trial)
                 out.append(tuple(int(trial.params[p.name]) for p in self.space.parameters))
         self.round += 1
         return out
@@ -114,6 +131,7 @@ class OptunaAgent(Agent):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.round = int(state["round"])
         self.history = [Observation.from_json(o) for o in state["history"]]
+        self._cached, self._told, self._pending = None, 0, []
 
 
 class TpeAgent(OptunaAgent):

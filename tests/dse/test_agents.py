@@ -57,6 +57,20 @@ def test_replay_from_checkpoint_is_exact(name):
             agent.tell([observe(d) for d in a])
 
 
+def test_tpe_extending_its_study_asks_what_a_rebuilt_study_asks():
+    """TPE keeps its study between rounds; a study rebuilt from the history every round (what a
+    resume does) must ask the same designs, round after round, infeasible designs included."""
+    kept = make_agent("tpe", SPACE, 3, startup=4)
+    state = kept.state_dict()
+    for _ in range(12):
+        rebuilt = make_agent("tpe", SPACE, 3, startup=4)
+        rebuilt.load_state_dict(json.loads(json.dumps(state)))
+        designs = kept.ask(4)
+        assert rebuilt.ask(4) == designs
+        kept.tell([observe(d, infeasible_when=lambda d: d[1] == 3) for d in designs])
+        state = kept.state_dict()
+
+
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_designs_are_valid_and_seeds_matter(name):
     first = drive(make_agent(name, SPACE, 1), 2)

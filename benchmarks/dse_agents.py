@@ -21,7 +21,7 @@ Protocol (docs/dse.md, "Benchmark"):
 Budget caps: ``tpe`` and ``gp`` stop early (``CAPS``) because their cost per round grows with
 every design told — including the designs rejected before evaluation, which are most of these
 spaces. Measured here on 2 cores, one run to the next budget takes: tpe to 1000 on
-pim-power-budget 845 s (its study is rebuilt from ~10,000 trials every round); gp to 300 on
+pim-power-budget 430 s (TPE's sampling over ~10,000 told trials); gp to 300 on
 fpga-kernel-fine 510 s, gp to 100 on pim-power-budget 190 s (its constraint GP covers every
 rejected design). ``--no-caps`` runs them to 1000 anyway.
 

@@ -13,6 +13,11 @@ every sampler ignores): rebuilding it every round cost O(history) per round, mos
 job's time on a space where most designs are rejected. A resumed agent rebuilds the study from
 the history and asks the same trials (``tests/dse/test_agents.py`` compares the two paths).
 
+A proposal the agent already knows (told before, or asked earlier in the round) is withdrawn —
+its trial marked failed — and the sampler asked again, up to ``RETRIES`` times a slot: a
+converged TPE otherwise proposes known designs round after round (free for the budget, but the
+job makes no progress and stops as stalled).
+
 How outcomes are told:
 
 * evaluated, feasible or not: ``COMPLETE`` with the objective values and a constraint value
@@ -51,6 +56,7 @@ class OptunaAgent(Agent):
 
     options: ClassVar[Mapping[str, str]] = {"startup": "random trials before the model is used (default 10)"}
     penalise_infeasible: ClassVar[bool] = False
+    RETRIES: ClassVar[int] = 16  # proposals per slot before a known design is let through
 
     def __init__(self, space: Space, seed: int, startup: int = 10, **options: Any):
         super().__init__(space, seed)
@@ -111,14 +117,24 @@ class OptunaAgent(Agent):
         return study
 
     def ask(self, n: int) -> list[Design]:
+        """``n`` designs; a proposal the agent already knows (told, or asked this round) is
+        withdrawn (its trial marked failed, which the sampler ignores) and the sampler asked again,
+        up to ``RETRIES`` times a slot; then the last proposal stands and the job sees a repeat."""
+        optuna = _optuna()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # experimental-feature notices of the samplers
             study = self._study()
-            out = []
+            known = {o.design for o in self.history}
+            out: list[Design] = []
             for _ in range(n):
-                trial = study.ask(self.distributions)
+                for attempt in range(self.RETRIES):
+                    trial = study.ask(self.distributions)
+                    design = tuple(int(trial.params[p.name]) for p in self.space.parameters)
+                    if (design not in known and design not in out) or attempt == self.RETRIES - 1:
+                        break
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 self._pending.append(trial)
-                out.append(tuple(int(trial.params[p.name]) for p in self.space.parameters))
+                out.append(design)
         self.round += 1
         return out
 

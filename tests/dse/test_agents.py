@@ -71,6 +71,19 @@ def test_tpe_extending_its_study_asks_what_a_rebuilt_study_asks():
         state = kept.state_dict()
 
 
+def test_tpe_asks_again_instead_of_proposing_designs_it_knows(monkeypatch):
+    """A converged TPE keeps proposing the same good designs; withdrawing a known proposal and
+    asking the sampler again gives more new designs for the same number of asks."""
+    from dse.agents.bayes import OptunaAgent
+
+    def unique_asked() -> int:
+        return len({d for designs in drive(make_agent("tpe", SPACE, 5, startup=4), 15) for d in designs})
+
+    with_retries = unique_asked()
+    monkeypatch.setattr(OptunaAgent, "RETRIES", 1)  # every proposal stands, as before
+    assert with_retries > unique_asked() + 5
+
+
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_designs_are_valid_and_seeds_matter(name):
     first = drive(make_agent(name, SPACE, 1), 2)

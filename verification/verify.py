@@ -254,12 +254,19 @@ def verify_kernel(directory: str | Path, *, sims: Sequence[str] = SIMULATORS,
                   tests: Sequence[str] | None = None, waves: bool = False,
                   resources: bool = False, junit: str | Path | None = None,
                   config: Mapping[str, Any] | None = None,
-                  note: Callable[[str], None] | None = None) -> VerifyReport:
-    """Verify the kernel in ``directory`` (``ConfigError`` if it is not a valid kernel); ``note``,
-    when given, is called before each part (lint, each simulator, synthesis)."""
+                  note: Callable[[str], None] | None = None,
+                  tests_by_sim: Mapping[str, Sequence[str]] | None = None) -> VerifyReport:
+    """Verify the kernel in ``directory`` (``ConfigError`` if it is not a valid kernel).
+
+    ``tests_by_sim`` runs other tests on the simulators it names than ``tests`` (e.g. only the
+    nominal-routing test on Icarus, slow on large kernels); ``note``, when given, is called before
+    each part (lint, each simulator, synthesis)."""
     note = note or (lambda _: None)
     kernel = KernelDir.load(directory)
-    unknown = sorted(set(tests or ()) - set(TESTS))
+    by_sim = dict(tests_by_sim or {})
+    per_sim = {sim: tuple(by_sim[sim]) if sim in by_sim else (tuple(tests) if tests is not None else None)
+               for sim in sims}
+    unknown = sorted({t for chosen in per_sim.values() for t in chosen or ()} - set(TESTS))
     if unknown:
         from accelerators.errors import ConfigError
         raise ConfigError(None, "test", ", ".join(unknown), f"one of {', '.join(TESTS)}")
@@ -268,8 +275,9 @@ def verify_kernel(directory: str | Path, *, sims: Sequence[str] = SIMULATORS,
     lint = lint_kernel(kernel)
     reports = []
     for sim in sims:
-        note(f"cocotb {', '.join(tests) if tests else 'tests'} on {sim}")
-        reports.append(run_kernel_tests(kernel, sim, build_root=root, tests=tests, seed=seed, waves=waves,
+        chosen = per_sim[sim]
+        note(f"cocotb {', '.join(chosen) if chosen else 'tests'} on {sim}")
+        reports.append(run_kernel_tests(kernel, sim, build_root=root, tests=chosen, seed=seed, waves=waves,
                                         config=config))
     if resources:
         note("Yosys synth_xilinx: resources against the model")

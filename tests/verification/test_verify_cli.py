@@ -87,6 +87,22 @@ def test_text_report_and_waves(kernel: Path, build_dir: str) -> None:
     assert Path(build_dir).resolve() in wave.resolve().parents
 
 
+def test_tests_by_simulator_and_notes(kernel: Path, build_dir: str) -> None:
+    """What the demo does: every test on Verilator, only nominal routing on Icarus, in one call
+    (one lint), with a note before each part."""
+    from verification.verify import verify_kernel
+
+    ensure_simulator("verilator")
+    ensure_simulator("icarus")
+    notes: list[str] = []
+    report = verify_kernel(kernel, sims=("verilator", "icarus"), build_root=build_dir,
+                           tests_by_sim={"icarus": ["nominal_routing"]}, note=notes.append).as_dict()
+    ran = {sim: [t["name"] for t in data["tests"]] for sim, data in report["simulators"].items()}
+    assert ran["icarus"] == ["nominal_routing"] and sorted(ran["verilator"]) == sorted(TESTS)
+    assert report["passed"]
+    assert notes == ["Verilator lint (-Wall)", "cocotb tests on verilator", "cocotb nominal_routing on icarus"]
+
+
 def test_not_a_kernel_exits_2(tmp_path: Path, kernel: Path) -> None:
     res = verify(str(tmp_path))
     assert res.exit_code == 2

@@ -75,17 +75,11 @@ def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -
     verify = None
     if written.rtl_available:
         sims = tuple(s for s in settings.sims if find(s) is not None)
-        split = settings.icarus_tests is not None and "icarus" in sims
-        first = tuple(s for s in sims if not (split and s == "icarus"))
-        report = verify_kernel(kernel_dir, sims=first, build_root=build / "sim", resources=settings.resources,
-                               junit=build / "verify-junit.xml", note=lambda part: note(f"RTL: {part}"))
+        by_sim = {"icarus": settings.icarus_tests} if settings.icarus_tests is not None else None
+        report = verify_kernel(kernel_dir, sims=sims, build_root=build / "sim", resources=settings.resources,
+                               junit=build / "verify-junit.xml", note=lambda part: note(f"RTL: {part}"),
+                               tests_by_sim=by_sim)
         verify = report.as_dict()
-        if split:
-            extra = verify_kernel(kernel_dir, sims=("icarus",), tests=settings.icarus_tests, build_root=build / "sim",
-                                  note=lambda part: note(f"RTL: {part}"))
-            more = extra.as_dict()
-            verify["simulators"].update(more["simulators"])
-            verify["passed"] = verify["passed"] and more["passed"]
     measured = {}
     if verify:
         for sim in verify["simulators"].values():

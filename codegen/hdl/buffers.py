@@ -33,6 +33,19 @@ from .hwutil import eq, select
 __all__ = ["LaneBanks", "WindowBanks"]
 
 
+def _lane_written_bank(m: Module, banks: "LaneBanks | WindowBanks", b: int):
+    """Bank ``b`` of ``banks`` as submodule ``bank<b>``: ``depth`` words of ``lanes`` bytes with a
+    write port that puts ``w_data[b]`` into lane ``w_lane`` of word ``w_addr`` when ``w_en``.
+    Returns the memory and its write port."""
+    mem = Memory(shape=data.ArrayLayout(unsigned(8), banks.lanes), depth=max(2, banks.depth), init=[])
+    m.submodules[f"bank{b}"] = mem
+    wp = mem.write_port(granularity=1)
+    m.d.comb += wp.addr.eq(banks.w_addr)
+    for lane in range(banks.lanes):
+        m.d.comb += [wp.data[lane].eq(banks.w_data[b]), wp.en[lane].eq(banks.w_en & eq(banks.w_lane, lane))]
+    return mem, wp
+
+
 class LaneBanks(wiring.Component):
     """``banks`` memories of ``depth`` words of ``lanes`` bytes.
 
@@ -67,7 +80,6 @@ class LaneBanks(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        layout = data.ArrayLayout(unsigned(8), self.lanes)
         r_bank = Signal.like(self.r_bank)
         c_lane = Signal.like(self.c_lane) if self.cross_read else None
         with m.If(self.r_en):
@@ -77,13 +89,7 @@ class LaneBanks(wiring.Component):
                 m.d.sync += c_lane.eq(self.c_lane)
         words = []
         for b in range(self.banks):
-            mem = Memory(shape=layout, depth=max(2, self.depth), init=[])
-            m.submodules[f"bank{b}"] = mem
-            wp = mem.write_port(granularity=1)
-            m.d.comb += wp.addr.eq(self.w_addr)
-            for lane in range(self.lanes):
-                m.d.comb += [wp.data[lane].eq(self.w_data[b]),
-                             wp.en[lane].eq(self.w_en & eq(self.w_lane, lane))]
+            mem, _ = _lane_written_bank(m, self, b)
             rp = mem.read_port(domain="sync")
             m.d.comb += [rp.addr.eq(self.r_addr), rp.en.eq(self.r_en)]
             words.append(rp.data)
@@ -125,20 +131,13 @@ class WindowBanks(wiring.Component):
 
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        layout = data.ArrayLayout(unsigned(8), self.lanes)
         rot = Signal.like(self.r_rot)
         lane = Signal.like(self.r_lane)
         with m.If(self.r_en):
             m.d.sync += [rot.eq(self.r_rot), lane.eq(self.r_lane)]
         picked = []
         for b in range(self.banks):
-            mem = Memory(shape=layout, depth=max(2, self.depth), init=[])
-            m.submodules[f"bank{b}"] = mem
-            wp = mem.write_port(granularity=1)
-            m.d.comb += wp.addr.eq(self.w_addr)
-            for ln in range(self.lanes):
-                m.d.comb += [wp.data[ln].eq(self.w_data[b]),
-                             wp.en[ln].eq(self.w_en & eq(self.w_lane, ln))]
+            mem, wp = _lane_written_bank(m, self, b)
             rp = mem.read_port(domain="sync", transparent_for=(wp,))
             addr = Signal(range(max(2, self.depth)), name=f"r_addr_{b}")
             if b < self.banks - 1:  # r_rot <= banks - 1: the last bank is never below it

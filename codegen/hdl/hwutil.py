@@ -12,7 +12,7 @@ from typing import Any
 
 from amaranth.hdl import Mux, Value
 
-__all__ = ["eq", "is_zero", "select"]
+__all__ = ["eq", "is_zero", "select", "wrap_inc"]
 
 
 def is_zero(value: Any) -> Value:
@@ -38,3 +38,8 @@ def select(items: Sequence[Any], index: Any) -> Value:
     for i in range(1, len(items)):
         out = Mux(eq(index, i), items[i], out)
     return out
+
+
+def wrap_inc(value: Any, n: int) -> Value:
+    """``value + 1``, back to 0 after ``n - 1`` (a counter modulo ``n``)."""
+    return Mux(eq(value, n - 1), 0, value + 1)

@@ -73,7 +73,7 @@ from .buffers import LaneBanks, WindowBanks
 from .combiner import Combiner
 from .controller import Controller
 from .gate_normalizer import GateNormalizer
-from .hwutil import eq, select
+from .hwutil import eq, select, wrap_inc
 from .interface import PARAM_WORD_BITS, KernelGeometry, Tensor, kernel_signature
 from .lookup_table import LookupTable
 from .pe_array import PEArray
@@ -253,7 +253,7 @@ class MoEKernel(wiring.Component):
         x_token_end = x_fire & (eq(xw, wpt - 1))
         x_done_nxt = x_done | (x_token_end & (eq(xt, T - 1)))
         with m.If(x_fire):
-            m.d.sync += xw.eq(Mux(eq(xw, wpt - 1), 0, xw + 1))
+            m.d.sync += xw.eq(wrap_inc(xw, wpt))
             with m.If(x_token_end):
                 m.d.sync += xt.eq(xt + 1)
                 with m.If(eq(xt, T - 1)):
@@ -329,7 +329,7 @@ class MoEKernel(wiring.Component):
             with m.If(eq(pw, 0)):
                 m.d.sync += rqg.eq(word)
             with m.Else():
-                m.d.sync += pq.eq(Mux(eq(pq, nq - 1), 0, pq + 1))
+                m.d.sync += pq.eq(wrap_inc(pq, nq))
                 with m.If(eq(pq, nq - 1)):
                     m.d.sync += pe_idx.eq(pe_idx + 1)
         with m.If(layer_init):
@@ -383,8 +383,8 @@ class MoEKernel(wiring.Component):
                     m.d.sync += [fm.eq(fm + 1), fmr.eq(fmr + R)]
             with m.Else():
                 m.d.sync += fk.eq(fk + 1)
-                m.d.sync += [xk_lo.eq(Mux(eq(xk_lo, W - 1), 0, xk_lo + 1)),
-                             hk_lo.eq(Mux(eq(hk_lo, C - 1), 0, hk_lo + 1))]
+                m.d.sync += [xk_lo.eq(wrap_inc(xk_lo, W)),
+                             hk_lo.eq(wrap_inc(hk_lo, C))]
                 with m.If(eq(xk_lo, W - 1)):
                     m.d.sync += xk_hi.eq(xk_hi + 1)
                 with m.If(eq(hk_lo, C - 1)):
@@ -456,7 +456,7 @@ class MoEKernel(wiring.Component):
             m.d.comb += sm_nxt.eq(Mux(sm == rt - 1, 0, sm + 1))
         m.d.sync += sm.eq(sm_nxt)
         with m.If(sink_fire):
-            m.d.sync += [sr.eq(Mux(eq(sr, R - 1), 0, sr + 1)), si.eq(si + 1)]
+            m.d.sync += [sr.eq(wrap_inc(sr, R)), si.eq(si + 1)]
             with m.If((eq(sr, R - 1)) & (sm == rt - 1)):
                 m.d.sync += [sn.eq(sn + 1), so.eq(so + C), si.eq(0)]
         with m.If(load):
@@ -512,7 +512,7 @@ class MoEKernel(wiring.Component):
             mr = Signal.like(sr)
             lut_in_fire = lut.i.valid & lut.i.ready
             with m.If(lut_in_fire & is_gate):
-                m.d.sync += mr.eq(Mux(eq(mr, R - 1), 0, mr + 1))
+                m.d.sync += mr.eq(wrap_inc(mr, R))
                 with m.If(eq(mr, R - 1)):
                     m.d.sync += mm.eq(Mux(mm == rt - 1, 0, mm + 1))
                     with m.If(mm == rt - 1):
@@ -612,6 +612,17 @@ class MoEKernel(wiring.Component):
             wvalid = self.wdata.valid
             dfire = run_df & dpv & wvalid & pa_ok & pd_ok
             m.d.comb += df_rd_en.eq(~dpv | dfire)
+
+            def advance_k(kk, depth, lo, hi, width):
+                """Next K step of a phase: ``kk`` counts to ``depth``; (``hi``, ``lo``) is its
+                position in a buffer of ``width``-wide words, all back to 0 after the last."""
+                with m.If(eq(kk, depth - 1)):
+                    m.d.sync += [kk.eq(0), lo.eq(0), hi.eq(0)]
+                with m.Else():
+                    m.d.sync += [kk.eq(kk + 1), lo.eq(wrap_inc(lo, width))]
+                    with m.If(eq(lo, width - 1)):
+                        m.d.sync += hi.eq(hi + 1)
+
             issue_df = run_df & dfeed & df_rd_en & h_ok
             with m.If(issue_df):
                 m.d.sync += [dpv.eq(1), p_a.eq(a_act), p_d.eq(d_act),
@@ -625,20 +636,8 @@ class MoEKernel(wiring.Component):
                         m.d.sync += dfeed.eq(0)
                 with m.Else():
                     m.d.sync += fj.eq(fj + 1)
-                    with m.If(eq(a_kk, d - 1)):
-                        m.d.sync += [a_kk.eq(0), df_x_lo.eq(0), df_x_hi.eq(0)]
-                    with m.Else():
-                        m.d.sync += [a_kk.eq(a_kk + 1),
-                                     df_x_lo.eq(Mux(eq(df_x_lo, W - 1), 0, df_x_lo + 1))]
-                        with m.If(eq(df_x_lo, W - 1)):
-                            m.d.sync += df_x_hi.eq(df_x_hi + 1)
-                    with m.If(eq(d_kk, f - 1)):
-                        m.d.sync += [d_kk.eq(0), dh_lo.eq(0), dh_hi.eq(0)]
-                    with m.Else():
-                        m.d.sync += [d_kk.eq(d_kk + 1),
-                                     dh_lo.eq(Mux(eq(dh_lo, wH - 1), 0, dh_lo + 1))]
-                        with m.If(eq(dh_lo, wH - 1)):
-                            m.d.sync += dh_hi.eq(dh_hi + 1)
+                    advance_k(a_kk, d, df_x_lo, df_x_hi, W)
+                    advance_k(d_kk, f, dh_lo, dh_hi, wH)
             with m.Elif(df_rd_en):
                 m.d.sync += dpv.eq(0)
             with m.If(load):
@@ -695,9 +694,9 @@ class MoEKernel(wiring.Component):
                 for c in range(cu):
                     m.d.comb += upqdf.w_data[c].eq(o_up.payload[c])
                 with m.If(o_up.valid):
-                    m.d.sync += ur.eq(Mux(eq(ur, R - 1), 0, ur + 1))
+                    m.d.sync += ur.eq(wrap_inc(ur, R))
                     with m.If(eq(ur, R - 1)):
-                        m.d.sync += ut.eq(Mux(eq(ut, nA - 1), 0, ut + 1))
+                        m.d.sync += ut.eq(wrap_inc(ut, nA))
                         with m.If(eq(ut, nA - 1)):
                             m.d.sync += usl.eq(~usl)
                 # gate rows entering the LUT read the up_q window of their columns
@@ -707,7 +706,7 @@ class MoEKernel(wiring.Component):
                 g0 = Signal(range(max(2, cu)))       # (gt * cg) % cu
                 gsl = Signal()
                 with m.If(is_df & lut.i.valid & lut.i.ready):
-                    m.d.sync += gr.eq(Mux(eq(gr, R - 1), 0, gr + 1))
+                    m.d.sync += gr.eq(wrap_inc(gr, R))
                     with m.If(eq(gr, R - 1)):
                         with m.If(eq(gt, nA - 1)):
                             m.d.sync += [gt.eq(0), gq.eq(0), g0.eq(0), gsl.eq(~gsl)]
@@ -737,9 +736,9 @@ class MoEKernel(wiring.Component):
             for c in range(wH):
                 m.d.comb += hdf.w_data[c].eq(h_src[h_lane0 + c])
             with m.If(h_row):
-                m.d.sync += hr.eq(Mux(eq(hr, R - 1), 0, hr + 1))
+                m.d.sync += hr.eq(wrap_inc(hr, R))
                 with m.If(eq(hr, R - 1)):
-                    m.d.sync += [h_tiles.eq(h_tiles + 1), ht.eq(Mux(eq(ht, nA - 1), 0, ht + 1))]
+                    m.d.sync += [h_tiles.eq(h_tiles + 1), ht.eq(wrap_inc(ht, nA))]
                     with m.If(eq(ht, nA - 1)):
                         m.d.sync += hsl.eq(~hsl)
             with m.If(load):
@@ -758,7 +757,7 @@ class MoEKernel(wiring.Component):
             for c in range(cd):
                 m.d.comb += df_y_data[c].eq(o_dn.payload[c])
             with m.If(o_dn.valid):
-                m.d.sync += df_y_lane.eq(Mux(eq(df_y_lane, R - 1), 0, df_y_lane + 1))
+                m.d.sync += df_y_lane.eq(wrap_inc(df_y_lane, R))
                 with m.If(y_row_end):
                     with m.If(eq(yt, nD - 1)):
                         m.d.sync += [yt.eq(0), df_y_off.eq(0), yb.eq(yb + 1), yb_r.eq(yb_r + R)]
@@ -832,7 +831,7 @@ class MoEKernel(wiring.Component):
                     with m.If(eq(tt, T - 1)):
                         m.d.sync += tfeed.eq(0)
                 with m.Else():
-                    m.d.sync += [te.eq(te + 1), tl.eq(Mux(eq(tl, C - 1), 0, tl + 1))]
+                    m.d.sync += [te.eq(te + 1), tl.eq(wrap_inc(tl, C))]
                     with m.If(eq(tl, C - 1)):
                         m.d.sync += taddr.eq(taddr + 1)
             with m.Elif(t_rd_en):
@@ -916,7 +915,7 @@ class MoEKernel(wiring.Component):
             for e in range(E):
                 with m.If(eq(d_e, e)):
                     m.d.sync += [counts[e].eq(counts[e] + 1),
-                                 lanes[e].eq(Mux(eq(lanes[e], R - 1), 0, lanes[e] + 1))]
+                                 lanes[e].eq(wrap_inc(lanes[e], R))]
                     with m.If(eq(lanes[e], R - 1)):
                         m.d.sync += tiles[e].eq(tiles[e] + 1)
         d_busy_nxt = Mux(gn_fire, 1, Mux(d_busy & (eq(dj, k - 1)), 0, d_busy))

@@ -1,14 +1,13 @@
 """Agents: ask/tell contract, exact replay from a JSON checkpoint, baselines' guarantees, learning."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from accelerators.errors import ConfigError
 from dse.agents import AGENTS, Observation, list_agents, make_agent
 from dse.space import parse_space
 from dse_fixtures import SMALL
+from replay import restored_asks_the_same
 
 SPACE = parse_space(SMALL)
 TARGET = (2, 1, 4, 0)
@@ -47,28 +46,17 @@ def test_replay_from_checkpoint_is_exact(name):
     options = {"startup": 6} if name in ("tpe", "gp") else {}
     original = make_agent(name, SPACE, 7, **options)
     drive(original, 3, infeasible_when=lambda d: d[1] == 3)
-    state = json.loads(json.dumps(original.state_dict()))  # what the job file stores
-    restored = make_agent(name, SPACE, 7, **options)
-    restored.load_state_dict(state)
-    for _ in range(2):
-        a, b = original.ask(5), restored.ask(5)
-        assert a == b
-        for agent in (original, restored):
-            agent.tell([observe(d) for d in a])
+    restored_asks_the_same(original, lambda: make_agent(name, SPACE, 7, **options), rounds=2, n=5,
+                           observe=observe)
 
 
 def test_tpe_extending_its_study_asks_what_a_rebuilt_study_asks():
     """TPE keeps its study between rounds; a study rebuilt from the history every round (what a
     resume does) must ask the same designs, round after round, infeasible designs included."""
     kept = make_agent("tpe", SPACE, 3, startup=4)
-    state = kept.state_dict()
     for _ in range(12):
-        rebuilt = make_agent("tpe", SPACE, 3, startup=4)
-        rebuilt.load_state_dict(json.loads(json.dumps(state)))
-        designs = kept.ask(4)
-        assert rebuilt.ask(4) == designs
-        kept.tell([observe(d, infeasible_when=lambda d: d[1] == 3) for d in designs])
-        state = kept.state_dict()
+        restored_asks_the_same(kept, lambda: make_agent("tpe", SPACE, 3, startup=4), rounds=1, n=4,
+                               observe=lambda d: observe(d, infeasible_when=lambda d: d[1] == 3))
 
 
 def test_tpe_asks_again_instead_of_proposing_designs_it_knows(monkeypatch):

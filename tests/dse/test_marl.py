@@ -11,6 +11,7 @@ from accelerators.errors import ConfigError
 from dse.agents import make_agent
 from dse.space import parse_space
 from dse_fixtures import SMALL
+from replay import restored_asks_the_same
 from test_ppo import TINY, drive, kill_resume_matches_clean_run, observe
 
 SPACE = parse_space(SMALL)  # groups: parallelism (tp, ep), serving (batch, dtype)
@@ -75,14 +76,8 @@ def test_replay_from_a_json_checkpoint_is_exact(policy):
     original = make_agent("marl", SPACE, 7, policy=policy, **TINY)
     drive(original, 6)
     assert original.diagnostics()["updates"] > 0
-    state = json.loads(json.dumps(original.state_dict()))
-    restored = make_agent("marl", SPACE, 7, policy=policy, **TINY)
-    restored.load_state_dict(state)
-    for _ in range(4):
-        a, b = original.ask(4), restored.ask(4)
-        assert a == b
-        for agent in (original, restored):
-            agent.tell([observe(d) for d in a])
+    restored = restored_asks_the_same(original, lambda: make_agent("marl", SPACE, 7, policy=policy, **TINY),
+                                      rounds=4, n=4, observe=observe)
     assert json.dumps(original.state_dict()) == json.dumps(restored.state_dict())
 
 

@@ -14,6 +14,7 @@ from dse.job import JobSettings, resume_job, run_job
 from dse.space import parse_space
 from dse.store import JobStore
 from dse_fixtures import SMALL
+from replay import restored_asks_the_same
 from sigkill import kill_when
 
 SPACE = parse_space(SMALL)
@@ -107,14 +108,8 @@ def test_replay_from_a_json_checkpoint_is_exact():
     original = make_agent("ppo", SPACE, 7, **TINY)
     drive(original, 6)
     assert original.diagnostics()["updates"] > 0        # the checkpoint holds a trained policy
-    state = json.loads(json.dumps(original.state_dict()))
-    restored = make_agent("ppo", SPACE, 7, **TINY)
-    restored.load_state_dict(state)
-    for _ in range(4):
-        a, b = original.ask(4), restored.ask(4)
-        assert a == b
-        for agent in (original, restored):
-            agent.tell([observe(d) for d in a])
+    restored = restored_asks_the_same(original, lambda: make_agent("ppo", SPACE, 7, **TINY), rounds=4, n=4,
+                                      observe=observe)
     assert original.diagnostics() == restored.diagnostics()
     assert json.dumps(original.state_dict()) == json.dumps(restored.state_dict())
 

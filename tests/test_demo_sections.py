@@ -55,3 +55,10 @@ def test_dse_objectives_are_plain_numbers_not_si_prefixes(tmp_path: Path) -> Non
 def test_table_cells_format_counts_with_separators_and_fractions_to_four_digits() -> None:
     html = Table(("a", "b", "c", "d"), [(19910.0, 0.012345, 2.0, 123456.7)]).html()
     assert "<td>19,910</td><td>0.01235</td><td>2</td><td>123,457</td>" in html
+
+
+def test_a_simulator_that_is_not_installed_is_named(tmp_path: Path) -> None:
+    (tmp_path / "schedule.png").write_bytes(b"\x89PNG")
+    data = _kernel_data({"verilator": {"tests": [_test("nominal_routing")], "timing": None}})
+    data["missing_simulators"] = ["icarus"]
+    assert "Not installed here, so not run: icarus" in _html(kernel_sections(data, tmp_path))

@@ -49,10 +49,9 @@ def run(out: Path, quick: bool, note: Note = silent) -> dict:
         for stale in jobs_dir.glob(f"{agent}.db*"):  # the demo owns its output folder: start the job afresh
             stale.unlink()
         note(f"DSE job {agent} ({settings.budget} unique evaluations, SQLite store {path.name})")
-        counted = getattr(note, "count", None)
         run_job(space_path(), path, JobSettings(agent=agent, seed=settings.seed, budget=settings.budget,
                                                 options=options),
-                progress=(lambda done, total, _best: counted(done, total, "evaluations")) if counted else None)
+                progress=lambda done, total, _best: note.count(done, total, "evaluations"))
         paths.append(path)
     note("DSE report: Pareto front, best-so-far and hypervolume curves")
     jobs = load_jobs(paths)

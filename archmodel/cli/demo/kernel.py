@@ -72,9 +72,12 @@ def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -
     got = run_csim(plan, exe, x, params, build / "csim-run")
     csim_ok = bool(np.array_equal(got.output, want.output))
 
-    verify = None
+    verify, missing = None, []
     if written.rtl_available:
         sims = tuple(s for s in settings.sims if find(s) is not None)
+        missing = [s for s in settings.sims if s not in sims]
+        if missing:
+            note(f"RTL: {', '.join(missing)} not installed, not run")
         by_sim = {"icarus": settings.icarus_tests} if settings.icarus_tests is not None else None
         report = verify_kernel(kernel_dir, sims=sims, build_root=build / "sim", resources=settings.resources,
                                junit=build / "verify-junit.xml", note=lambda part: note(f"RTL: {part}"),
@@ -95,4 +98,5 @@ def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -
                                        "top_k": spec.top_k, "gated": spec.gated, "pe": [rows, cols], "style": style},
             "predicted_cycles": plan.schedule.total_cycles, "rtl_available": written.rtl_available,
             "rtl_message": written.rtl_message, "csim_bit_exact": csim_ok, "verify": verify,
+            "missing_simulators": missing,
             "image": "schedule.png"}

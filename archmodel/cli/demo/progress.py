@@ -4,16 +4,30 @@ for work that has one (the DSE jobs' evaluations)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-#: what a step calls before each of its sub-steps
-Note = Callable[[str], None]
+
+class Note(Protocol):
+    """What a step reports to: called with each sub-step before it runs; ``count`` for counted work."""
+
+    def __call__(self, text: str) -> None: ...
+
+    def count(self, done: int, total: int, what: str) -> None: ...
 
 
-def silent(_: str) -> None:
-    """A :data:`Note` that shows nothing (steps run outside the demo, e.g. from tests)."""
+class _Silent:
+    """A :class:`Note` that shows nothing (steps run outside the demo, e.g. from tests)."""
+
+    def __call__(self, text: str) -> None:
+        pass
+
+    def count(self, done: int, total: int, what: str) -> None:
+        pass
+
+
+silent = _Silent()
 
 
 def demo_progress(console) -> Progress:
@@ -23,7 +37,7 @@ def demo_progress(console) -> Progress:
 
 
 class StepLog:
-    """The :data:`Note` of one step (call it with a sub-step) and its counter (:meth:`count`)."""
+    """The :class:`Note` of one step (call it with a sub-step) and its counter (:meth:`count`)."""
 
     def __init__(self, progress: Progress, step: TaskID, counter: TaskID, title: str, start: float) -> None:
         self.progress, self.step, self.counter = progress, step, counter

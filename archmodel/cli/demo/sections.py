@@ -98,6 +98,9 @@ def kernel_sections(data: dict, out: Path) -> list[Section]:
         sec.table(Table(("test", *sims), [(name, *[next((t["passed"] for t in s["tests"] if t["name"] == name), "-")
                                                     for s in sims.values()]) for name in tests],
                         caption="cocotb tests of the generated RTL against the NumPy golden model"))
+        if data.get("missing_simulators"):
+            sec.text(f"Not installed here, so not run: {', '.join(data['missing_simulators'])} "
+                     "(`make test` installs Icarus with apt-get when root).", note=True)
         partial = [name for name, s in sims.items() if len(s["tests"]) < len(tests)]
         if partial:
             sec.text(f"-: not run on {', '.join(partial)} by the demo, to keep it short (Icarus, a 4-state "

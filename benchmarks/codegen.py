@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from click.testing import CliRunner  # noqa: E402
 
-from archmodel.cli.common import atomic_write  # noqa: E402
-from archmodel.cli.main import cli  # noqa: E402
+from moearch.cli.common import atomic_write  # noqa: E402
+from moearch.cli.main import cli  # noqa: E402
 from codegen.csim import compile_csim, find_cxx, run_csim  # noqa: E402
 from codegen.plan import build_plan  # noqa: E402
 from codegen.spec import KernelSpec  # noqa: E402
@@ -63,7 +63,7 @@ def main() -> None:
             return res.output
 
         # a fresh process pays the interpreter start and the imports (numpy, amaranth, jinja2, catalog)
-        cmd = [sys.executable, "-c", "from archmodel.cli.main import main; main()", *ARGS,
+        cmd = [sys.executable, "-c", "from moearch.cli.main import main; main()", *ARGS,
                "--out", str(tmp_path / "process")]
         results["process_s"], _ = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT), 1)
         results["cli_s"], output = timed(cli_run, a.repeat)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from accelerators.catalog import load_device  # noqa: E402
 from accelerators.errors import ConfigError  # noqa: E402
-from archmodel.cli.common import atomic_write  # noqa: E402
+from moearch.cli.common import atomic_write  # noqa: E402
 from archmodel.devices.pim import operator_assignment, pim_step_latency  # noqa: E402
 from archmodel.mixed import mixed_step  # noqa: E402
 from archmodel.parallel import Parallelism  # noqa: E402

@@ -27,10 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from archmodel.cli.common import atomic_write  # noqa: E402
+from moearch.cli.common import atomic_write  # noqa: E402
 from verification.kernel_bench.suite import DEFAULT_EXAMPLE, SHAPES  # noqa: E402
 
-MOEARCH = [sys.executable, "-m", "archmodel.cli.main"]
+MOEARCH = [sys.executable, "-m", "moearch.cli.main"]
 
 
 def run(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:

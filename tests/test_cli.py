@@ -4,7 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 
 
 def run(*args):

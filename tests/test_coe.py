@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from archmodel.coe import (HOST_LINKS_PAPER, che_hit_rate, expert_bytes, route_requests, simulate_coe, simulate_lru,
                            switch_path, switch_time)
 from archmodel.routing import Routing, expert_popularity

@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from accelerators import load_device
-from archmodel.cli.compare_cmd import ROW_KEYS, fewest_devices, split_plan
-from archmodel.cli.main import cli
+from archmodel.compare import ROW_KEYS, fewest_devices, split_plan
+from moearch.cli.main import cli
 from archmodel.precision import Precision
 from archmodel.serve import serve
 from archmodel.workloads import load_workload

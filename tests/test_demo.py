@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("summary", "devices", "roofline", "tiers", "coe", "dse", "kernel")

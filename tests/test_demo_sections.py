@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archmodel.cli.demo.report import Table
-from archmodel.cli.demo.sections import exploration_sections, kernel_sections
+from moearch.demo.report import Table
+from moearch.demo.sections import exploration_sections, kernel_sections
 
 
 def _test(name: str) -> dict:

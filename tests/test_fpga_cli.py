@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from archmodel.fpga.budget import make_budget
 from archmodel.fpga.styles import run_style
 from archmodel.fpga.tasks import gated_ffn

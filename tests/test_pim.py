@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from archmodel.devices.pim import (PIM, SPLIT, SPLIT_STEPS, PIMModel, lorenz_table, operator_assignment,
                                    pim_step_latency)
 from archmodel.parallel import Parallelism

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from archmodel.devices.rdu import Fusion, RDUModel, fusion_pipelines, memory_map
 from archmodel.optable import OperatorTable
 from archmodel.parallel import Parallelism

@@ -11,7 +11,7 @@ import pytest
 from accelerators.errors import ConfigError
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from codegen.csim import compile_csim, run_csim
 from codegen.manifest import check_manifest
 from codegen.plan import build_plan

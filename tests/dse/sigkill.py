@@ -27,7 +27,7 @@ def count_rows(path: Path) -> int:
 
 def kill_when(args: list[str], path: Path, rows: int) -> int:
     """Run ``moearch`` with ``args``; SIGKILL it once the job has ``rows`` rows; return the count then."""
-    proc = subprocess.Popen([sys.executable, "-m", "archmodel.cli.main", *args], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "moearch.cli.main", *args], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:

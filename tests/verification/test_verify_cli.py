@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from archmodel.cli.main import cli
+from moearch.cli.main import cli
 from verification.junit import read_junit
 from verification.kernel_bench import TESTS
 from verification.kernel_bench.suite import SHAPES

@@ -14,8 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 
 from accelerators.errors import ConfigError
-
-from .backends import BACKENDS, make_backend
+from dse.agents import AGENTS
+from dse.backends import BACKENDS, make_backend
+from dse.evaluators import adapter_for
+from dse.job import JobSettings, resume_job, run_job
+from dse.report import load_jobs, write_report
+from dse.space import load_space, pre_constraints
 
 stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 stdout = Console(width=None if sys.stdout.isatty() else 160)
@@ -102,7 +106,6 @@ def dse() -> None:
 def run_cmd(space, agent, budget, seed, out, batch, chunk, patience, options, backend, address, workers, quiet,
             as_json):
     """Explore SPACE with an agent; every evaluation is appended to the job file as it completes."""
-    from .job import JobSettings, run_job
 
     settings = JobSettings(agent=agent, seed=seed, budget=budget, batch=batch, chunk=chunk, patience=patience,
                            options=_parse_options(options))
@@ -119,7 +122,6 @@ def run_cmd(space, agent, budget, seed, out, batch, chunk, patience, options, ba
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def resume_cmd(job, backend, address, workers, quiet, as_json):
     """Continue JOB from its last checkpoint without re-evaluating a stored design."""
-    from .job import resume_job
 
     with make_backend(backend, address=address, workers=workers) as engine:
         summary = _interruptible(job, lambda progress: resume_job(job, engine, progress), 0, quiet)
@@ -143,7 +145,6 @@ def _interruptible(path: Path, fn, budget: int, quiet: bool):
 @click.option("--json", "as_json", is_flag=True, help="Print per-job results as JSON.")
 def report_cmd(jobs, out_dir, top, as_json):
     """Pareto front, best-so-far curves and best designs of one or more jobs."""
-    from .report import load_jobs, write_report
 
     loaded = load_jobs(jobs)
     if out_dir is None and not as_json:
@@ -162,8 +163,6 @@ def report_cmd(jobs, out_dir, top, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed space as JSON.")
 def check_cmd(space, as_json):
     """Validate a space file and show its parameters, groups, constraints and metrics."""
-    from .evaluators import adapter_for
-    from .space import load_space, pre_constraints
 
     s = load_space(space)
     adapter = adapter_for(s.domain)
@@ -195,7 +194,6 @@ def check_cmd(space, as_json):
 @dse.command("agents")
 def agents_cmd():
     """List the agents and their options."""
-    from .agents import AGENTS
 
     table = Table(title="agents")
     for column in ("name", "description", "options"):

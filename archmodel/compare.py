@@ -1,4 +1,4 @@
-"""`moearch compare`: one workload served on several devices, side by side (table, JSON, bar chart).
+"""Compare devices on one workload: the rows behind ``moearch compare`` and its bar chart.
 
 Each device runs the offline serving estimate (:func:`archmodel.serve.serve`) on the fewest of its
 chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import click
-from rich.table import Table
-
+from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
 
-from ..parallel import Parallelism
-from .common import (atomic_write, console, json_option, load_device_arg, load_workload_arg, make_precision,
-                     parse_routing, precision_options, print_json, si, workload_option)
+from .formatting import si
+from .parallel import Parallelism
+from .serve import max_batch, serve
+from .step import DEVICE_MODELS, stored_weight_bytes
 
 MAX_DEVICES = 4096
 ROW_KEYS = ("device", "kind", "devices", "parallel", "batch", "output_tokens_per_s", "output_tokens_per_s_per_device",
@@ -38,8 +37,6 @@ def split_plan(model, device, n: int) -> Parallelism:
 
 def fewest_devices(model, device, precision, isl: int, osl: int) -> int:
     """The smallest power of two of ``device`` whose main memory holds the weights and one sequence."""
-    from ..serve import max_batch
-    from ..step import stored_weight_bytes
     n = 1
     while n <= MAX_DEVICES:
         parallel = split_plan(model, device, n)
@@ -54,11 +51,9 @@ def fewest_devices(model, device, precision, isl: int, osl: int) -> int:
 def compare_rows(model, names: list[str], *, isl: int, osl: int, precision, routing, devices: int | None = None,
                  batch: int | str = "auto") -> list[dict]:
     """One result row per device name (or path)."""
-    from ..serve import serve
-    from ..step import DEVICE_MODELS
     rows = []
     for name in names:
-        device = load_device_arg(name)
+        device = load_device(name)
         if device.kind not in DEVICE_MODELS:
             raise ConfigError(None, "device", name, f"a device whose kind has a model: {', '.join(sorted(DEVICE_MODELS))}")
         n = devices if devices is not None else fewest_devices(model, device, precision, isl, osl)
@@ -103,62 +98,3 @@ def compare_chart(rows: list[dict], path: Path, title: str) -> None:
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
     fig.savefig(path, format="png")
     plt.close(fig)
-
-
-def _device_names(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",")]
-    if not names or any(not n for n in names):
-        raise ConfigError(None, "device", text, "a comma-separated list of catalog devices or YAML paths, e.g. h100-sxm,ascend-910c")
-    return names
-
-
-@click.command("compare")
-@workload_option
-@click.option("--device", "-d", "device", required=True,
-              help="Comma-separated catalog devices or device YAML paths, e.g. h100-sxm,ascend-910c,cloudmatrix384.")
-@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
-@click.option("--osl", type=int, required=True, help="Output tokens per request.")
-@click.option("--devices", "devices", type=int, default=None,
-              help="Devices of each kind to use (default: the fewest that hold the model).")
-@click.option("--batch", default="auto", show_default=True, help="Concurrent requests, or 'auto' (largest that fits).")
-@precision_options
-@json_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="PNG bar chart to write.")
-def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing, as_json, output):
-    """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
-    model = load_workload_arg(workload)
-    names = _device_names(device)
-    if devices is not None and devices < 1:
-        raise ConfigError(None, "devices", devices, "a whole number >= 1")
-    if batch != "auto":
-        try:
-            batch = int(batch)
-        except ValueError:
-            raise ConfigError(None, "batch", batch, "a whole number >= 1 or 'auto'") from None
-    precision = make_precision(dtype, kv_dtype)
-    rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
-                        devices=devices, batch=batch)
-    title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"
-    if output is not None:
-        atomic_write(output, lambda p: compare_chart(rows, p, title))
-    if as_json:
-        print_json({"workload": model.name, "isl": isl, "osl": osl, "dtype": dtype, "rows": rows})
-        return
-    table = Table(title=title + " (energy: modelled dynamic energy; TDP bound = TDP x devices / tokens/s)")
-    for col in ("device", "devices", "split", "batch", "tokens/s", "tokens/s/device", "TTFT", "TPOT",
-                "energy/token", "TDP bound", "bottleneck"):
-        table.add_column(col, justify="left" if col in ("device", "split", "bottleneck") else "right")
-    for r in rows:
-        p = r["parallel"]
-        bound = r["tdp_bound_j_per_token"]
-        table.add_row(r["device"], str(r["devices"]), f"tp{p['tp']} ep{p['ep']} pp{p['pp']} dp{p['dp']}", str(r["batch"]),
-                      f"{r['output_tokens_per_s']:,.0f}", f"{r['output_tokens_per_s_per_device']:,.0f}",
-                      si(r["ttft_s"], "s"), si(r["tpot_s"], "s"), si(r["energy_j_per_token"], "J"),
-                      si(bound, "J") if bound else "-", r["bottleneck"])
-    console.print(table)
-    defaults = sorted({r["device"] for r in rows if r["energy_defaults"]})
-    if defaults:
-        console.print(f"energy: defaults by device kind used for {', '.join(defaults)} (see archmodel.energy)")
-    if output is not None:
-        click.echo(f"wrote {output}")

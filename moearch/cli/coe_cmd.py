@@ -4,10 +4,19 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..coe import HOST_LINKS_PAPER, simulate_coe
-from ..precision import DTYPES
-from .common import console, device_option, json_option, load_device_arg, load_workload_arg, make_precision, \
-    parse_routing, print_json, si
+from archmodel.coe import HOST_LINKS_PAPER, simulate_coe
+from archmodel.formatting import si
+from archmodel.precision import DTYPES
+from moearch.cli.common import (
+    console,
+    device_option,
+    json_option,
+    load_device_arg,
+    load_workload_arg,
+    make_precision,
+    parse_routing,
+    print_json,
+)
 
 
 @click.command("coe")

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelerators.errors import ConfigError
-
-from .progress import Note, silent
+from dse.job import JobSettings, run_job
+from dse.report import load_jobs, write_report
+from moearch.demo.progress import Note, silent
 
 SPACE_FILE = "fpga-moe-kernel.yaml"
 #: (agent, options): multi-agent RL with a shared policy, and two honest baselines.
@@ -29,16 +30,14 @@ class ExplorationSettings:
 
 
 def space_path() -> Path:
-    """The shipped example space (``examples/`` beside the packages)."""
-    path = Path(__file__).resolve().parents[3] / "examples" / SPACE_FILE
+    """The shipped example space (package data ``moearch/examples/``; ``examples/`` in a checkout links there)."""
+    path = Path(__file__).resolve().parents[1] / "examples" / SPACE_FILE
     if not path.is_file():
         raise ConfigError(str(path), "examples", SPACE_FILE, "the example space shipped with moearch (examples/)")
     return path
 
 
 def run(out: Path, quick: bool, note: Note = silent) -> dict:
-    from dse.job import JobSettings, run_job
-    from dse.report import load_jobs, write_report
 
     settings = ExplorationSettings.of(quick)
     jobs_dir = out / "dse"

@@ -9,6 +9,7 @@ import click
 
 from verification.kernel_bench import TESTS
 from verification.simulators import SIMULATORS
+from verification.verify import verify_kernel
 
 __all__ = ["verify", "format_report"]
 
@@ -101,7 +102,6 @@ def verify(directory: str, sim: str, seed: int | None, tests: tuple[str, ...], j
     utilisation against the FPGA model, and (--resources) Yosys resources against the model.
     Exit code 0 when everything passes, 1 when something fails, 2 for a directory that is not
     a valid generated kernel."""
-    from verification.verify import verify_kernel
 
     sims = SIMULATORS if sim == "all" else (sim,)
     report = verify_kernel(directory, sims=sims, build_root=build_dir, seed=seed, tests=tests or None,

@@ -11,34 +11,22 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
+from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
-
-from ..parallel import Parallelism
-from ..precision import DTYPES, Precision
-from ..routing import Routing
+from archmodel.parallel import Parallelism
+from archmodel.precision import DTYPES, Precision
+from archmodel.routing import Routing
+from archmodel.workloads import load_workload
 
 # A wide table when output goes to a file or CI log (rich would fold it to 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def si(value: float, unit: str = "", digits: int = 3) -> str:
-    """``1.23 T`` style formatting."""
-    if value == 0 or value != value:
-        return f"0 {unit}".strip()
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""),
-                           (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
-        if abs(value) >= factor:
-            return f"{value / factor:.{digits}g} {prefix}{unit}".strip()
-    return f"{value:.{digits}g} {unit}".strip()
-
-
 def load_workload_arg(value: str):
-    from ..workloads import load_workload
     return load_workload(value)
 
 
 def load_device_arg(value: str):
-    from accelerators.catalog import load_device
     return load_device(value)
 
 

@@ -9,18 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelerators.catalog import load_device
-
-from ...coe import simulate_coe
-from ...devices.rdu import memory_map
-from ...parallel import Parallelism
-from ...plots import roofline_plot
-from ...precision import Precision
-from ...routing import Routing
-from ...step import model_step
-from ...workloads import load_workload
-from ..common import atomic_write
-from ..compare_cmd import compare_chart, compare_rows, fewest_devices, split_plan
-from .progress import Note, silent
+from archmodel.coe import simulate_coe
+from archmodel.compare import compare_chart, compare_rows, fewest_devices, split_plan
+from archmodel.devices.rdu import memory_map
+from archmodel.parallel import Parallelism
+from archmodel.plots import roofline_plot
+from archmodel.precision import Precision
+from archmodel.routing import Routing
+from archmodel.step import model_step
+from archmodel.workloads import load_workload
+from moearch.cli.common import atomic_write
+from moearch.demo.progress import Note, silent
 
 WORKLOAD = "mixtral-8x7b"
 #: Devices of every architecture the models cover: GPU, NPU, dataflow RDU, Logic-PIM, FPGA.

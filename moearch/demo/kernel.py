@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .progress import Note, silent
+from codegen.csim import compile_csim, run_csim
+from codegen.plan import build_plan
+from codegen.spec import spec_from_layer
+from codegen.writer import write_kernel
+from moearch.demo.progress import Note, silent
+from moearch.demo.timeline import schedule_timeline
+from verification import golden
+from verification.simulators import find
+from verification.verify import verify_kernel
 
 LAYER = "mixtral-8x7b"
 
@@ -39,15 +47,7 @@ def simulable_array(design: dict, max_pe: int) -> tuple[int, int]:
 
 
 def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -> dict:
-    from codegen.csim import compile_csim, run_csim
-    from codegen.plan import build_plan
-    from codegen.spec import spec_from_layer
-    from codegen.writer import write_kernel
-    from verification import golden
-    from verification.simulators import find
-    from verification.verify import verify_kernel
 
-    from .timeline import schedule_timeline
 
     settings = KernelSettings.of(quick)
     design = best_design or {}

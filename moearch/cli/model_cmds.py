@@ -7,12 +7,29 @@ import click
 from rich.table import Table
 
 from accelerators.errors import ConfigError
-
-from ..devices.gpu import BOUND_NAMES
-from ..step import model_step
-from .common import (atomic_write, console, device_option, json_option, load_device_arg, load_workload_arg,
-                     make_parallel, make_precision, parallel_options, parse_routing, precision_options,
-                     print_json, si, workload_option)
+from archmodel.crossover import crossover_batches
+from archmodel.devices.gpu import BOUND_NAMES
+from archmodel.devices.rdu import memory_map as rdu_memory_map
+from archmodel.formatting import si
+from archmodel.plots import roofline_plot
+from archmodel.serve import serve
+from archmodel.step import model_step
+from moearch.cli.coe_cmd import memory_map_table
+from moearch.cli.common import (
+    atomic_write,
+    console,
+    device_option,
+    json_option,
+    load_device_arg,
+    load_workload_arg,
+    make_parallel,
+    make_precision,
+    parallel_options,
+    parse_routing,
+    precision_options,
+    print_json,
+    workload_option,
+)
 
 
 def _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype, routing, phase, batch, isl, context):
@@ -65,7 +82,6 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
     data.update({"workload": m.name, "device": dev.name, "phase": phase, "batch": batch,
                  "parallel": {"tp": parallel.tp, "ep": parallel.ep, "pp": parallel.pp, "dp": parallel.dp}})
     if memory_map:
-        from ..devices.rdu import memory_map as rdu_memory_map
         s, c = (isl or 2048, 0) if phase == "prefill" else (1, context if context is not None else (isl or 2048))
         mm = rdu_memory_map(m, dev, b=batch, s=s, c=c, precision=precision, parallel=parallel,
                             routing=parse_routing(routing))
@@ -86,7 +102,6 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
                       si(op["time_s"], "s"), f"{share:.1%}", op["bound"], op["unit"], op["tier"])
     console.print(table)
     if memory_map:
-        from .coe_cmd import memory_map_table
         console.print(memory_map_table(mm))
 
 
@@ -101,7 +116,6 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
 @json_option
 def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_dtype, routing, as_json):
     """Offline max-throughput estimate: TTFT, TPOT and output tokens/s for an ISL/OSL pair."""
-    from ..serve import serve
     m, dev = load_workload_arg(workload), load_device_arg(device)
     parallel = make_parallel(dev, devices, tp, ep, pp)
     if batch != "auto":
@@ -137,7 +151,6 @@ def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_
 @json_option
 def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing, as_json):
     """Each operator's Op/B formula and the decode batch at which it crosses the device's ridge point."""
-    from ..crossover import crossover_batches
     m, dev = load_workload_arg(workload), load_device_arg(device)
     parallel = make_parallel(dev, devices, tp, ep, pp)
     precision = make_precision(dtype, kv_dtype)
@@ -168,7 +181,6 @@ def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG file to write.")
 def roofline(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, output):
     """Plot the step's operators on the device's roofline, labelled."""
-    from ..plots import roofline_plot
     m, dev, parallel, precision, step = _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype,
                                                            routing, phase, batch, isl, context)
     title = f"{m.name} on {dev.name}: {phase}, batch {batch}, {precision.weights}, tp{parallel.tp} ep{parallel.ep}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from .common import console, json_option, print_json, si
+from accelerators.catalog import list_devices, load_device
+from archmodel.formatting import si
+from archmodel.workloads import list_workloads, load_workload
+from moearch.cli.common import console, json_option, print_json
 
 
 @click.group("devices", invoke_without_command=True)
@@ -14,7 +17,6 @@ def devices(ctx: click.Context, as_json: bool) -> None:
     """List the device catalog (or `devices show NAME`)."""
     if ctx.invoked_subcommand is not None:
         return
-    from accelerators.catalog import list_devices, load_device
     rows = [load_device(name) for name in list_devices()]
     if as_json:
         print_json([{"name": d.name, "kind": d.kind, "chips": d.chips} for d in rows])
@@ -35,7 +37,6 @@ def devices(ctx: click.Context, as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Show one device (catalog name or YAML path) with every figure and its source."""
-    from accelerators.catalog import load_device
     d = load_device(name)
     data = d.model_dump(mode="json")
     if as_json:
@@ -71,7 +72,6 @@ def _flatten(data, prefix: str = ""):
 @json_option
 def workloads(as_json: bool) -> None:
     """List the built-in models."""
-    from ..workloads import list_workloads, load_workload
     rows = [load_workload(name) for name in list_workloads()]
     if as_json:
         print_json([{"name": m.name, "layers": m.num_layers, "hidden": m.hidden_size,

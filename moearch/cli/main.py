@@ -6,17 +6,16 @@ import sys
 import click
 
 from accelerators.errors import ConfigError
-from codegen.cli import codegen
-from dse.cli import dse
-from verification.cli import verify
-
-from .catalog_cmds import devices, workloads
-from .coe_cmd import coe
-from .compare_cmd import compare
-from .demo_cmd import demo
-from .fpga_cmd import fpga
-from .model_cmds import model, opb, roofline, serve_cmd
-from .serve_pd_cmd import serve_pd
+from moearch.cli.catalog_cmds import devices, workloads
+from moearch.cli.codegen_cmd import codegen
+from moearch.cli.coe_cmd import coe
+from moearch.cli.compare_cmd import compare
+from moearch.cli.demo_cmd import demo
+from moearch.cli.dse_cmd import dse
+from moearch.cli.fpga_cmd import fpga
+from moearch.cli.model_cmds import model, opb, roofline, serve_cmd
+from moearch.cli.serve_pd_cmd import serve_pd
+from moearch.cli.verify_cmd import verify
 
 
 class MoearchGroup(click.Group):

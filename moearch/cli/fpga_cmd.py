@@ -5,8 +5,12 @@ import click
 from rich.table import Table
 
 from accelerators.errors import ConfigError
-
-from .common import console, json_option, print_json, si
+from archmodel.formatting import si
+from archmodel.fpga.budget import make_budget
+from archmodel.fpga.schedule import schedule_moe_layer
+from archmodel.fpga.styles import partial_reconfiguration, run_style
+from archmodel.fpga.tasks import MoELayer, build_kernel, uniform_counts
+from moearch.cli.common import console, json_option, print_json
 
 KERNEL_CHOICES = ("self-attention", "gated-ffn", "mlp", "moe")
 STYLE_CHOICES = ("intar", "dataflow", "sequential")
@@ -22,7 +26,6 @@ def _ints(text: str | None, field: str) -> tuple[int, ...] | None:
 
 
 def _budget(device, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles):
-    from ..fpga.budget import make_budget
     return make_budget(device, rows, cols, macs_per_dsp=macs_per_dsp, hbm_channels=hbm_channels, bram36=bram36,
                        uram=uram, switch_cycles=switch_cycles)
 
@@ -30,15 +33,11 @@ def _budget(device, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch
 def _run(kernel, style, budget, o):
     """(result dict, stage rows) for one style."""
     if kernel == "moe":
-        from ..fpga.schedule import schedule_moe_layer
-        from ..fpga.tasks import MoELayer, uniform_counts
         shape = MoELayer(o["tokens"] or 64, o["hidden"] or 1024, o["ffn"] or 2816, o["experts"] or 8,
                          o["top_k"] or 2, o["gated"])
         counts = _ints(o["tokens_per_expert"], "tokens-per-expert") or uniform_counts(shape)
         r = schedule_moe_layer(shape, counts, budget, style=style, stream_bytes=o["stream_bytes"])
         return r.as_dict(), r
-    from ..fpga.styles import partial_reconfiguration, run_style
-    from ..fpga.tasks import build_kernel
     if kernel == "self-attention":
         chain = build_kernel(kernel, seq=o["seq"], hidden=o["hidden"], heads=o["heads"])
     elif kernel == "gated-ffn":

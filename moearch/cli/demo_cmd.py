@@ -1,6 +1,6 @@
 """`moearch demo`: the main job, end to end, with a progress display and an HTML report.
 
-Steps (each a module of :mod:`archmodel.cli.demo`): model Mixtral-8x7B across architectures and a
+Steps (each a module of :mod:`moearch.demo`): model Mixtral-8x7B across architectures and a
 Composition-of-Experts case (``modelling``); explore the FPGA MoE-kernel space with multi-agent RL
 and two baselines (``exploration``); generate, C-simulate, verify and synthesise the kernel of the
 best design (``kernel``); write ``DIR/index.html`` (self-contained) and print a summary.
@@ -12,7 +12,11 @@ import time
 from pathlib import Path
 
 import click
-from .common import atomic_write, console, si
+
+from archmodel.formatting import si
+from moearch.cli.common import atomic_write, console
+from moearch.demo import exploration, kernel, modelling, report, sections
+from moearch.demo.progress import StepLog, demo_progress
 
 
 @click.command("demo")
@@ -20,8 +24,6 @@ from .common import atomic_write, console, si
 @click.option("--quick", is_flag=True, help="Smallest settings (what `make test` runs).")
 def demo(out: Path, quick: bool) -> None:
     """Run the main job and write a self-contained HTML report."""
-    from .demo import exploration, kernel, modelling, report, sections
-    from .demo.progress import StepLog, demo_progress
 
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,19 @@ import click
 from rich.table import Table
 
 from accelerators.errors import ConfigError
-
-from ..parallel import Parallelism
-from .common import (console, device_option, json_option, load_device_arg, load_workload_arg, make_precision,
-                     print_json, si, workload_option)
+from archmodel.devices.npu import ExpertLayout, Pool, Speculation, serve_disaggregated
+from archmodel.formatting import si
+from archmodel.parallel import Parallelism
+from moearch.cli.common import (
+    console,
+    device_option,
+    json_option,
+    load_device_arg,
+    load_workload_arg,
+    make_precision,
+    print_json,
+    workload_option,
+)
 
 
 def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
@@ -40,7 +49,6 @@ def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
 def serve_pd(workload, device, isl, osl, prefill_devices, prefill_batch, decode_devices, decode_batch, redundant,
              shared_dies, mtp_acceptance, dtype, as_json):
     """Prefill/decode-disaggregated serving: TTFT from the prefill pool, TPOT from the decode pool."""
-    from ..devices.npu import ExpertLayout, Pool, Speculation, serve_disaggregated
     model, dev = load_workload_arg(workload), load_device_arg(device)
     if dev.kind != "npu":
         raise ConfigError(None, "device", dev.name, "an NPU device (kind npu: ascend-910b, ascend-910c, cloudmatrix384)")

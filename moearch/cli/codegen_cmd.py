@@ -7,8 +7,10 @@ import time
 import click
 
 from accelerators.errors import ConfigError
-
-from .spec import ACTIVATIONS, STREAM_BYTES, STYLES, KernelSpec, parse_pe, parse_shape, spec_from_layer
+from archmodel.workloads import load_workload
+from codegen.plan import build_plan
+from codegen.spec import ACTIVATIONS, STREAM_BYTES, STYLES, KernelSpec, parse_pe, parse_shape, spec_from_layer
+from codegen.writer import check_output_dir, write_kernel
 
 __all__ = ["codegen", "spec_from_options"]
 
@@ -36,7 +38,6 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
         spec = KernelSpec(tokens=tokens, gated=bool(gated), activation=activation or "silu", **sizes, **common)
     else:
         assert layer is not None
-        from archmodel.workloads import load_workload
         model = load_workload(layer)
         if activation is None:
             act = _HF_ACTIVATIONS.get(model.hidden_act)
@@ -75,8 +76,6 @@ def codegen(shape, layer, scale, tokens, device, pe, gated, activation, stream_b
             as_json) -> None:
     """Generate an InTAR-style MoE layer kernel: HLS C++ with a C-simulation test bench, Verilog,
     manifest.json and a README, into OUT."""
-    from .plan import build_plan
-    from .writer import check_output_dir, write_kernel
 
     t0 = time.perf_counter()
     spec = spec_from_options(shape=shape, layer=layer, scale=scale, tokens=tokens, device=device, pe=pe,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..common import si
-from .report import Section, Table
+from archmodel.formatting import si
+from moearch.demo.report import Section, Table
 
 
 def modelling_sections(data: dict, out: Path) -> list[Section]:

@@ -1,0 +1,89 @@
+"""`moearch compare`: one workload served on several devices, side by side (table, JSON, bar chart).
+
+Each device runs the offline serving estimate (:func:`archmodel.serve.serve`) on the fewest of its
+chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
+leave room for at least one sequence's KV cache in main memory (no host offload). The split: MoE
+layers expert-parallel over all of them, attention and dense layers tensor-parallel within the
+scale-up domain and data-parallel across domains; a dense model is pipelined across domains
+instead (data parallelism would not shrink its weights).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from accelerators.errors import ConfigError
+from archmodel.compare import compare_chart, compare_rows
+from archmodel.formatting import si
+from moearch.cli.common import (
+    atomic_write,
+    console,
+    json_option,
+    load_workload_arg,
+    make_precision,
+    parse_routing,
+    precision_options,
+    print_json,
+    workload_option,
+)
+
+
+def _device_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if not names or any(not n for n in names):
+        raise ConfigError(None, "device", text, "a comma-separated list of catalog devices or YAML paths, e.g. h100-sxm,ascend-910c")
+    return names
+
+
+@click.command("compare")
+@workload_option
+@click.option("--device", "-d", "device", required=True,
+              help="Comma-separated catalog devices or device YAML paths, e.g. h100-sxm,ascend-910c,cloudmatrix384.")
+@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
+@click.option("--osl", type=int, required=True, help="Output tokens per request.")
+@click.option("--devices", "devices", type=int, default=None,
+              help="Devices of each kind to use (default: the fewest that hold the model).")
+@click.option("--batch", default="auto", show_default=True, help="Concurrent requests, or 'auto' (largest that fits).")
+@precision_options
+@json_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PNG bar chart to write.")
+def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing, as_json, output):
+    """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
+    model = load_workload_arg(workload)
+    names = _device_names(device)
+    if devices is not None and devices < 1:
+        raise ConfigError(None, "devices", devices, "a whole number >= 1")
+    if batch != "auto":
+        try:
+            batch = int(batch)
+        except ValueError:
+            raise ConfigError(None, "batch", batch, "a whole number >= 1 or 'auto'") from None
+    precision = make_precision(dtype, kv_dtype)
+    rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
+                        devices=devices, batch=batch)
+    title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"
+    if output is not None:
+        atomic_write(output, lambda p: compare_chart(rows, p, title))
+    if as_json:
+        print_json({"workload": model.name, "isl": isl, "osl": osl, "dtype": dtype, "rows": rows})
+        return
+    table = Table(title=title + " (energy: modelled dynamic energy; TDP bound = TDP x devices / tokens/s)")
+    for col in ("device", "devices", "split", "batch", "tokens/s", "tokens/s/device", "TTFT", "TPOT",
+                "energy/token", "TDP bound", "bottleneck"):
+        table.add_column(col, justify="left" if col in ("device", "split", "bottleneck") else "right")
+    for r in rows:
+        p = r["parallel"]
+        bound = r["tdp_bound_j_per_token"]
+        table.add_row(r["device"], str(r["devices"]), f"tp{p['tp']} ep{p['ep']} pp{p['pp']} dp{p['dp']}", str(r["batch"]),
+                      f"{r['output_tokens_per_s']:,.0f}", f"{r['output_tokens_per_s_per_device']:,.0f}",
+                      si(r["ttft_s"], "s"), si(r["tpot_s"], "s"), si(r["energy_j_per_token"], "J"),
+                      si(bound, "J") if bound else "-", r["bottleneck"])
+    console.print(table)
+    defaults = sorted({r["device"] for r in rows if r["energy_defaults"]})
+    if defaults:
+        console.print(f"energy: defaults by device kind used for {', '.join(defaults)} (see archmodel.energy)")
+    if output is not None:
+        click.echo(f"wrote {output}")

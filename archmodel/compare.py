@@ -17,6 +17,8 @@ from accelerators.errors import ConfigError
 
 from .formatting import si
 from .parallel import Parallelism
+from .precision import Precision
+from .routing import Routing
 from .serve import max_batch, serve
 from .step import DEVICE_MODELS, stored_weight_bytes
 
@@ -48,9 +50,10 @@ def fewest_devices(model, device, precision, isl: int, osl: int) -> int:
                       f"a model that fits {MAX_DEVICES} devices' main memory; try a smaller --dtype")
 
 
-def compare_rows(model, names: list[str], *, isl: int, osl: int, precision, routing, devices: int | None = None,
-                 batch: int | str = "auto") -> list[dict]:
-    """One result row per device name (or path)."""
+def compare_rows(model, names: list[str], *, isl: int, osl: int, precision: Precision = Precision(),
+                 routing: Routing = Routing(), devices: int | None = None, batch: int | str = "auto") -> list[dict]:
+    """One result row per device name (or path): ``ROW_KEYS``, each device on ``devices`` chips
+    (default: :func:`fewest_devices`) split by :func:`split_plan`."""
     rows = []
     for name in names:
         device = load_device(name)

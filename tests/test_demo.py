@@ -1,4 +1,5 @@
-"""`moearch demo --quick` end to end, and its report opened in headless Chromium.
+"""`moearch demo --quick` end to end, run from the built wheel outside the checkout, and its report
+opened in headless Chromium.
 
 The report must show every section with real data and every image must load in a real browser.
 Chromium is Debian's package (the Makefile installs it when missing and root); without it the
@@ -11,12 +12,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from moearch.cli.main import cli
+from installed import build_wheel, installed_env, run_installed, unpack
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("summary", "devices", "roofline", "tiers", "coe", "dse", "kernel")
@@ -30,12 +31,31 @@ PROBE = ("<script>window.addEventListener('load', () => { const imgs = [...docum
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "demo-report"
-    result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    (out.parent / "output.txt").write_text(result.output)
-    return out
+def installed(tmp_path_factory) -> Path:
+    """The wheel, unpacked into a site folder outside the checkout (see tests/installed.py)."""
+    root = tmp_path_factory.mktemp("wheel")
+    return unpack(build_wheel(root / "dist"), root / "site")
+
+
+@pytest.fixture(scope="module")
+def report(installed: Path, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("demo")
+    result = run_installed(installed, work, "demo", "--quick", "--out", "demo-report")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (work / "output.txt").write_text(result.stdout)
+    return work / "demo-report"
+
+
+def test_the_demo_ran_from_the_wheel_not_the_checkout(installed: Path, report: Path) -> None:
+    probe = run_installed(installed, report.parent, "--version")
+    assert probe.returncode == 0, probe.stderr
+    where = subprocess.run([sys.executable, "-S", "-c", "import moearch, archmodel, codegen.hdl, dse.agents; "
+                            "print(moearch.__file__, archmodel.__file__)"], cwd=report.parent,
+                           env=installed_env(installed), capture_output=True, text=True, check=True).stdout.split()
+    assert all(Path(p).is_relative_to(installed) for p in where), where
+    for data in ("moearch/examples/fpga-moe-kernel.yaml", "accelerators/devices/h100-sxm.yaml",
+                 "archmodel/workloads/configs", "rtl_templates/hls", "codegen/hls/include"):
+        assert (installed / data).exists(), data
 
 
 def test_progress_names_each_sub_step_in_order(report: Path) -> None:

@@ -142,7 +142,7 @@ class SimSession:
         predicted cycles, and the per-stage table (``kernel_bench.json`` of the run)."""
         import json
 
-        from verification.kernel_bench.cocotb_kernel import REPORT_NAME
+        from verification.kernel_bench import REPORT_NAME
 
         path = result.run_dir / REPORT_NAME
         return json.loads(path.read_text()) if path.is_file() else {}

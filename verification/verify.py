@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verification.kernel_bench import TEST_MODULE, TESTS
-from verification.kernel_bench.cocotb_kernel import REPORT_NAME
+from verification.kernel_bench import REPORT_NAME, TEST_MODULE, TESTS
 from verification.kernel_bench.kernel import CONFIG_ENV, KERNEL_ENV, LINT_WAIVERS, KernelDir
 from verification.simulators import SIMULATORS, SimulatorMissing, require, simulators_required
 

@@ -16,7 +16,7 @@ from moearch.demo.progress import Note, silent
 
 SPACE_FILE = "fpga-moe-kernel.yaml"
 #: (agent, options): multi-agent RL with a shared policy, and two honest baselines.
-AGENTS = (("marl", {"policy": "shared"}), ("random", {}), ("ga", {}))
+AGENTS: tuple[tuple[str, dict[str, str]], ...] = (("marl", {"policy": "shared"}), ("random", {}), ("ga", {}))
 
 
 @dataclass(frozen=True)

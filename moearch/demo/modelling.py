@@ -67,16 +67,16 @@ def decode_rows(settings: ModellingSettings) -> list[dict]:
 
 def coe_rows(settings: ModellingSettings) -> list[dict]:
     expert = load_workload("llama-2-7b")
-    rows = []
+    rows: list[dict[str, float | str]] = []
     for label, name, devices in COE_SYSTEMS:
         r = simulate_coe(expert, load_device(name), experts=settings.coe_experts, batch=8, osl=settings.osl,
                          requests=settings.coe_requests, devices=devices, seed=0)
         rows.append({"system": label, "switch_time_s": r.switch_time_s, "switches": r.switches,
                      "hit_rate": r.trace.hit_rate, "output_tokens_per_s": r.output_tokens_per_s,
                      "total_time_s": r.total_time_s})
-    base = rows[0]["switch_time_s"]
+    base = float(rows[0]["switch_time_s"])
     for row in rows:
-        row["switch_vs_rdu"] = row["switch_time_s"] / base
+        row["switch_vs_rdu"] = float(row["switch_time_s"]) / base
     return rows
 
 

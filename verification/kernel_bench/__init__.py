@@ -14,9 +14,11 @@ from verification.kernel_bench.kernel import (KernelDir, Layer, PredictedStage,
 TEST_MODULE = "verification.kernel_bench.cocotb_kernel"
 KERNEL_ENV = "MOEARCH_KERNEL_DIR"
 CONFIG_ENV = "MOEARCH_KERNEL_CONFIG"
+#: the JSON file the cocotb tests write beside the simulator's results (per-stage cycles, PE use)
+REPORT_NAME = "kernel_bench.json"
 TESTS = ("random_layers", "nominal_routing", "expert_without_tokens", "all_tokens_one_expert",
          "back_pressure", "reset_mid_layer")
 
-__all__ = ["CONFIG_ENV", "KERNEL_ENV", "KernelDir", "Layer", "PredictedStage", "TESTS",
+__all__ = ["CONFIG_ENV", "KERNEL_ENV", "REPORT_NAME", "KernelDir", "Layer", "PredictedStage", "TESTS",
            "TEST_MODULE", "assignment_for_counts", "can_craft_counts", "make_layer",
            "predicted_stages"]

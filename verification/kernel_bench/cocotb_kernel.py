@@ -33,11 +33,11 @@ import pytest
 from verification.cocotb_lib import Scoreboard, record_metric
 from verification.cocotb_lib.metrics import METRICS_ENV
 from verification.kernel_bench.bench import KernelBench, start_kernel_bench
+from verification.kernel_bench import REPORT_NAME
 from verification.kernel_bench.kernel import (CONFIG_ENV, KERNEL_ENV, KernelDir, Layer,
                                               can_craft_counts, make_layer, predicted_stages,
                                               request_sequence, tokens_to_words)
 
-REPORT_NAME = "kernel_bench.json"
 
 #: run-time inputs (``MOEARCH_KERNEL_CONFIG`` overrides any of them)
 DEFAULTS: dict[str, Any] = {

@@ -41,7 +41,7 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
     seen = set()
     key_lines = []
     for number, ((lx, ly), members) in enumerate(sorted(points.items()), start=1):
-        x, y = 10 ** lx, 10 ** ly
+        x, y = 10.0 ** lx, 10.0 ** ly
         group = costs.groups[members[0]]
         ax.scatter(x, y, color=GROUP_COLOURS.get(group, "black"), s=40, zorder=3,
                    label=group if group not in seen else None)

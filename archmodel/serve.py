@@ -116,12 +116,13 @@ def serve(model: ModelConfig, device, *, isl: int, osl: int, batch: int | str = 
                               f"{capacity / 1e9:.1f} GB per device)")
     pp = parallel.pp
     micro = per_group / pp
-    kw = dict(precision=precision, parallel=parallel, routing=routing, weight_tier=tier)
-    prefill = model_step(model, device, b=micro, s=isl, c=0, **kw)
+    prefill = model_step(model, device, b=micro, s=isl, c=0, precision=precision, parallel=parallel,
+                         routing=routing, weight_tier=tier)
     contexts = isl + np.arange(max(osl - 1, 0), dtype=float)
     prefill_s = float(prefill.latency) * (2 * pp - 1)
     if osl > 1:
-        decode = model_step(model, device, b=micro, s=1, c=contexts, **kw)
+        decode = model_step(model, device, b=micro, s=1, c=contexts, precision=precision, parallel=parallel,
+                            routing=routing, weight_tier=tier)
         decode_s = float(decode.latency.sum()) * pp
         by_bound = prefill.times.time_by_bound() * (2 * pp - 1) + decode.times.time_by_bound().sum(axis=1) * pp
     else:

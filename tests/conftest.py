@@ -5,11 +5,11 @@ on a Verilog design) and the ``requires_sim(...)`` marker: a missing simulator s
 the reason, and fails it in CI (``CI=true`` or ``MOEARCH_REQUIRE_SIMULATORS=1``).
 ``pytester`` lets tests run pytest on small generated test files.
 """
-pytest_plugins = ["verification.pytest_plugin", "pytester"]
-
 import os
 
 from hypothesis import settings
+
+pytest_plugins = ["verification.pytest_plugin", "pytester"]
 
 # In CI, property tests draw the same examples every run (a failure is reproducible from the log);
 # locally they explore new examples each time.

@@ -104,9 +104,9 @@ def test_quick_benchmark_end_to_end(tmp_path):
     result = dse_agents.main(["--quick", "--jobs", "1", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "dse_agents.json").read_text())
     assert set(saved["spaces"]) == {"fpga-kernel-quick", "pim-power-quick"} == set(result["spaces"])
-    for name, data in saved["spaces"].items():
+    for data in saved["spaces"].values():
         assert set(data["agents"]) == set(dse_agents.AGENTS)
-        for label, entry in data["agents"].items():
+        for entry in data["agents"].values():
             assert set(entry["budgets"]) == {"10", "30"} and len(entry["runs"]) == 2
             for cell in entry["budgets"].values():
                 assert 0 <= cell["regret"]["q25"] <= cell["regret"]["median"] <= cell["regret"]["q75"]

@@ -74,7 +74,7 @@ def test_every_moearch_command_of_the_workflow_runs(tmp_path: Path, request: pyt
 
 
 def test_other_command_lines_are_real_invocations() -> None:
-    lines = [l for block in _blocks("sh") for l in block.splitlines() if l.startswith("moearch ")]
+    lines = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("moearch ")]
     assert len(lines) == 2
     for line in lines:
         argv = shlex.split(line)[1:]

@@ -91,5 +91,5 @@ def test_verify_resources_prints_the_table(synthesised: tuple[KernelDir, Any],
     assert res.exit_code == 0, res.output
     assert "resources   passed  yosys synth_xilinx" in res.output and "cached" in res.output
     for name in ("dsp", "lut", "ff", "bram"):
-        line = next(l for l in res.output.splitlines() if l.strip().startswith(name + " "))
+        line = next(row for row in res.output.splitlines() if row.strip().startswith(name + " "))
         assert f"{synth.resources[name]:g}" in line and line.rstrip().endswith("ok")

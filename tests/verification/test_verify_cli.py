@@ -48,7 +48,7 @@ def test_all_tests_pass_on_both_simulators_with_json_and_junit(kernel: Path, bui
     data = json.loads(res.output)
     assert data["passed"] and data["lint"]["outcome"] == "passed"
     assert set(data["simulators"]) == {"verilator", "icarus"}
-    for sim, rep in data["simulators"].items():
+    for rep in data["simulators"].values():
         assert rep["passed"] and [t["name"] for t in rep["tests"]] == list(TESTS)
         assert all(t["outcome"] == "passed" for t in rep["tests"])
         timing = rep["timing"]

@@ -219,7 +219,7 @@ def moearch_kernel(tmp_path_factory: pytest.TempPathFactory):
     def generate(args: str | Sequence[str]) -> Path:
         key = tuple(shlex.split(args) if isinstance(args, str) else (str(a) for a in args))
         if key not in made:
-            from archmodel.cli.main import cli
+            from moearch.cli.main import cli
 
             out = root / f"k{len(made)}"
             result = CliRunner().invoke(cli, ["codegen", *key, "--out", str(out)])

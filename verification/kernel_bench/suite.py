@@ -44,7 +44,7 @@ def generate(name: str, out: str | Path) -> Path:
     """Run ``moearch codegen`` for shape ``name`` in-process; return the kernel directory."""
     from click.testing import CliRunner
 
-    from archmodel.cli.main import cli
+    from moearch.cli.main import cli
 
     result = CliRunner().invoke(cli, ["codegen", *codegen_args(name, out)],
                                 catch_exceptions=False)

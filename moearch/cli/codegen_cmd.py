@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import click
 
@@ -26,7 +27,7 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
                       style: str, name: str) -> KernelSpec:
     """The validated :class:`KernelSpec` of the command's options (ConfigError naming the option)."""
     rows, cols = parse_pe(pe) if pe is not None else (None, None)
-    common = {"device": device, "pe_rows": rows, "pe_cols": cols, "stream_bytes": stream_bytes, "style": style,
+    common: dict[str, Any] = {"device": device, "pe_rows": rows, "pe_cols": cols, "stream_bytes": stream_bytes, "style": style,
               "name": name}
     if (shape is None) == (layer is None):
         raise ConfigError(None, "shape", shape if shape is not None else layer,
@@ -34,7 +35,7 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
     if shape is not None:
         if scale not in (None, 1):
             raise ConfigError(None, "scale", scale, "only with --layer (it divides a real model's d and f)")
-        sizes = parse_shape(shape)
+        sizes: dict[str, Any] = dict(parse_shape(shape))
         spec = KernelSpec(tokens=tokens, gated=bool(gated), activation=activation or "silu", **sizes, **common)
     else:
         assert layer is not None

@@ -118,7 +118,7 @@ def test_bad_device_file_exits_2(tmp_path):
 
 def test_serve_pd_disaggregated_contract():
     data = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
-                    "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                    "--prefill-devices", 16, "--decode-devices", 160, "--decode-sequences", 32,
                     "--redundant", 32, "--shared-dies", 32)
     assert data["prefill_devices"] == 16 and data["decode_devices"] == 160
     assert data["ttft_s"] > 0 and data["tpot_s"] > 0
@@ -126,17 +126,17 @@ def test_serve_pd_disaggregated_contract():
     assert data["output_tokens_per_s"] <= 160 * data["decode_tokens_per_s_per_device"] * (1 + 1e-9)
     # Multi-token prediction emits more than one token per step, so TPOT falls.
     mtp = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
-                   "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                   "--prefill-devices", 16, "--decode-devices", 160, "--decode-sequences", 32,
                    "--redundant", 32, "--shared-dies", 32, "--mtp", 0.7)
     assert mtp["tpot_s"] < data["tpot_s"]
 
 
 def test_serve_pd_rejects_non_npu_and_bad_layout():
     gpu = run("serve-pd", "-w", "deepseek-v3", "-d", "h100-sxm", "--isl", 128, "--osl", 128,
-              "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8)
+              "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8)
     assert gpu.exit_code == 2 and "NPU" in gpu.output
     layout = run("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 128, "--osl", 128,
-                 "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8, "--redundant", 3)
+                 "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8, "--redundant", 3)
     assert layout.exit_code == 2 and "Traceback" not in layout.output
 
 
@@ -177,6 +177,35 @@ def test_roofline_old_batch_spelling(tmp_path):
     (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", 3, "--devices", 4), "--concurrency"),
 ])
 def test_flag_errors_name_the_flag(args, flag):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"field '{flag}'" in result.output and "Traceback" not in result.output
+
+
+PD = ("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 1024, "--osl", 64, "--prefill-devices", 8,
+      "--decode-devices", 16)
+
+
+@pytest.mark.parametrize("new,old,value,rest", [
+    ("--decode-sequences", "--decode-batch", 16, ()),
+    ("--prefill-sequences", "--prefill-batch", 2, ("--decode-sequences", 16)),
+])
+def test_serve_pd_old_batch_spellings(new, old, value, rest):
+    want = run(*PD, *rest, new, value, "--json")
+    got = run(*PD, *rest, old, value, "--json")
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert f"warning: {old} is deprecated" in got.stderr and want.stderr == ""
+
+
+@pytest.mark.parametrize("args,flag", [
+    (PD, "--decode-sequences"),
+    ((*PD, "--decode-sequences", 0), "--decode-sequences"),
+    ((*PD, "--decode-sequences", 100000), "--decode-sequences"),
+    ((*PD, "--decode-sequences", 8, "--prefill-sequences", 100000), "--prefill-sequences"),
+    ((*PD, "--decode-sequences", 8, "--mtp", 1.5), "--mtp"),
+])
+def test_serve_pd_flag_errors_name_the_flag(args, flag):
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert f"field '{flag}'" in result.output and "Traceback" not in result.output

@@ -68,8 +68,8 @@ def flag_names(**names: str) -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        if exc.file is None and exc.field in names:
-            raise ConfigError(None, names[exc.field], exc.value, exc.allowed) from exc
+        if exc.field in names:
+            raise ConfigError(exc.file, names[exc.field], exc.value, exc.allowed) from exc
         raise
 
 

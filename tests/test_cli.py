@@ -209,3 +209,18 @@ def test_serve_pd_flag_errors_name_the_flag(args, flag):
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert f"field '{flag}'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,flag", [
+    (("model", *MODEL, "--ep", 3), "--ep"),
+    (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--devices", 3), "--devices"),
+    (("model", *MODEL, "--routing", "zipf:x"), "--routing"),
+    (("model", *MODEL, "--routing", "zipf:-1"), "--routing"),
+    (("opb", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 0), "--tp"),
+    (("roofline", *MODEL, "--sequences", 0, "-o", "never.png"), "--sequences"),
+    (("serve", *MODEL, "--isl", 0, "--osl", 16), "--isl"),
+])
+def test_model_flag_errors_name_the_flag(args, flag):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"field '{flag}'" in result.output and "Traceback" not in result.output

@@ -73,6 +73,12 @@ def flag_names(**names: str) -> Iterator[None]:
         raise
 
 
+#: the library's parameter -> the flag of the model commands (model, serve, opb, roofline, compare)
+MODEL_FLAGS = {"devices": "--devices", "tp": "--tp", "ep": "--ep", "pp": "--pp", "dp": "--devices",
+               "routing.skew": "--routing", "isl": "--isl", "osl": "--osl", "context": "--context",
+               "device": "--device", "dtype": "--dtype", "kv_dtype": "--kv-dtype"}
+
+
 def whole_number(flag: str, value: int | None, minimum: int = 1) -> None:
     """ConfigError naming ``flag`` unless ``value`` is None or a whole number >= ``minimum``."""
     if value is not None and value < minimum:
@@ -136,6 +142,8 @@ def json_option(f: Callable) -> Callable:
 
 
 def make_parallel(device, devices: int | None, tp: int | None, ep: int | None, pp: int | None) -> Parallelism:
+    for flag, value in (("--devices", devices), ("--tp", tp), ("--ep", ep), ("--pp", pp)):
+        whole_number(flag, value)
     if devices is None:
         devices = (tp or 1) * (pp or 1) if (tp or pp) else getattr(device, "chips", 1)
     return Parallelism.for_devices(devices, tp=tp, ep=ep, pp=pp)
@@ -153,8 +161,8 @@ def parse_routing(text: str) -> Routing:
         try:
             return Routing("zipf", float(skew) if skew else 1.0)
         except ValueError:
-            raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0") from None
-    raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0")
+            raise ConfigError(None, "--routing", text, "'uniform' or 'zipf:S' with S a number >= 0") from None
+    raise ConfigError(None, "--routing", text, "'uniform' or 'zipf:S' with S a number >= 0")
 
 
 def print_json(data: Any) -> None:

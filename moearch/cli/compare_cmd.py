@@ -20,6 +20,7 @@ from archmodel.formatting import si
 from moearch.cli.common import (
     atomic_write,
     console,
+    MODEL_FLAGS,
     flag_names,
     json_option,
     load_workload_arg,
@@ -63,7 +64,7 @@ def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing
     whole_number("--devices", devices)
     batch = parse_concurrency(batch)
     precision = make_precision(dtype, kv_dtype)
-    with flag_names(batch="--concurrency", devices="--devices", device="--device", isl="--isl", osl="--osl"):
+    with flag_names(**MODEL_FLAGS, batch="--concurrency"):
         rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
                             devices=devices, batch=batch)
     title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"

@@ -18,6 +18,7 @@ from moearch.cli.common import (
     atomic_write,
     console,
     device_option,
+    MODEL_FLAGS,
     flag_names,
     json_option,
     load_device_arg,
@@ -77,6 +78,7 @@ def step_json(step) -> dict:
 @precision_options
 @click.option("--memory-map", is_flag=True, help="RDU devices: print which tensors each memory tier holds.")
 @json_option
+@flag_names(**MODEL_FLAGS)
 def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, memory_map,
           as_json):
     """One forward step: per-operator FLOPs, bytes, Op/B, time, bound, unit and tier."""
@@ -120,14 +122,14 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
 @renamed("--batch", "--concurrency", "batch")
 @precision_options
 @json_option
+@flag_names(**MODEL_FLAGS, batch="--concurrency")
 def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_dtype, routing, as_json):
     """Offline max-throughput estimate: TTFT, TPOT and output tokens/s for an ISL/OSL pair."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
     parallel = make_parallel(dev, devices, tp, ep, pp)
     batch = parse_concurrency(batch)
-    with flag_names(batch="--concurrency", isl="--isl", osl="--osl"):
-        r = serve(m, dev, isl=isl, osl=osl, batch=batch, precision=make_precision(dtype, kv_dtype),
-                  parallel=parallel, routing=parse_routing(routing))
+    r = serve(m, dev, isl=isl, osl=osl, batch=batch, precision=make_precision(dtype, kv_dtype), parallel=parallel,
+              routing=parse_routing(routing))
     data = r.to_json() | {"workload": m.name, "device": dev.name}
     if as_json:
         print_json(data)
@@ -152,6 +154,7 @@ def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_
 @click.option("--context", type=int, default=2048, show_default=True, help="Decode context for the crossover search.")
 @precision_options
 @json_option
+@flag_names(**MODEL_FLAGS)
 def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing, as_json):
     """Each operator's Op/B formula and the decode batch at which it crosses the device's ridge point."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
@@ -184,6 +187,7 @@ def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing
 @click.option("--context", type=int, default=None, help="Tokens already cached (decode).")
 @precision_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG file to write.")
+@flag_names(**MODEL_FLAGS)
 def roofline(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, output):
     """Plot the step's operators on the device's roofline, labelled."""
     m, dev, parallel, precision, step = _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype,

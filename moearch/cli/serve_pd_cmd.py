@@ -37,8 +37,8 @@ def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
 @click.command("serve-pd")
 @workload_option
 @device_option
-@click.option("--isl", type=int, required=True)
-@click.option("--osl", type=int, required=True)
+@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
+@click.option("--osl", type=int, required=True, help="Output tokens per request.")
 @click.option("--prefill-devices", type=int, required=True, help="Packages in the prefill pool.")
 @click.option("--prefill-sequences", "prefill_batch", type=int, default=1, show_default=True,
               help="Sequences per package in one prefill.")

@@ -190,3 +190,8 @@ def test_cli_coe_old_batch_spelling_and_missing_concurrency():
     assert missing.exit_code == 2 and "field '--concurrency'" in missing.output
     zero = CliRunner().invoke(cli, [*args, "--concurrency", "0"])
     assert zero.exit_code == 2 and "field '--concurrency'" in zero.output
+    skew = CliRunner().invoke(cli, [*args, "--concurrency", "4", "--routing", "zipf:-1"])
+    assert skew.exit_code == 2 and "field '--routing'" in skew.output
+    hosts = CliRunner().invoke(cli, [*args[:6], "a100-sxm-80g", "--devices", "8", *args[7:], "--concurrency", "4",
+                                     "--host-links", "9"])
+    assert hosts.exit_code == 2 and "field '--host-links'" in hosts.output, hosts.output

@@ -53,7 +53,7 @@ def coe(expert_model, experts, device, devices, batch, osl, isl, requests, seed,
     dev = load_device_arg(device)
     router = load_workload_arg(router_model) if router_model else None
     with flag_names(batch="--concurrency", experts="--experts", requests="--requests", isl="--isl", osl="--osl",
-                    devices="--devices", **{"host-links": "--host-links"}):
+                    devices="--devices", **{"host-links": "--host-links", "routing.skew": "--routing"}):
         r = simulate_coe(model, dev, experts=experts, batch=batch, osl=osl, isl=isl, requests=requests,
                          devices=devices, seed=seed, routing=parse_routing(routing), host_links=host_links,
                          precision=make_precision(dtype, None), router_model=router)

@@ -15,12 +15,12 @@ def run(*args):
 def run_json(*args):
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_model_json_contract():
     data = run_json("model", "--workload", "mixtral-8x7b", "--device", "h100-sxm", "--tp", 2, "--phase", "decode",
-                    "--batch", 32, "--context", 2048)
+                    "--sequences", 32, "--context", 2048)
     assert {"latency_s", "bottleneck", "ops"} <= data.keys()
     assert data["bottleneck"] in ("compute", "memory", "comm", "overhead")
     names = [op["name"] for op in data["ops"]]
@@ -39,14 +39,25 @@ def test_serve_json_contract_and_memory_fits():
         assert key in data
     assert data["output_tokens_per_s"] == pytest.approx(2 * data["output_tokens_per_s_per_device"])
     mem = data["memory"]
-    assert mem["weights_bytes"] + mem["kv_bytes"] <= mem["capacity_bytes"]
-    # One more sequence would not fit in the KV share of the free memory.
-    per_seq = mem["kv_bytes"] / data["batch"]
-    assert mem["weights_bytes"] + mem["kv_bytes"] + per_seq > 0.9 * mem["capacity_bytes"] - 0.1 * mem["weights_bytes"]
+    # The auto batch by hand: the largest whose KV cache fits 90% of the memory the weights leave.
+    # Mixtral-8x7B has 32 layers of GQA attention with 8 KV heads of 128 (bf16); tp 2 halves the KV
+    # heads, so a token's K and V take 2 x 4 x 128 x 2 B x 32 layers = 64 KiB per device, and one
+    # sequence of 1024 + 256 tokens 80 MiB.
+    per_seq = 2 * (8 // 2) * 128 * 2 * 32 * (1024 + 256)
+    assert per_seq == 83_886_080
+    # Its 46.70 G parameters (bf16) split over the two devices: 46.70 GB each, of 80 GB.
+    assert mem["weights_bytes"] == pytest.approx(46.70e9, rel=1e-3)
+    assert mem["capacity_bytes"] == 80e9
+    # floor(0.9 x (80 - 46.70) GB / 80 MiB) = floor(357.2) = 357 sequences.
+    assert data["batch"] == 357 == int(0.9 * (mem["capacity_bytes"] - mem["weights_bytes"]) // per_seq)
+    assert mem["kv_bytes"] == data["batch"] * per_seq
+    # It fits the KV share of the free memory, and one more sequence would not.
+    free = 0.9 * (mem["capacity_bytes"] - mem["weights_bytes"])
+    assert mem["kv_bytes"] <= free < mem["kv_bytes"] + per_seq
 
 
 def test_serve_fixed_batch():
-    data = run_json("serve", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--batch", 8,
+    data = run_json("serve", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--concurrency", 8,
                     "--dtype", "fp16")
     assert data["batch"] == 8
     assert data["ttft_s"] > 0 and data["tpot_s"] > 0
@@ -107,7 +118,7 @@ def test_bad_device_file_exits_2(tmp_path):
 
 def test_serve_pd_disaggregated_contract():
     data = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
-                    "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                    "--prefill-devices", 16, "--decode-devices", 160, "--decode-sequences", 32,
                     "--redundant", 32, "--shared-dies", 32)
     assert data["prefill_devices"] == 16 and data["decode_devices"] == 160
     assert data["ttft_s"] > 0 and data["tpot_s"] > 0
@@ -115,15 +126,101 @@ def test_serve_pd_disaggregated_contract():
     assert data["output_tokens_per_s"] <= 160 * data["decode_tokens_per_s_per_device"] * (1 + 1e-9)
     # Multi-token prediction emits more than one token per step, so TPOT falls.
     mtp = run_json("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 2048, "--osl", 256,
-                   "--prefill-devices", 16, "--decode-devices", 160, "--decode-batch", 32,
+                   "--prefill-devices", 16, "--decode-devices", 160, "--decode-sequences", 32,
                    "--redundant", 32, "--shared-dies", 32, "--mtp", 0.7)
     assert mtp["tpot_s"] < data["tpot_s"]
 
 
 def test_serve_pd_rejects_non_npu_and_bad_layout():
     gpu = run("serve-pd", "-w", "deepseek-v3", "-d", "h100-sxm", "--isl", 128, "--osl", 128,
-              "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8)
+              "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8)
     assert gpu.exit_code == 2 and "NPU" in gpu.output
     layout = run("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 128, "--osl", 128,
-                 "--prefill-devices", 8, "--decode-devices", 8, "--decode-batch", 8, "--redundant", 3)
+                 "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8, "--redundant", 3)
     assert layout.exit_code == 2 and "Traceback" not in layout.output
+
+
+MODEL = ("-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2)
+
+
+@pytest.mark.parametrize("args,new,old,value", [
+    (("model", *MODEL, "--context", 512), "--sequences", "--batch", 16),
+    (("serve", *MODEL, "--isl", 256, "--osl", 32), "--concurrency", "--batch", 8),
+    (("serve", *MODEL, "--isl", 256, "--osl", 32), "--concurrency", "--batch", "auto"),
+])
+def test_old_spelling_is_a_hidden_alias_that_warns(args, new, old, value):
+    want = run(*args, new, value, "--json")
+    got = run(*args, old, value, "--json")
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert got.stderr.strip() == f"warning: {old} is deprecated and will be removed in the next release; use {new}"
+    assert want.stderr == ""
+    assert old not in run(args[0], "--help").output  # hidden
+    both = run(*args, new, value, old, value)
+    assert both.exit_code == 2 and old in both.output and "deprecated spelling" in both.output
+
+
+def test_roofline_old_batch_spelling(tmp_path):
+    new, old = tmp_path / "new.png", tmp_path / "old.png"
+    assert run("roofline", *MODEL, "--sequences", 8, "-o", new).exit_code == 0
+    result = run("roofline", *MODEL, "--batch", 8, "-o", old)
+    assert result.exit_code == 0, result.output
+    assert "--batch is deprecated" in result.stderr
+    assert old.read_bytes() == new.read_bytes()
+
+
+@pytest.mark.parametrize("args,flag", [
+    (("model", *MODEL, "--sequences", 0), "--sequences"),
+    (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", "many"), "--concurrency"),
+    (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", 0), "--concurrency"),
+    (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128), "--concurrency"),
+    (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", 3, "--devices", 4), "--concurrency"),
+])
+def test_flag_errors_name_the_flag(args, flag):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"field '{flag}'" in result.output and "Traceback" not in result.output
+
+
+PD = ("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 1024, "--osl", 64, "--prefill-devices", 8,
+      "--decode-devices", 16)
+
+
+@pytest.mark.parametrize("new,old,value,rest", [
+    ("--decode-sequences", "--decode-batch", 16, ()),
+    ("--prefill-sequences", "--prefill-batch", 2, ("--decode-sequences", 16)),
+])
+def test_serve_pd_old_batch_spellings(new, old, value, rest):
+    want = run(*PD, *rest, new, value, "--json")
+    got = run(*PD, *rest, old, value, "--json")
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert f"warning: {old} is deprecated" in got.stderr and want.stderr == ""
+
+
+@pytest.mark.parametrize("args,flag", [
+    (PD, "--decode-sequences"),
+    ((*PD, "--decode-sequences", 0), "--decode-sequences"),
+    ((*PD, "--decode-sequences", 100000), "--decode-sequences"),
+    ((*PD, "--decode-sequences", 8, "--prefill-sequences", 100000), "--prefill-sequences"),
+    ((*PD, "--decode-sequences", 8, "--mtp", 1.5), "--mtp"),
+])
+def test_serve_pd_flag_errors_name_the_flag(args, flag):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"field '{flag}'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,flag", [
+    (("model", *MODEL, "--ep", 3), "--ep"),
+    (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--devices", 3), "--devices"),
+    (("model", *MODEL, "--routing", "zipf:x"), "--routing"),
+    (("model", *MODEL, "--routing", "zipf:-1"), "--routing"),
+    (("opb", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 0), "--tp"),
+    (("roofline", *MODEL, "--sequences", 0, "-o", "never.png"), "--sequences"),
+    (("serve", *MODEL, "--isl", 0, "--osl", 16), "--isl"),
+])
+def test_model_flag_errors_name_the_flag(args, flag):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"field '{flag}'" in result.output and "Traceback" not in result.output

@@ -162,7 +162,7 @@ def test_bad_stream_inputs_raise_config_error(llama, devices):
 
 
 def test_cli_coe_json_and_errors():
-    args = ["coe", "--expert-model", "llama-2-7b", "--experts", "150", "--device", "sn40l-node", "--batch", "4",
+    args = ["coe", "--expert-model", "llama-2-7b", "--experts", "150", "--device", "sn40l-node", "--concurrency", "4",
             "--osl", "4", "--requests", "40", "--seed", "1", "--json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -176,3 +176,22 @@ def test_cli_coe_json_and_errors():
     assert bad.exit_code == 2 and "experts" in bad.output
     text = CliRunner().invoke(cli, args[:-1] + ["--routing", "zipf:1.2"])
     assert text.exit_code == 0 and "switch time" in text.output
+
+
+def test_cli_coe_old_batch_spelling_and_missing_concurrency():
+    args = ["coe", "--expert-model", "llama-2-7b", "--experts", "150", "--device", "sn40l-node", "--osl", "4",
+            "--requests", "40", "--json"]
+    want = CliRunner().invoke(cli, [*args, "--concurrency", "4"])
+    got = CliRunner().invoke(cli, [*args, "--batch", "4"])
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert "warning: --batch is deprecated" in got.stderr and want.stderr == ""
+    missing = CliRunner().invoke(cli, args)
+    assert missing.exit_code == 2 and "field '--concurrency'" in missing.output
+    zero = CliRunner().invoke(cli, [*args, "--concurrency", "0"])
+    assert zero.exit_code == 2 and "field '--concurrency'" in zero.output
+    skew = CliRunner().invoke(cli, [*args, "--concurrency", "4", "--routing", "zipf:-1"])
+    assert skew.exit_code == 2 and "field '--routing'" in skew.output
+    hosts = CliRunner().invoke(cli, [*args[:6], "a100-sxm-80g", "--devices", "8", *args[7:], "--concurrency", "4",
+                                     "--host-links", "9"])
+    assert hosts.exit_code == 2 and "field '--host-links'" in hosts.output, hosts.output

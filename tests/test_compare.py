@@ -20,7 +20,7 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def mixtral_rows():
-    result = run("-w", "mixtral-8x7b", "-d", DEVICES, "--isl", 512, "--osl", 64, "--batch", 16, "--json")
+    result = run("-w", "mixtral-8x7b", "-d", DEVICES, "--isl", 512, "--osl", 64, "--concurrency", 16, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -67,7 +67,7 @@ def test_fewest_devices_for_deepseek_v3_int8():
 
 def test_devices_flag_and_chart_written_atomically(tmp_path):
     chart = tmp_path / "out" / "chart.png"
-    result = run("-w", "mixtral-8x7b", "-d", "h100-sxm,a100-sxm-80g", "--isl", 256, "--osl", 32, "--batch", 8,
+    result = run("-w", "mixtral-8x7b", "-d", "h100-sxm,a100-sxm-80g", "--isl", 256, "--osl", 32, "--concurrency", 8,
                  "--devices", 4, "-o", chart, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["rows"]
@@ -79,8 +79,8 @@ def test_devices_flag_and_chart_written_atomically(tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["-d", "h300"], "h300"),
     (["-d", "h100-sxm,"], "comma-separated"),
-    (["-d", "h100-sxm", "--devices", 0], "devices"),
-    (["-d", "h100-sxm", "--batch", "many"], "batch"),
+    (["-d", "h100-sxm", "--devices", 0], "--devices"),
+    (["-d", "h100-sxm", "--concurrency", "many"], "--concurrency"),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, args, needle):
     chart = tmp_path / "c.png"
@@ -88,3 +88,12 @@ def test_bad_input_exits_2_with_one_message(tmp_path, args, needle):
     assert result.exit_code == 2, result.output
     assert needle in result.output and "error:" in result.output
     assert not chart.exists()  # nothing is written before validation passes
+
+
+def test_old_batch_spelling_is_a_hidden_alias():
+    args = ("-w", "mixtral-8x7b", "-d", "h100-sxm", "--isl", 256, "--osl", 32, "--json")
+    want, got = run(*args, "--concurrency", 8), run(*args, "--batch", 8)
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == json.loads(want.stdout)
+    assert "warning: --batch is deprecated" in got.stderr and want.stderr == ""
+    assert "--batch" not in run("--help").output

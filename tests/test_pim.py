@@ -241,18 +241,18 @@ def test_knobs_and_missing_pim_section_are_config_errors(mixtral, duplex, h100):
 
 def test_cli_model_and_serve_run_on_duplex(mixtral, duplex, h100):
     runner = CliRunner()
-    res = runner.invoke(cli, ["model", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--batch", "64",
+    res = runner.invoke(cli, ["model", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--sequences", "64",
                               "--isl", "2048", "--json"])
     assert res.exit_code == 0, res.output
     units = {op["name"]: op["unit"] for op in json.loads(res.output)["ops"]}
     assert units["attn_score"] == "pim" and units["expert_up"] == "xpu+pim" and units["qkv_proj"] == "xpu"
     res = runner.invoke(cli, ["serve", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--isl", "1024",
-                              "--osl", "1024", "--batch", "64", "--json"])
+                              "--osl", "1024", "--concurrency", "64", "--json"])
     assert res.exit_code == 0, res.output
     dup = json.loads(res.output)["output_tokens_per_s"]
     gpu = serve(mixtral, h100, isl=1024, osl=1024, batch=64, parallel=TP2).output_tokens_per_s
     assert dup > gpu
-    res = runner.invoke(cli, ["model", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--batch", "0"])
+    res = runner.invoke(cli, ["model", "-w", "mixtral-8x7b", "-d", "duplex", "--devices", "2", "--sequences", "0"])
     assert res.exit_code == 2
 
 

@@ -26,7 +26,7 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         table.add_column(col, justify="left" if col in ("name", "kind") else "right")
     for d in rows:
         main = d.main_memory
-        dtype = "bf16" if "bf16" in d.compute.peak else max(d.compute.peak, key=d.compute.peak.get)
+        dtype = "bf16" if "bf16" in d.compute.peak else max(d.compute.peak, key=lambda k: d.compute.peak[k])
         table.add_row(d.name, d.kind, str(d.chips), f"{si(d.compute.peak[dtype], 'OP/s')} {dtype}", si(main.capacity, "B"),
                       si(main.read_bandwidth, "B/s"), si(d.power.tdp, "W") if d.power else "-")
     console.print(table)
@@ -83,6 +83,7 @@ def workloads(as_json: bool) -> None:
     for m in rows:
         a = m.attention
         att = f"{a.kind} {a.num_heads}/{a.num_kv_heads}" if a.kind != "mla" else f"mla {a.num_heads}h r{a.kv_lora_rank}"
-        exp = f"{m.moe.num_experts} top-{m.moe.top_k}" + (f" +{m.moe.num_shared_experts}s" if m.moe.num_shared_experts else "") if m.moe else "-"
+        shared = f" +{m.moe.num_shared_experts}s" if m.moe and m.moe.num_shared_experts else ""
+        exp = f"{m.moe.num_experts} top-{m.moe.top_k}{shared}" if m.moe else "-"
         table.add_row(m.name, str(m.num_layers), str(m.hidden_size), att, exp, si(m.total_params()), si(m.active_params()))
     console.print(table)

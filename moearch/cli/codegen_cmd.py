@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import click
 
@@ -11,12 +12,17 @@ from archmodel.workloads import load_workload
 from codegen.plan import build_plan
 from codegen.spec import ACTIVATIONS, STREAM_BYTES, STYLES, KernelSpec, parse_pe, parse_shape, spec_from_layer
 from codegen.writer import check_output_dir, write_kernel
+from moearch.cli.common import flag_names, renamed
 
 __all__ = ["codegen", "spec_from_options"]
 
 #: PE arrays above this size print a note that the Verilog takes long (Yosys time grows with the PEs:
 #: about 3.5 s for 8x8 and 6 s for 16x16 on one core)
 LARGE_ARRAY = 1024
+#: KernelSpec / writer field -> the flag that sets it (keys of --shape, e.g. top_k, keep their own names)
+FLAGS = {"tokens": "--tokens", "pe": "--pe", "shape": "--shape", "layer": "--layer", "scale": "--scale",
+         "gated": "--gated", "device": "--device", "activation": "--activation", "stream_bytes": "--stream-bytes",
+         "style": "--style", "name": "--name", "out": "--out"}
 _HF_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu", "gelu_new": "gelu",
                    "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}
 
@@ -24,9 +30,12 @@ _HF_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gel
 def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None, tokens: int, device: str,
                       pe: str | None, gated: bool | None, activation: str | None, stream_bytes: int,
                       style: str, name: str) -> KernelSpec:
-    """The validated :class:`KernelSpec` of the command's options (ConfigError naming the option)."""
+    """The validated :class:`KernelSpec` of the command's options (ConfigError naming the option).
+
+    Gated (SwiGLU-style) unless ``gated`` is False: with ``layer``, the model's own setting.
+    """
     rows, cols = parse_pe(pe) if pe is not None else (None, None)
-    common = {"device": device, "pe_rows": rows, "pe_cols": cols, "stream_bytes": stream_bytes, "style": style,
+    common: dict[str, Any] = {"device": device, "pe_rows": rows, "pe_cols": cols, "stream_bytes": stream_bytes, "style": style,
               "name": name}
     if (shape is None) == (layer is None):
         raise ConfigError(None, "shape", shape if shape is not None else layer,
@@ -34,8 +43,8 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
     if shape is not None:
         if scale not in (None, 1):
             raise ConfigError(None, "scale", scale, "only with --layer (it divides a real model's d and f)")
-        sizes = parse_shape(shape)
-        spec = KernelSpec(tokens=tokens, gated=bool(gated), activation=activation or "silu", **sizes, **common)
+        sizes: dict[str, Any] = dict(parse_shape(shape))
+        spec = KernelSpec(tokens=tokens, gated=gated is not False, activation=activation or "silu", **sizes, **common)
     else:
         assert layer is not None
         model = load_workload(layer)
@@ -60,7 +69,8 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
 @click.option("--device", "-d", default="alveo-u280", show_default=True, help="FPGA device (catalog name or YAML).")
 @click.option("--pe", default=None, help="PE array RxC, e.g. 8x8 (default: the largest that fits the part).")
 @click.option("--gated/--no-gated", default=None,
-              help="Gate projection (SwiGLU-style). Default: not gated with --shape, the model's with --layer.")
+              help="Gate projection (SwiGLU-style). Default: gated with --shape (as in Mixtral, and as "
+                   "`moearch fpga`), the model's own with --layer.")
 @click.option("--activation", type=click.Choice(ACTIVATIONS), default=None,
               help="Activation table (default silu; with --layer the model's).")
 @click.option("--stream-bytes", type=click.Choice([str(w) for w in STREAM_BYTES]), default="16", show_default=True,
@@ -68,8 +78,9 @@ def spec_from_options(*, shape: str | None, layer: str | None, scale: int | None
 @click.option("--style", type=click.Choice(STYLES), default="intar", show_default=True,
               help="Execution style the schedule may use.")
 @click.option("--name", default="moe_kernel", show_default=True, help="Top function / module name.")
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False),
-              help="Output directory (replaced as a whole if moearch codegen wrote it).")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Output directory (replaced as a whole if moearch codegen wrote it). Required.")
+@renamed("-o", "--out", "out", type=click.Path(file_okay=False))
 @click.option("--no-rtl", is_flag=True, help="Skip the Verilog (rtl/).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 def codegen(shape, layer, scale, tokens, device, pe, gated, activation, stream_bytes, style, name, out, no_rtl,
@@ -78,10 +89,13 @@ def codegen(shape, layer, scale, tokens, device, pe, gated, activation, stream_b
     manifest.json and a README, into OUT."""
 
     t0 = time.perf_counter()
-    spec = spec_from_options(shape=shape, layer=layer, scale=scale, tokens=tokens, device=device, pe=pe,
-                             gated=gated, activation=activation, stream_bytes=int(stream_bytes), style=style,
-                             name=name)
-    check_output_dir(out)
+    if out is None:
+        raise ConfigError(None, "--out", None, "an output directory (--out DIR)")
+    with flag_names(**FLAGS):
+        spec = spec_from_options(shape=shape, layer=layer, scale=scale, tokens=tokens, device=device, pe=pe,
+                                 gated=gated, activation=activation, stream_bytes=int(stream_bytes), style=style,
+                                 name=name)
+        check_output_dir(out)
     plan = build_plan(spec)
     if not no_rtl and plan.rows * plan.cols > LARGE_ARRAY:
         click.echo(f"note: the Verilog of a {plan.rows}x{plan.cols} PE array takes long to generate (minutes); "

@@ -4,18 +4,21 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from accelerators.errors import ConfigError
 from archmodel.coe import HOST_LINKS_PAPER, simulate_coe
 from archmodel.formatting import si
 from archmodel.precision import DTYPES
 from moearch.cli.common import (
     console,
     device_option,
+    flag_names,
     json_option,
     load_device_arg,
     load_workload_arg,
     make_precision,
     parse_routing,
     print_json,
+    renamed,
 )
 
 
@@ -26,7 +29,9 @@ from moearch.cli.common import (
 @device_option
 @click.option("--devices", type=int, default=None,
               help="Devices (sockets / GPUs) one expert runs on, tensor-parallel (default: the device's chips).")
-@click.option("--batch", type=int, required=True, help="Requests served together (split into per-expert runs).")
+@click.option("--concurrency", "batch", type=int, default=None,
+              help="Requests in flight together (split into per-expert runs). Required.")
+@renamed("--batch", "--concurrency", "batch", type=int)
 @click.option("--osl", type=int, required=True, help="Output tokens per request.")
 @click.option("--isl", type=int, default=128, show_default=True, help="Prompt tokens per request.")
 @click.option("--requests", type=int, default=1000, show_default=True, help="Requests in the stream.")
@@ -42,12 +47,16 @@ from moearch.cli.common import (
 def coe(expert_model, experts, device, devices, batch, osl, isl, requests, seed, routing, host_links, router_model,
         dtype, as_json):
     """Serve a routed stream over many expert models cached in HBM: switch time, hit rate, tokens/s."""
+    if batch is None:
+        raise ConfigError(None, "--concurrency", None, "a whole number >= 1 (requests in flight together)")
     model = load_workload_arg(expert_model)
     dev = load_device_arg(device)
     router = load_workload_arg(router_model) if router_model else None
-    r = simulate_coe(model, dev, experts=experts, batch=batch, osl=osl, isl=isl, requests=requests, devices=devices,
-                     seed=seed, routing=parse_routing(routing), host_links=host_links,
-                     precision=make_precision(dtype, None), router_model=router)
+    with flag_names(batch="--concurrency", experts="--experts", requests="--requests", isl="--isl", osl="--osl",
+                    devices="--devices", **{"host-links": "--host-links", "routing.skew": "--routing"}):
+        r = simulate_coe(model, dev, experts=experts, batch=batch, osl=osl, isl=isl, requests=requests,
+                         devices=devices, seed=seed, routing=parse_routing(routing), host_links=host_links,
+                         precision=make_precision(dtype, None), router_model=router)
     data = r.to_json()
     if as_json:
         print_json(data)

@@ -1,14 +1,17 @@
 """Options, input resolution and output helpers shared by the commands."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from accelerators.catalog import load_device
@@ -20,6 +23,78 @@ from archmodel.workloads import load_workload
 
 # A wide table when output goes to a file or CI log (rich would fold it to 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def deprecated(old: str, new: str) -> None:
+    """The one-line note an old spelling prints (to stderr) before it behaves like the new one."""
+    click.echo(f"warning: {old} is deprecated and will be removed in the next release; use {new}", err=True)
+
+
+def given(name: str) -> bool:
+    """Whether the current command's parameter ``name`` was given on the command line (or by env)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
+def renamed(old: str, new: str, dest: str, **option: Any) -> Callable[[Callable], Callable]:
+    """Accept ``old``, the previous spelling of option ``new`` (parameter ``dest``), as a hidden
+    alias for one release: it prints a deprecation note and sets ``dest`` as ``new`` would.
+
+    ``option`` are the click settings of the old flag (its ``type``). Giving both spellings is a
+    :class:`ConfigError` naming the old one.
+    """
+    hidden = "deprecated_" + old.lstrip("-").replace("-", "_") + "_for_" + dest
+
+    def decorate(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(hidden)
+            if value is not None:
+                if given(dest):
+                    raise ConfigError(None, old, value, f"{new} alone ({old} is its deprecated spelling)")
+                deprecated(old, new)
+                kwargs[dest] = value
+            return f(*args, **kwargs)
+
+        return click.option(old, hidden, hidden=True, default=None, **option)(command)
+
+    return decorate
+
+
+@contextmanager
+def flag_names(**names: str) -> Iterator[None]:
+    """Re-raise the library's :class:`ConfigError` about parameter ``key`` as one about the flag
+    ``names[key]`` (e.g. ``batch="--concurrency"``), so the message names what the user typed."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.field in names:
+            raise ConfigError(exc.file, names[exc.field], exc.value, exc.allowed) from exc
+        raise
+
+
+#: the library's parameter -> the flag of the model commands (model, serve, opb, roofline, compare)
+MODEL_FLAGS = {"devices": "--devices", "tp": "--tp", "ep": "--ep", "pp": "--pp", "dp": "--devices",
+               "routing.skew": "--routing", "isl": "--isl", "osl": "--osl", "context": "--context",
+               "device": "--device", "dtype": "--dtype", "kv_dtype": "--kv-dtype"}
+
+
+def whole_number(flag: str, value: int | None, minimum: int = 1) -> None:
+    """ConfigError naming ``flag`` unless ``value`` is None or a whole number >= ``minimum``."""
+    if value is not None and value < minimum:
+        raise ConfigError(None, flag, value, f"a whole number >= {minimum}")
+
+
+def parse_concurrency(value: str) -> int | str:
+    """``--concurrency``: a whole number >= 1, or ``auto``."""
+    if value == "auto":
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(None, "--concurrency", value, "a whole number >= 1 or 'auto'") from None
+    whole_number("--concurrency", number)
+    return number
 
 
 def load_workload_arg(value: str):
@@ -67,6 +142,8 @@ def json_option(f: Callable) -> Callable:
 
 
 def make_parallel(device, devices: int | None, tp: int | None, ep: int | None, pp: int | None) -> Parallelism:
+    for flag, value in (("--devices", devices), ("--tp", tp), ("--ep", ep), ("--pp", pp)):
+        whole_number(flag, value)
     if devices is None:
         devices = (tp or 1) * (pp or 1) if (tp or pp) else getattr(device, "chips", 1)
     return Parallelism.for_devices(devices, tp=tp, ep=ep, pp=pp)
@@ -84,15 +161,15 @@ def parse_routing(text: str) -> Routing:
         try:
             return Routing("zipf", float(skew) if skew else 1.0)
         except ValueError:
-            raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0") from None
-    raise ConfigError(None, "routing", text, "'uniform' or 'zipf:S' with S a number >= 0")
+            raise ConfigError(None, "--routing", text, "'uniform' or 'zipf:S' with S a number >= 0") from None
+    raise ConfigError(None, "--routing", text, "'uniform' or 'zipf:S' with S a number >= 0")
 
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=float))
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file beside ``path`` and rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

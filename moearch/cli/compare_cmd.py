@@ -20,12 +20,17 @@ from archmodel.formatting import si
 from moearch.cli.common import (
     atomic_write,
     console,
+    MODEL_FLAGS,
+    flag_names,
     json_option,
     load_workload_arg,
     make_precision,
+    parse_concurrency,
     parse_routing,
     precision_options,
     print_json,
+    renamed,
+    whole_number,
     workload_option,
 )
 
@@ -33,7 +38,7 @@ from moearch.cli.common import (
 def _device_names(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",")]
     if not names or any(not n for n in names):
-        raise ConfigError(None, "device", text, "a comma-separated list of catalog devices or YAML paths, e.g. h100-sxm,ascend-910c")
+        raise ConfigError(None, "--device", text, "a comma-separated list of catalog devices or YAML paths, e.g. h100-sxm,ascend-910c")
     return names
 
 
@@ -45,7 +50,9 @@ def _device_names(text: str) -> list[str]:
 @click.option("--osl", type=int, required=True, help="Output tokens per request.")
 @click.option("--devices", "devices", type=int, default=None,
               help="Devices of each kind to use (default: the fewest that hold the model).")
-@click.option("--batch", default="auto", show_default=True, help="Concurrent requests, or 'auto' (largest that fits).")
+@click.option("--concurrency", "batch", default="auto", show_default=True,
+              help="Requests in flight together on each device kind, or 'auto' (the most whose KV cache fits).")
+@renamed("--batch", "--concurrency", "batch")
 @precision_options
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -54,16 +61,12 @@ def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing
     """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
     model = load_workload_arg(workload)
     names = _device_names(device)
-    if devices is not None and devices < 1:
-        raise ConfigError(None, "devices", devices, "a whole number >= 1")
-    if batch != "auto":
-        try:
-            batch = int(batch)
-        except ValueError:
-            raise ConfigError(None, "batch", batch, "a whole number >= 1 or 'auto'") from None
+    whole_number("--devices", devices)
+    batch = parse_concurrency(batch)
     precision = make_precision(dtype, kv_dtype)
-    rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
-                        devices=devices, batch=batch)
+    with flag_names(**MODEL_FLAGS, batch="--concurrency"):
+        rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
+                            devices=devices, batch=batch)
     title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"
     if output is not None:
         atomic_write(output, lambda p: compare_chart(rows, p, title))

@@ -20,7 +20,8 @@ from moearch.demo.progress import StepLog, demo_progress
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-report"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-report"), show_default=True,
+              help="Report folder (index.html, demo.json, charts, the kernel).")
 @click.option("--quick", is_flag=True, help="Smallest settings (what `make test` runs).")
 def demo(out: Path, quick: bool) -> None:
     """Run the main job and write a self-contained HTML report."""

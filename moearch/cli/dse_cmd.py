@@ -20,6 +20,7 @@ from dse.evaluators import adapter_for
 from dse.job import JobSettings, resume_job, run_job
 from dse.report import load_jobs, write_report
 from dse.space import load_space, pre_constraints
+from moearch.cli.common import flag_names, renamed
 
 stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 stdout = Console(width=None if sys.stdout.isatty() else 160)
@@ -93,9 +94,12 @@ def dse() -> None:
               "marl takes --option policy=shared|independent.")
 @click.option("--budget", type=int, required=True, help="Unique evaluations to spend.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The job file to create (SQLite).")
-@click.option("--batch", type=int, default=8, show_default=True, help="Designs the agent proposes per round.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The job file to create (SQLite). Required.")
+@renamed("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--designs-per-round", "batch", type=int, default=8, show_default=True,
+              help="Designs the agent proposes per round.")
+@renamed("--batch", "--designs-per-round", "batch", type=int)
 @click.option("--chunk", type=int, default=8, show_default=True, help="Designs per evaluation task.")
 @click.option("--patience", type=int, default=20, show_default=True,
               help="Stop after this many rounds that proposed only designs seen before.")
@@ -107,11 +111,14 @@ def run_cmd(space, agent, budget, seed, out, batch, chunk, patience, options, ba
             as_json):
     """Explore SPACE with an agent; every evaluation is appended to the job file as it completes."""
 
-    settings = JobSettings(agent=agent, seed=seed, budget=budget, batch=batch, chunk=chunk, patience=patience,
-                           options=_parse_options(options))
-    with make_backend(backend, address=address, workers=workers) as engine:
-        summary = _interruptible(out, lambda progress: run_job(space, out, settings, engine, progress),
-                                 budget, quiet)
+    if out is None:
+        raise ConfigError(None, "--output", None, "the job file to create (-o/--output JOB.db)")
+    with flag_names(**{"--batch": "--designs-per-round", "--out": "--output"}):
+        settings = JobSettings(agent=agent, seed=seed, budget=budget, batch=batch, chunk=chunk, patience=patience,
+                               options=_parse_options(options))
+        with make_backend(backend, address=address, workers=workers) as engine:
+            summary = _interruptible(out, lambda progress: run_job(space, out, settings, engine, progress),
+                                     budget, quiet)
     _print_summary(summary, as_json)
 
 
@@ -139,8 +146,9 @@ def _interruptible(path: Path, fn, budget: int, quiet: bool):
 
 @dse.command("report")
 @click.argument("jobs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the Markdown/HTML summary and PNGs.")
+@renamed("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--top", type=int, default=10, show_default=True, help="Best designs listed per job.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-job results as JSON.")
 def report_cmd(jobs, out_dir, top, as_json):
@@ -148,7 +156,7 @@ def report_cmd(jobs, out_dir, top, as_json):
 
     loaded = load_jobs(jobs)
     if out_dir is None and not as_json:
-        raise ConfigError(None, "-o", None, "an output directory (-o DIR), or --json")
+        raise ConfigError(None, "--out", None, "an output directory (--out DIR), or --json")
     if out_dir is not None:
         written = write_report(loaded, out_dir, top=top)
         if not as_json:

@@ -10,7 +10,16 @@ from archmodel.fpga.budget import make_budget
 from archmodel.fpga.schedule import schedule_moe_layer
 from archmodel.fpga.styles import partial_reconfiguration, run_style
 from archmodel.fpga.tasks import MoELayer, build_kernel, uniform_counts
-from moearch.cli.common import console, json_option, print_json
+from codegen.spec import parse_pe
+from moearch.cli.common import console, deprecated, flag_names, json_option, print_json, renamed
+
+#: library parameter -> the flag that sets it, for error messages
+FLAGS = {"device": "--device", "pe": "--pe", "rows": "--pe", "cols": "--pe", "rows x cols": "--pe", "macs_per_dsp": "--macs-per-dsp",
+         "hbm_channels": "--hbm-channels", "bram36": "--bram36", "uram": "--uram", "switch_cycles": "--switch-cycles",
+         "seq": "--seq", "heads": "--heads", "hidden": "--hidden", "ffn": "--ffn", "batch": "--tokens",
+         "tokens": "--tokens", "dims": "--dims", "experts": "--experts", "top_k": "--top-k",
+         "tokens_per_expert": "--tokens-per-expert", "tokens-per-expert": "--tokens-per-expert",
+         "stream_bytes": "--stream-bytes"}
 
 KERNEL_CHOICES = ("self-attention", "gated-ffn", "mlp", "moe")
 STYLE_CHOICES = ("intar", "dataflow", "sequential")
@@ -25,7 +34,22 @@ def _ints(text: str | None, field: str) -> tuple[int, ...] | None:
         raise ConfigError(None, field, text, "comma-separated whole numbers, e.g. 1024,4096,1024") from None
 
 
-def _budget(device, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles):
+def _array(pe: str | None, rows: int | None, cols: int | None) -> tuple[int | None, int | None]:
+    """PE rows and columns of ``--pe RxC`` or of the deprecated ``--rows``/``--cols`` (None: the default)."""
+    if rows is None and cols is None:
+        return parse_pe(pe) if pe is not None else (None, None)
+    old = " ".join(flag for flag, value in (("--rows", rows), ("--cols", cols)) if value is not None)
+    if pe is not None:
+        raise ConfigError(None, old.split()[0], rows if rows is not None else cols,
+                          "--pe RxC alone (--rows/--cols are its deprecated spelling)")
+    if rows is None or cols is None:
+        raise ConfigError(None, old, rows if rows is not None else cols, "--pe RxC (or both --rows and --cols)")
+    deprecated(old, "--pe RxC")
+    return rows, cols
+
+
+def _budget(device, pe, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles):
+    rows, cols = _array(pe, rows, cols)
     return make_budget(device, rows, cols, macs_per_dsp=macs_per_dsp, hbm_channels=hbm_channels, bram36=bram36,
                        uram=uram, switch_cycles=switch_cycles)
 
@@ -41,9 +65,9 @@ def _run(kernel, style, budget, o):
     if kernel == "self-attention":
         chain = build_kernel(kernel, seq=o["seq"], hidden=o["hidden"], heads=o["heads"])
     elif kernel == "gated-ffn":
-        chain = build_kernel(kernel, batch=o["batch"], hidden=o["hidden"], ffn=o["ffn"])
+        chain = build_kernel(kernel, batch=o["tokens"], hidden=o["hidden"], ffn=o["ffn"])
     else:
-        chain = build_kernel(kernel, batch=o["batch"], dims=_ints(o["dims"], "dims"))
+        chain = build_kernel(kernel, batch=o["tokens"], dims=_ints(o["dims"], "dims"))
     r = run_style(chain, budget, style)
     data = r.as_dict()
     pr = partial_reconfiguration(r)
@@ -60,8 +84,9 @@ def _run(kernel, style, budget, o):
 @click.option("--style", "-s", type=click.Choice(STYLE_CHOICES), default="intar", show_default=True,
               help="Execution style.")
 @click.option("--compare", is_flag=True, help="Print all three styles side by side.")
-@click.option("--rows", type=int, default=None, help="PE array rows (default: the largest array the DSPs allow).")
-@click.option("--cols", type=int, default=None, help="PE array columns.")
+@click.option("--pe", default=None, help="PE array RxC, e.g. 16x16 (default: the largest array the DSPs allow).")
+@click.option("--rows", type=int, default=None, hidden=True, help="Deprecated: --pe RxC.")
+@click.option("--cols", type=int, default=None, hidden=True, help="Deprecated: --pe RxC.")
 @click.option("--macs-per-dsp", type=int, default=1, show_default=True,
               help="int8 MACs packed per DSP (1: what Yosys synthesises from the RTL).")
 @click.option("--hbm-channels", type=int, default=None, help="HBM pseudo-channels used (default all).")
@@ -72,23 +97,26 @@ def _run(kernel, style, budget, o):
 @click.option("--heads", type=int, default=None, help="self-attention: heads (default 1).")
 @click.option("--hidden", type=int, default=None, help="Hidden size (attention 1024, gated-ffn 4096, moe 1024).")
 @click.option("--ffn", type=int, default=None, help="FFN size (gated-ffn 11008, moe 2816).")
-@click.option("--batch", type=int, default=None, help="Tokens (gated-ffn 32, mlp 256).")
+@click.option("--tokens", "-t", type=int, default=None,
+              help="gated-ffn, mlp, moe: tokens in one kernel call (default gated-ffn 32, mlp 256, moe 64).")
+@renamed("--batch", "--tokens", "tokens", type=int)
 @click.option("--dims", default=None, help="mlp: layer widths, e.g. 1024,4096,4096,1024 (the default).")
-@click.option("--tokens", type=int, default=None, help="moe: tokens (default 64).")
 @click.option("--experts", type=int, default=None, help="moe: experts (default 8).")
 @click.option("--top-k", type=int, default=None, help="moe: experts per token (default 2).")
-@click.option("--gated/--no-gated", default=True, show_default=True, help="moe: SwiGLU-style gate projection.")
+@click.option("--gated/--no-gated", default=True, show_default=True,
+              help="moe: SwiGLU-style gate projection (on, as in Mixtral; the same default as `moearch codegen`).")
 @click.option("--tokens-per-expert", default=None, help="moe: comma-separated counts (default: balanced).")
 @click.option("--stream-bytes", type=int, default=16, show_default=True, help="moe: token stream word bytes.")
 @json_option
-def fpga(kernel, device, style, compare, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles, seq,
-         heads, hidden, ffn, batch, dims, tokens, experts, top_k, gated, tokens_per_expert, stream_bytes, as_json):
+def fpga(kernel, device, style, compare, pe, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles,
+         seq, heads, hidden, ffn, tokens, dims, experts, top_k, gated, tokens_per_expert, stream_bytes, as_json):
     """A multi-task kernel on an FPGA: cycles, latency, stages and resources per execution style."""
-    budget = _budget(device, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles)
-    opts = dict(seq=seq, heads=heads, hidden=hidden, ffn=ffn, batch=batch, dims=dims, tokens=tokens, experts=experts,
-                top_k=top_k, gated=gated, tokens_per_expert=tokens_per_expert, stream_bytes=stream_bytes)
-    styles = STYLE_CHOICES if compare else (style,)
-    results = {s: _run(kernel, s, budget, opts)[0] for s in styles}
+    with flag_names(**FLAGS):
+        budget = _budget(device, pe, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch_cycles)
+        opts = dict(seq=seq, heads=heads, hidden=hidden, ffn=ffn, dims=dims, tokens=tokens, experts=experts,
+                    top_k=top_k, gated=gated, tokens_per_expert=tokens_per_expert, stream_bytes=stream_bytes)
+        styles = STYLE_CHOICES if compare else (style,)
+        results = {s: _run(kernel, s, budget, opts)[0] for s in styles}
     if as_json:
         print_json(results if compare else results[style])
         return

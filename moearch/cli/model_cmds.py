@@ -6,7 +6,6 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from accelerators.errors import ConfigError
 from archmodel.crossover import crossover_batches
 from archmodel.devices.gpu import BOUND_NAMES
 from archmodel.devices.rdu import memory_map as rdu_memory_map
@@ -19,15 +18,20 @@ from moearch.cli.common import (
     atomic_write,
     console,
     device_option,
+    MODEL_FLAGS,
+    flag_names,
     json_option,
     load_device_arg,
     load_workload_arg,
     make_parallel,
     make_precision,
     parallel_options,
+    parse_concurrency,
     parse_routing,
     precision_options,
     print_json,
+    renamed,
+    whole_number,
     workload_option,
 )
 
@@ -41,8 +45,7 @@ def _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype, r
         s, c = (isl or 2048), 0
     else:
         s, c = 1, (context if context is not None else (isl or 2048))
-    if batch < 1:
-        raise ConfigError(None, "batch", batch, "a whole number >= 1")
+    whole_number("--sequences", batch)
     step = model_step(model, dev, b=batch, s=s, c=c, precision=precision, parallel=parallel,
                       routing=parse_routing(routing))
     return model, dev, parallel, precision, step
@@ -67,12 +70,15 @@ def step_json(step) -> dict:
 @device_option
 @parallel_options
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="decode", show_default=True)
-@click.option("--batch", type=int, default=1, show_default=True, help="Sequences per tensor-parallel group.")
+@click.option("--sequences", "batch", type=int, default=1, show_default=True,
+              help="Sequences in the step, per tensor-parallel group.")
+@renamed("--batch", "--sequences", "batch", type=int)
 @click.option("--isl", type=int, default=None, help="Prompt tokens (prefill; decode context when --context is absent).")
 @click.option("--context", type=int, default=None, help="Tokens already cached (decode).")
 @precision_options
 @click.option("--memory-map", is_flag=True, help="RDU devices: print which tensors each memory tier holds.")
 @json_option
+@flag_names(**MODEL_FLAGS)
 def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, memory_map,
           as_json):
     """One forward step: per-operator FLOPs, bytes, Op/B, time, bound, unit and tier."""
@@ -111,18 +117,17 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
 @parallel_options
 @click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
 @click.option("--osl", type=int, required=True, help="Output tokens per request.")
-@click.option("--batch", default="auto", show_default=True, help="Concurrent requests, or 'auto' (largest that fits).")
+@click.option("--concurrency", "batch", default="auto", show_default=True,
+              help="Requests in flight together on all devices, or 'auto' (the most whose KV cache fits).")
+@renamed("--batch", "--concurrency", "batch")
 @precision_options
 @json_option
+@flag_names(**MODEL_FLAGS, batch="--concurrency")
 def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_dtype, routing, as_json):
     """Offline max-throughput estimate: TTFT, TPOT and output tokens/s for an ISL/OSL pair."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
     parallel = make_parallel(dev, devices, tp, ep, pp)
-    if batch != "auto":
-        try:
-            batch = int(batch)
-        except ValueError:
-            raise ConfigError(None, "batch", batch, "a whole number >= 1 or 'auto'") from None
+    batch = parse_concurrency(batch)
     r = serve(m, dev, isl=isl, osl=osl, batch=batch, precision=make_precision(dtype, kv_dtype), parallel=parallel,
               routing=parse_routing(routing))
     data = r.to_json() | {"workload": m.name, "device": dev.name}
@@ -149,6 +154,7 @@ def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_
 @click.option("--context", type=int, default=2048, show_default=True, help="Decode context for the crossover search.")
 @precision_options
 @json_option
+@flag_names(**MODEL_FLAGS)
 def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing, as_json):
     """Each operator's Op/B formula and the decode batch at which it crosses the device's ridge point."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
@@ -174,11 +180,14 @@ def opb(workload, device, devices, tp, ep, pp, context, dtype, kv_dtype, routing
 @device_option
 @parallel_options
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), default="decode", show_default=True)
-@click.option("--batch", type=int, default=32, show_default=True)
-@click.option("--isl", type=int, default=None)
-@click.option("--context", type=int, default=None)
+@click.option("--sequences", "batch", type=int, default=32, show_default=True,
+              help="Sequences in the step, per tensor-parallel group.")
+@renamed("--batch", "--sequences", "batch", type=int)
+@click.option("--isl", type=int, default=None, help="Prompt tokens (prefill; decode context when --context is absent).")
+@click.option("--context", type=int, default=None, help="Tokens already cached (decode).")
 @precision_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG file to write.")
+@flag_names(**MODEL_FLAGS)
 def roofline(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dtype, kv_dtype, routing, output):
     """Plot the step's operators on the device's roofline, labelled."""
     m, dev, parallel, precision, step = _step_from_options(workload, device, devices, tp, ep, pp, dtype, kv_dtype,

@@ -17,11 +17,14 @@ from archmodel.parallel import Parallelism
 from moearch.cli.common import (
     console,
     device_option,
+    flag_names,
     json_option,
     load_device_arg,
     load_workload_arg,
     make_precision,
     print_json,
+    renamed,
+    whole_number,
     workload_option,
 )
 
@@ -34,12 +37,16 @@ def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
 @click.command("serve-pd")
 @workload_option
 @device_option
-@click.option("--isl", type=int, required=True)
-@click.option("--osl", type=int, required=True)
+@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
+@click.option("--osl", type=int, required=True, help="Output tokens per request.")
 @click.option("--prefill-devices", type=int, required=True, help="Packages in the prefill pool.")
-@click.option("--prefill-batch", type=int, default=1, show_default=True, help="Sequences per package in one prefill.")
+@click.option("--prefill-sequences", "prefill_batch", type=int, default=1, show_default=True,
+              help="Sequences per package in one prefill.")
+@renamed("--prefill-batch", "--prefill-sequences", "prefill_batch", type=int)
 @click.option("--decode-devices", type=int, required=True, help="Packages in the decode pool.")
-@click.option("--decode-batch", type=int, required=True, help="Sequences in flight per package while decoding.")
+@click.option("--decode-sequences", "decode_batch", type=int, default=None,
+              help="Sequences in flight per package while decoding. Required.")
+@renamed("--decode-batch", "--decode-sequences", "decode_batch", type=int)
 @click.option("--redundant", type=int, default=None, help="One expert per die: redundant expert copies (decode pool).")
 @click.option("--shared-dies", type=int, default=0, show_default=True, help="Dies holding the shared expert (with --redundant).")
 @click.option("--mtp", "mtp_acceptance", type=float, default=None,
@@ -51,17 +58,23 @@ def serve_pd(workload, device, isl, osl, prefill_devices, prefill_batch, decode_
     """Prefill/decode-disaggregated serving: TTFT from the prefill pool, TPOT from the decode pool."""
     model, dev = load_workload_arg(workload), load_device_arg(device)
     if dev.kind != "npu":
-        raise ConfigError(None, "device", dev.name, "an NPU device (kind npu: ascend-910b, ascend-910c, cloudmatrix384)")
-    for name, value in (("prefill-devices", prefill_devices), ("decode-devices", decode_devices)):
-        if value < 1:
-            raise ConfigError(None, name, value, "a whole number >= 1")
-    layout = ExpertLayout(redundant, shared_dies) if redundant is not None else None
-    result = serve_disaggregated(
-        model, dev, isl=isl, osl=osl,
-        prefill=Pool(pool_parallelism(prefill_devices, model.is_moe), prefill_batch),
-        decode=Pool(pool_parallelism(decode_devices, model.is_moe), decode_batch, layout),
-        precision=make_precision(dtype, None),
-        mtp=Speculation(1, mtp_acceptance) if mtp_acceptance is not None else None)
+        raise ConfigError(None, "--device", dev.name, "an NPU device (kind npu: ascend-910b, ascend-910c, cloudmatrix384)")
+    if decode_batch is None:
+        raise ConfigError(None, "--decode-sequences", None, "a whole number >= 1 (sequences per decode package)")
+    for flag, value in (("--prefill-devices", prefill_devices), ("--decode-devices", decode_devices),
+                        ("--prefill-sequences", prefill_batch), ("--decode-sequences", decode_batch)):
+        whole_number(flag, value)
+    names = {"prefill.batch": "--prefill-sequences", "decode.batch": "--decode-sequences", "isl": "--isl",
+             "osl": "--osl", "layout.redundant": "--redundant", "layout.shared_dies": "--shared-dies",
+             "mtp.acceptance": "--mtp"}
+    with flag_names(**names):
+        layout = ExpertLayout(redundant, shared_dies) if redundant is not None else None
+        result = serve_disaggregated(
+            model, dev, isl=isl, osl=osl,
+            prefill=Pool(pool_parallelism(prefill_devices, model.is_moe), prefill_batch),
+            decode=Pool(pool_parallelism(decode_devices, model.is_moe), decode_batch, layout),
+            precision=make_precision(dtype, None),
+            mtp=Speculation(1, mtp_acceptance) if mtp_acceptance is not None else None)
     data = result.to_json() | {"workload": model.name, "device": dev.name}
     if as_json:
         print_json(data)

@@ -22,7 +22,7 @@ CASES = {
     "e8-k2-gated": ["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--pe", "8x8", "--gated",
                     "--activation", "silu", "--stream-bytes", "16"],
     "e4-k1-plain": ["--shape", "d=32,f=64,experts=4,top_k=1", "--tokens", "8", "--pe", "4x4", "--activation",
-                    "relu", "--stream-bytes", "8"],
+                    "relu", "--stream-bytes", "8", "--no-gated"],
     # the part's default array (64 x 128): its Verilog takes minutes, so only the HLS side here
     "e8-k1-gated-default-array": ["--shape", "d=48,f=96,experts=8,top_k=1", "--tokens", "12", "--gated", "--no-rtl"],
     "e4-k2-plain": ["--shape", "d=40,f=72,experts=4,top_k=2", "--tokens", "10", "--pe", "2x8", "--stream-bytes", "4",
@@ -96,18 +96,20 @@ def test_readme_python_example_runs_as_written(tmp_path, gxx, monkeypatch) -> No
     (["--shape", "d=64,f=128,experts=8,top_k=9", "--tokens", "16"], "top_k"),
     (["--shape", "d=0,f=128,experts=8,top_k=2", "--tokens", "16"], "hidden"),
     (["--shape", "d=64,f=-4,experts=8,top_k=2", "--tokens", "16"], "ffn"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "0"], "tokens"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--pe", "95x95"], "pe"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--pe", "8by8"], "pe"),
-    (["--shape", "d=64,f=128,experts=8", "--tokens", "16"], "shape"),
-    (["--shape", "d=64 f=128 experts=8 top_k=2", "--tokens", "16"], "shape"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "0"], "--tokens"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--pe", "95x95"], "--pe"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--pe", "8by8"], "--pe"),
+    (["--shape", "d=64,f=128,experts=8", "--tokens", "16"], "--shape"),
+    (["--shape", "d=64 f=128 experts=8 top_k=2", "--tokens", "16"], "--shape"),
     (["--shape", "d=200000,f=128,experts=8,top_k=2", "--tokens", "16"], "hidden"),
-    (["--tokens", "16"], "shape"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--layer", "mixtral-8x7b", "--tokens", "16"], "shape"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--scale", "4"], "scale"),
-    (["--layer", "mixtral-8x7b", "--scale", "3", "--tokens", "8"], "scale"),
-    (["--layer", "mixtral-8x7b", "--scale", "64", "--tokens", "8", "--no-gated"], "gated"),
-    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--device", "h100-sxm"], "device"),
+    (["--tokens", "16"], "--shape"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--layer", "mixtral-8x7b", "--tokens", "16"], "--shape"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--scale", "4"], "--scale"),
+    (["--layer", "mixtral-8x7b", "--scale", "3", "--tokens", "8"], "--scale"),
+    (["--layer", "mixtral-8x7b", "--scale", "64", "--tokens", "8", "--no-gated"], "--gated"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--device", "h100-sxm"], "--device"),
+    (["--shape", "d=64,f=128,experts=8,top_k=2", "--tokens", "16", "--name", "9lives"], "--name"),
+    (["--layer", "gpt2-medium", "--tokens", "8"], "--layer"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(args: list[str], field: str, tmp_path) -> None:
     out = tmp_path / "out"
@@ -128,7 +130,7 @@ def test_foreign_output_directory_is_refused(tmp_path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "keep.txt").write_text("x")
     res = CliRunner().invoke(cli, ["codegen", *CASES["e4-k1-plain"], "--out", str(tmp_path / "mine")])
-    assert res.exit_code == 2 and "field 'out'" in res.output
+    assert res.exit_code == 2 and "field '--out'" in res.output
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]
 
 
@@ -183,3 +185,27 @@ def test_schedule_the_rtl_refuses_still_gives_the_hls_kernel(tmp_path, monkeypat
     m = json.loads((out / "manifest.json").read_text())
     assert not m["rtl"]["available"] and "a schedule the RTL implements" in m["rtl"]["message"]
     assert not (out / "rtl").exists() and (out / "hls" / "moe_kernel.cpp").is_file()
+
+
+def test_gated_by_default_like_fpga(tmp_path) -> None:
+    """One gated default: `--shape` without --gated/--no-gated is gated, as `moearch fpga --kernel moe`."""
+    shape = ["--shape", "d=32,f=64,experts=4,top_k=1", "--tokens", "8", "--pe", "4x4", "--no-rtl", "--json"]
+    default = json.loads(run([*shape, "--out", str(tmp_path / "a")]).stdout)
+    gated = json.loads(run([*shape, "--gated", "--out", str(tmp_path / "b")]).stdout)
+    assert default["shape"]["gated"] is True
+    assert default["predicted_cycles"] == gated["predicted_cycles"] and default["resources"] == gated["resources"]
+    fpga = CliRunner().invoke(cli, ["fpga", "--help"]).output
+    assert "--gated / --no-gated" in fpga and "[default: gated]" in fpga
+
+
+def test_short_o_is_a_hidden_alias_of_out(tmp_path) -> None:
+    shape = [*CASES["e4-k1-plain"], "--no-rtl", "--json"]
+    want = run([*shape, "--out", str(tmp_path / "a")])
+    got = run([*shape, "-o", str(tmp_path / "b")])
+    assert want.exit_code == got.exit_code == 0, got.output
+    assert "warning: -o is deprecated" in got.stderr and want.stderr == ""
+    a, b = json.loads(want.stdout), json.loads(got.stdout)
+    assert a["files"] == b["files"] and a["sources_sha256"] == b["sources_sha256"]
+    assert (tmp_path / "b" / "manifest.json").is_file()
+    missing = CliRunner().invoke(cli, ["codegen", *shape])
+    assert missing.exit_code == 2 and "field '--out'" in missing.output

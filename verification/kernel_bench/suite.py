@@ -21,7 +21,7 @@ SHAPES: dict[str, list[str]] = {
                       "alveo-u280", "--pe", "8x8", "--gated"],
     # plain, k=1, E=4, T=8 on 4x4, relu, 8-byte words
     "e4-k1-plain": ["--shape", "d=32,f=64,experts=4,top_k=1", "--tokens", "8", "--pe", "4x4",
-                    "--activation", "relu", "--stream-bytes", "8"],
+                    "--activation", "relu", "--stream-bytes", "8", "--no-gated"],
     # plain, k=2, E=4, T=10 on 2x8: 5 tokens per expert on 2 rows -> seq-tiled; 4-byte words
     "e4-k2-plain": ["--shape", "d=40,f=72,experts=4,top_k=2", "--tokens", "10", "--pe", "2x8",
                     "--stream-bytes", "4", "--no-gated"],

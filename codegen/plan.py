@@ -1,7 +1,7 @@
 """The kernel plan: one validated spec plus its schedule, the single input of both emitters.
 
 :func:`build_plan` validates a :class:`~codegen.spec.KernelSpec`, builds the FPGA budget and calls
-:func:`archmodel.fpga.schedule_moe_layer` for a nominal (balanced) routing. The schedule's stage
+:func:`codegen.schedule.schedule_moe_layer` for a nominal (balanced) routing. The schedule's stage
 table is what the kernel runs for that routing; at run time the per-expert token counts come from
 the router, so the plan also carries the controller *program*:
 
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from accelerators.errors import ConfigError
-from archmodel.fpga import Budget, ExpertVariant, ScheduleResult, Stage, expert_stages, make_budget, schedule_moe_layer
+from archmodel.fpga import Budget, make_budget
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 
+from .schedule import ExpertVariant, ScheduleResult, Stage, expert_stages, schedule_moe_layer
 from .spec import KernelSpec, accumulator_bounds, max_abs_accumulator
 
 __all__ = ["OPS", "KernelPlan", "Step", "VariantProgram", "WeightRegion", "build_plan"]

@@ -30,7 +30,7 @@ def _budget(device, rows, cols, macs_per_dsp, hbm_channels, bram36, uram, switch
 def _run(kernel, style, budget, o):
     """(result dict, stage rows) for one style."""
     if kernel == "moe":
-        from ..fpga.schedule import schedule_moe_layer
+        from codegen.schedule import schedule_moe_layer
         from ..fpga.tasks import MoELayer, uniform_counts
         shape = MoELayer(o["tokens"] or 64, o["hidden"] or 1024, o["ffn"] or 2816, o["experts"] or 8,
                          o["top_k"] or 2, o["gated"])

@@ -195,7 +195,7 @@ def uniform_counts(shape: MoELayerShape) -> tuple[int, ...]:
 
 def moe_chain(shape: MoELayerShape, counts: Sequence[int] | None = None) -> TaskChain:
     """The MoE layer as a generic chain (router, then each expert's up, gate, down), for the
-    style comparison; the kernel generator's schedule is :func:`archmodel.fpga.schedule.schedule_moe_layer`."""
+    style comparison; the kernel generator's schedule is :func:`codegen.schedule.schedule_moe_layer`."""
     counts = check_counts(shape, counts) if counts is not None else uniform_counts(shape)
     tasks = [Task("router", "gemm", shape.tokens, shape.experts, shape.hidden)]
     for e, c in enumerate(counts):

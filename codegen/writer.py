@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class WriteResult:
     manifest: dict[str, Any]
     rtl_available: bool
     rtl_message: str | None          # why rtl/ is missing (None when it was written)
+    plan: KernelPlan = field(repr=False, compare=False)  # what was generated
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
@@ -147,7 +148,7 @@ def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return WriteResult(out, files, manifest, bool(rtl_files), rtl_message)
+    return WriteResult(out, files, manifest, bool(rtl_files), rtl_message, plan)
 
 
 def _replace(tmp: Path, out: Path) -> None:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import Budget
 from archmodel.fpga.styles import split_columns
-from archmodel.fpga.tasks import MoELayer, MoELayerShape
+from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import BUFFER_READ_LATENCY, ceil_div
 
-from .stages import (POST_DOWN, POST_GATE, POST_UP_GATED, POST_UP_PLAIN, VARIANTS, Stage, as_layer, mem_cycles,
+from .stages import (POST_DOWN, POST_GATE, POST_UP_GATED, POST_UP_PLAIN, VARIANTS, Stage, mem_cycles,
                      pe_stage)
 
 __all__ = ["df_split", "df_timing", "expert_cycles", "expert_stages"]
@@ -22,10 +22,10 @@ def df_split(s: MoELayer, cols: int) -> tuple[int, ...] | None:
     return split_columns([s.hidden * s.ffn] * parts, cols)
 
 
-def expert_stages(shape: MoELayerShape, expert: int, count: int, budget: Budget, variant: str,
+def expert_stages(shape: MoELayer, expert: int, count: int, budget: Budget, variant: str,
                   start: int = 0, index: int = 0, group: int = 0) -> tuple[Stage, ...]:
     """The stages of one expert with ``count`` tokens in ``variant`` (empty for ``count == 0``)."""
-    s = as_layer(shape)
+    s = shape
     if variant not in VARIANTS:
         raise ConfigError(None, "variant", variant, f"one of {', '.join(VARIANTS)}")
     if count == 0:
@@ -165,7 +165,7 @@ def _expert_dataflow(s: MoELayer, expert: int, count: int, b: Budget, split: tup
     return tuple(out)
 
 
-def expert_cycles(shape: MoELayerShape, count: int, budget: Budget, variant: str) -> int:
+def expert_cycles(shape: MoELayer, count: int, budget: Budget, variant: str) -> int:
     """Cycles of one expert's stages (switches between its own stages included)."""
     st = expert_stages(shape, 0, count, budget, variant)
     return st[-1].end - st[0].start if st else 0

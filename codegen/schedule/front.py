@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from archmodel.fpga.budget import Budget
-from archmodel.fpga.tasks import MoELayer, MoELayerShape
+from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import (BUFFER_READ_LATENCY, GATE_NORM_II, GATE_NORM_LATENCY, TOPK_LATENCY, ceil_div,
                                    pipeline_finish)
 
@@ -13,7 +13,7 @@ from .stages import Stage, mem_cycles, pe_stage, unit_stage
 __all__ = ["front_dataflow", "front_sequential", "param_block_words"]
 
 
-def param_block_words(shape: MoELayerShape) -> int:
+def param_block_words(shape: MoELayer) -> int:
     """Words of the per-layer requantiser parameter block the kernel reads on its weight stream:
     the gate requantiser, then ``RQup``, (``RQgate``, ``RQhid``,) ``RQdown`` per expert."""
     return 1 + shape.experts * (4 if shape.gated else 2)

@@ -6,27 +6,28 @@ from collections.abc import Sequence
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import Budget, make_budget
 from archmodel.fpga.resources import DesignParts, estimate_resources
-from archmodel.fpga.tasks import MoELayerShape, check_counts
+from archmodel.moe_layer import MoELayer, check_counts
 from archmodel.fpga.timing import BUFFER_READ_LATENCY, COMBINER_LATENCY, ceil_div
 
 from .experts import expert_stages
 from .front import front_dataflow, front_sequential
-from .stages import VARIANTS, ScheduleResult, as_layer, unit_stage
+from .stages import VARIANTS, ScheduleResult, unit_stage
 from .variants import buffer_blocks, choose_variants, df_buffers, fixed_buffers, seq_buffers, variant_table
 
 __all__ = ["schedule_moe_layer"]
 
 
-def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], budget: Budget | str, *,
+def schedule_moe_layer(shape: MoELayer, tokens_per_expert: Sequence[int], budget: Budget | str, *,
                        rows: int | None = None, cols: int | None = None, style: str = "intar",
                        stream_bytes: int = 16, variant_counts: Sequence[int] | None = None,
                        front: str | None = None, variants: Sequence[str] | None = None) -> ScheduleResult:
     """Schedule one MoE layer for the kernel generator.
 
-    ``shape``: tokens ``T``, hidden ``d``, ffn ``f``, experts ``E``, ``top_k``, ``gated`` (a
-    :class:`MoELayer` or ``verification.golden.MoEShape``). ``tokens_per_expert``: ``E`` counts
-    summing to ``T * top_k``. ``budget``: a :class:`Budget`, or a device name (then ``rows`` x
-    ``cols`` is the PE array, default :func:`~archmodel.fpga.resources.default_array`).
+    ``shape``: tokens ``T``, hidden ``d``, ffn ``f``, experts ``E``, ``top_k``, ``gated`` (the
+    contract :class:`archmodel.moe_layer.MoELayer`; ``verification.golden.MoEShape`` is that
+    class). ``tokens_per_expert``: ``E`` counts summing to ``T * top_k``. ``budget``: a
+    :class:`Budget`, or a device name (then ``rows`` x ``cols`` is the PE array, default
+    :func:`~archmodel.fpga.resources.default_array`).
     ``style``: ``intar`` (per group, the faster of dataflow and sequential), ``dataflow`` or
     ``sequential``. ``stream_bytes``: token stream width ``W`` (a power of two, 1..64).
     ``variant_counts``: the token counts the variant table covers (default ``1..T``).
@@ -34,7 +35,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     ``variants``: the expert variants the schedule may use (default all of :data:`VARIANTS`);
     a generator whose RTL lacks a variant passes the ones it implements.
     """
-    s = as_layer(shape)
+    s = shape
     counts = check_counts(s, tokens_per_expert)
     if isinstance(budget, str):
         budget = make_budget(budget, rows, cols)
@@ -65,11 +66,11 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     seq_front_ok = style in ("sequential", "intar") if front is None else front == "sequential"
     front_sq = front_sequential(s, b, W, 0, 0) if seq_front_ok else None
     if front_df is not None and (front_sq is None or front_df[-1].end <= front_sq[-1].end):
-        front = front_df
+        front_stages = front_df
     else:
         assert front_sq is not None
-        front = front_sq
-    front_is_seq = front is front_sq
+        front_stages = front_sq
+    front_is_seq = front_stages is front_sq
     fixed = buffer_blocks(fixed_buffers(s, b, W, front_is_seq))
     table_counts = sorted(set(variant_counts if variant_counts is not None else range(1, s.tokens + 1))
                           | {c for c in counts if c > 0})
@@ -78,7 +79,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
             raise ConfigError(None, "variant_counts", c, f"token counts in 1..{s.tokens}")
     chosen = choose_variants(s, b, table_counts, style, fixed, allowed)
 
-    stages = list(front)
+    stages = list(front_stages)
     clock = stages[-1].end
     group = stages[-1].group + 1
     per_expert: list[str | None] = []
@@ -96,7 +97,7 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
     stages.append(unit_stage(len(stages), "combine", "combiner", group, W, s.tokens, s.hidden, ("y", "dispatch"),
                               "out", clock + b.switch_cycles, BUFFER_READ_LATENCY + beats + COMBINER_LATENCY))
     total = stages[-1].end
-    variants = variant_table(s, b, chosen)
+    table = variant_table(s, b, chosen)
 
     used = {v for v in chosen.values()}
     bufs = fixed_buffers(s, b, W, front_is_seq)
@@ -113,5 +114,5 @@ def schedule_moe_layer(shape: MoELayerShape, tokens_per_expert: Sequence[int], b
                         controllers=(3 if s.gated else 2) if "df" in used else 1, mode_switch_splits=splits,
                         buffers=tuple(bufs), serializer_lanes=0 if front_is_seq else s.experts,
                         datapath=(W, b.cols, b.rows, s.tokens, s.gated))
-    return ScheduleResult(s, b, style, W, counts, tuple(stages), variants, tuple(per_expert), total,
+    return ScheduleResult(s, b, style, W, counts, tuple(stages), table, tuple(per_expert), total,
                           estimate_resources(parts, b), tuple(bufs))

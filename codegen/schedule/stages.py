@@ -8,12 +8,12 @@ from typing import Literal
 
 from archmodel.fpga.budget import Budget
 from archmodel.fpga.resources import Buffer, Resources
-from archmodel.fpga.tasks import MoELayer, MoELayerShape
+from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import (BUFFER_READ_LATENCY, GATED_PRODUCT_LATENCY, LUT_LATENCY, REQUANT_LATENCY,
                                    ceil_div, gemm_cycles)
 
 __all__ = ["POST_DOWN", "POST_GATE", "POST_UP_GATED", "POST_UP_PLAIN", "VARIANTS", "ExpertVariant", "Mode",
-           "ScheduleResult", "Stage", "as_layer", "mem_cycles", "pe_stage", "unit_stage"]
+           "ScheduleResult", "Stage", "mem_cycles", "pe_stage", "unit_stage"]
 
 Mode = Literal["dataflow", "sequential"]
 VARIANTS: tuple[str, ...] = ("seq-stream", "seq-tiled", "df")
@@ -145,9 +145,3 @@ def unit_stage(index: int, task: str, unit: str, group: int, lanes: int, m: int,
                 dst: str, start: int, cycles: int, mode: Mode = "sequential") -> Stage:
     return Stage(index, task, unit, mode, group, None, None, 0, lanes, 0, m, n, 1, 0, 0, "-", src, dst,
                  start, start + cycles, cycles, 0)
-
-
-def as_layer(shape: MoELayerShape) -> MoELayer:
-    return shape if isinstance(shape, MoELayer) else MoELayer(shape.tokens, shape.hidden, shape.ffn,
-                                                                shape.experts, shape.top_k, shape.gated)
-

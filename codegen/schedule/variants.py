@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import Budget
 from archmodel.fpga.resources import Buffer, bram36_blocks
-from archmodel.fpga.tasks import MoELayer
+from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import ceil_div
 
 from .experts import df_split, expert_cycles

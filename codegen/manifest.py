@@ -58,7 +58,7 @@ def sources_digest(digests: dict[str, str]) -> str:
 def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
     """The RTL top level's ports and encodings, from ``codegen.hdl.interface`` (the RTL engineer's
     single definition)."""
-    from .hdl import interface as itf
+    from .hdl import interface as itf  # needs Amaranth (optional): imported as a whole, lazily
     geom = itf.KernelGeometry.from_plan(plan)
     fields = []
     pos = 0

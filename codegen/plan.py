@@ -220,13 +220,13 @@ class KernelPlan:
     @cached_property
     def activation_table(self) -> tuple[int, ...]:
         """256 int8 entries indexed by the input's unsigned byte (spec 1.5)."""
-        from .hdl.tables import activation_table
+        from .hdl.tables import activation_table  # codegen.hdl's package needs Amaranth (optional)
         return activation_table(self.activation)
 
     @cached_property
     def exp_table(self) -> tuple[int, ...]:
         """256 uint16 entries ``EXP[q]`` (spec 1.3)."""
-        from .hdl.tables import exp_table
+        from .hdl.tables import exp_table  # codegen.hdl's package needs Amaranth (optional)
         return exp_table()
 
     @property

@@ -37,6 +37,8 @@ import pytest
 
 from accelerators.errors import ConfigError
 from codegen.generate import generate_kernel, spec_from_args
+from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
+from verification.kernel_bench.kernel import KERNEL_ENV, KernelDir
 from verification.simulators import (SIMULATORS, SimulatorInfo, SimulatorMissing, require,
                                      simulators_required)
 
@@ -92,8 +94,6 @@ class SimSession:
         if path.is_file():
             return DesignSources(toplevel=toplevel or path.stem, sources=(path,))
         if _is_kernel_dir(path) and toplevel is None:
-            from verification.kernel_bench.kernel import KernelDir
-
             return KernelDir.load(path).design()
         return DesignSources.from_dir(path, toplevel)
 
@@ -107,8 +107,6 @@ class SimSession:
         self.simulator(sim)
         env = dict(extra_env or {})
         if not isinstance(design, DesignSources) and _is_kernel_dir(Path(design)):
-            from verification.kernel_bench.kernel import KERNEL_ENV
-
             env.setdefault(KERNEL_ENV, str(Path(design).resolve()))
         result = build_and_run(
             self.design(design, toplevel), sim, test_module, testcases,
@@ -129,9 +127,6 @@ class SimSession:
         The manifest is checked first: a directory that is not a valid kernel raises
         ``accelerators.errors.ConfigError``."""
         import json
-
-        from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
-        from verification.kernel_bench.kernel import KernelDir
 
         KernelDir.load(directory)  # not a kernel, no RTL, edited sources: ConfigError
         cfg = dict(config or {})

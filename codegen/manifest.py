@@ -58,7 +58,7 @@ def sources_digest(digests: dict[str, str]) -> str:
 def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
     """The RTL top level's ports and encodings, from ``codegen.hdl.interface`` (the RTL engineer's
     single definition)."""
-    from .hdl import interface as itf
+    from .hdl import interface as itf  # needs Amaranth (optional): imported as a whole, lazily
     geom = itf.KernelGeometry.from_plan(plan)
     fields = []
     pos = 0
@@ -169,7 +169,7 @@ def build_manifest(plan: KernelPlan, root: str | Path, *, rtl_files: list[str], 
                                     "cycles_at_max": v.variant.cycles_at_max} for v in plan.variants],
             "resources": sched.resources.as_dict(),
             "fits": sched.resources.fits(plan.budget),
-            "model": "archmodel.fpga.schedule_moe_layer (cycle contract of docs/kernel-arithmetic.md section 3)",
+            "model": "codegen.schedule.schedule_moe_layer (cycle contract of docs/kernel-arithmetic.md section 3)",
         },
         "interfaces": {
             "hls": hls_interface(plan),

@@ -1,7 +1,7 @@
 """The kernel plan: one validated spec plus its schedule, the single input of both emitters.
 
 :func:`build_plan` validates a :class:`~codegen.spec.KernelSpec`, builds the FPGA budget and calls
-:func:`archmodel.fpga.schedule_moe_layer` for a nominal (balanced) routing. The schedule's stage
+:func:`codegen.schedule.schedule_moe_layer` for a nominal (balanced) routing. The schedule's stage
 table is what the kernel runs for that routing; at run time the per-expert token counts come from
 the router, so the plan also carries the controller *program*:
 
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from accelerators.errors import ConfigError
-from archmodel.fpga import Budget, ExpertVariant, ScheduleResult, Stage, expert_stages, make_budget, schedule_moe_layer
-from archmodel.fpga.tasks import MoELayer, uniform_counts
+from archmodel.fpga import Budget, make_budget
+from archmodel.moe_layer import uniform_counts
 
+from .schedule import ExpertVariant, ScheduleResult, Stage, expert_stages, schedule_moe_layer
 from .spec import KernelSpec, accumulator_bounds, max_abs_accumulator
 
 __all__ = ["OPS", "KernelPlan", "Step", "VariantProgram", "WeightRegion", "build_plan"]
@@ -219,13 +220,13 @@ class KernelPlan:
     @cached_property
     def activation_table(self) -> tuple[int, ...]:
         """256 int8 entries indexed by the input's unsigned byte (spec 1.5)."""
-        from .hdl.tables import activation_table
+        from .hdl.tables import activation_table  # codegen.hdl's package needs Amaranth (optional)
         return activation_table(self.activation)
 
     @cached_property
     def exp_table(self) -> tuple[int, ...]:
         """256 uint16 entries ``EXP[q]`` (spec 1.3)."""
-        from .hdl.tables import exp_table
+        from .hdl.tables import exp_table  # codegen.hdl's package needs Amaranth (optional)
         return exp_table()
 
     @property
@@ -303,7 +304,7 @@ def build_plan(spec: KernelSpec, tokens_per_expert: tuple[int, ...] | None = Non
     covers every count ``1..tokens``, so any run-time routing has a variant.
     """
     spec.validate()
-    shape = MoELayer(spec.tokens, spec.hidden, spec.ffn, spec.experts, spec.top_k, spec.gated)
+    shape = spec.shape
     counts = tuple(tokens_per_expert) if tokens_per_expert is not None else uniform_counts(shape)
     budget = make_budget(spec.device, spec.pe_rows, spec.pe_cols)
     schedule = schedule_moe_layer(shape, counts, budget, style=spec.style, stream_bytes=spec.stream_bytes)
@@ -312,13 +313,13 @@ def build_plan(spec: KernelSpec, tokens_per_expert: tuple[int, ...] | None = Non
     combine = _group_steps(schedule.stages[-1:], front=False)[0]
     if combine.op != "combine":
         raise AssertionError("the schedule must end with the combine stage")
-    variants = []
-    for v in schedule.variants:
-        st = expert_stages(shape, 0, v.max_tokens, budget, v.name)
-        variants.append(VariantProgram(v, _group_steps(st, front=False)))
-    covered = set()
-    for v in variants:
-        covered |= set(range(v.variant.min_tokens, v.variant.max_tokens + 1))
+    variants: list[VariantProgram] = []
+    for ev in schedule.variants:
+        st = expert_stages(shape, 0, ev.max_tokens, budget, ev.name)
+        variants.append(VariantProgram(ev, _group_steps(st, front=False)))
+    covered: set[int] = set()
+    for vp in variants:
+        covered |= set(range(vp.variant.min_tokens, vp.variant.max_tokens + 1))
     if covered != set(range(1, spec.tokens + 1)):
         raise ConfigError(None, "tokens", spec.tokens, "a schedule whose variants cover every token count")
     return KernelPlan(spec, schedule, front, tuple(variants), combine)

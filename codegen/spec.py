@@ -21,7 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
+from archmodel.moe_layer import MoELayer
+from archmodel.workloads import load_workload
 
 __all__ = ["ACTIVATIONS", "INT32_MAX", "KernelSpec", "accumulator_bounds", "max_abs_accumulator",
            "parse_pe", "parse_shape", "spec_from_layer"]
@@ -93,19 +96,20 @@ class KernelSpec:
     def source_ffn(self) -> int:
         return self.ffn * self.scale
 
+    @property
+    def shape(self) -> MoELayer:
+        """The layer shape (the shared contract; ConfigError naming the field if it is not one)."""
+        return MoELayer(self.tokens, self.hidden, self.ffn, self.experts, self.top_k, self.gated)
+
     def as_dict(self) -> dict:
         return asdict(self)
 
     def validate(self) -> KernelSpec:
-        """Raise ConfigError for the first bad parameter; return ``self`` when valid."""
-        for name in ("tokens", "hidden", "ffn", "experts", "top_k", "scale"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(None, name, value, "a whole number >= 1")
-        if self.top_k > self.experts:
-            raise ConfigError(None, "top_k", self.top_k, f"at most experts = {self.experts}")
-        if not isinstance(self.gated, bool):
-            raise ConfigError(None, "gated", self.gated, "true or false")
+        """Raise ConfigError for the first bad parameter; return ``self`` when valid. The layer
+        shape is checked by its contract (:class:`archmodel.moe_layer.MoELayer`)."""
+        _ = self.shape
+        if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 1:
+            raise ConfigError(None, "scale", self.scale, "a whole number >= 1")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(None, "activation", self.activation, f"one of {', '.join(ACTIVATIONS)}")
         if self.stream_bytes not in STREAM_BYTES or isinstance(self.stream_bytes, bool):
@@ -129,7 +133,6 @@ class KernelSpec:
         return self
 
     def _validate_array(self) -> None:
-        from accelerators.catalog import load_device
         rows, cols = self.pe_rows, self.pe_cols
         if (rows is None) != (cols is None):
             raise ConfigError(None, "pe", f"{rows}x{cols}", "both rows and columns (RxC), or neither")
@@ -186,7 +189,6 @@ def parse_pe(text: str) -> tuple[int, int]:
 def spec_from_layer(layer: str, *, scale: int = 1, tokens: int, **options: object) -> KernelSpec:
     """The MoE layer of a real model (``archmodel.workloads.load_workload``), ``d`` and ``f``
     divided by ``scale`` (both must be divisible by it)."""
-    from archmodel.workloads import load_workload
     model = load_workload(layer)
     if model.moe is None or not model.is_moe:
         raise ConfigError(None, "layer", layer, "a model with MoE layers (e.g. mixtral-8x7b, qwen3-30b-a3b)")

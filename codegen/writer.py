@@ -6,9 +6,10 @@ complete. An existing target is replaced only if it is empty or was written by `
 (it holds a ``manifest.json`` of this schema): anything else is a ConfigError, raised before
 anything is written.
 
-``rtl/`` comes from ``codegen.rtl.emit_verilog(plan, dir)`` (the RTL engineer's Amaranth top
-level). While that is not available the writer omits ``rtl/`` and says why in the manifest and
-in :attr:`WriteResult.rtl_message`; it never writes placeholder Verilog.
+``rtl/`` comes from ``codegen.rtl.emit_verilog(plan, dir)`` (the Amaranth top level). Without
+Amaranth (an optional dependency) the writer omits ``rtl/`` and says why in the manifest and in
+:attr:`WriteResult.rtl_message`; it never writes placeholder Verilog. Any other missing module
+propagates.
 """
 from __future__ import annotations
 
@@ -17,15 +18,17 @@ import json
 import os
 import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+import rtl_templates
 from accelerators.errors import ConfigError
 
 from .hls.emit import emit_hls, hls_interface
+from .paths import absolute_paths
 from .manifest import MANIFEST_NAME, MANIFEST_SCHEMA, build_manifest
 from .plan import KernelPlan
 
@@ -39,6 +42,7 @@ class WriteResult:
     manifest: dict[str, Any]
     rtl_available: bool
     rtl_message: str | None          # why rtl/ is missing (None when it was written)
+    plan: KernelPlan = field(repr=False, compare=False)  # what was generated
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
@@ -64,33 +68,25 @@ def check_output_dir(out_dir: str | Path) -> Path:
 
 def _emit_rtl(plan: KernelPlan, rtl_dir: Path) -> tuple[list[Path], str | None, dict[str, Any] | None]:
     """Call ``codegen.rtl.emit_verilog``: ``(paths, None, description)``, or ``([], reason, None)``
-    when the RTL emitter is not available or does not implement this plan's schedule."""
+    when Amaranth (the RTL emitter's optional dependency) is not installed or the RTL does not
+    implement this plan's schedule. Any other missing module is a bug and propagates."""
     try:
-        rtl_module = importlib.import_module("codegen.rtl")
+        rtl_module = importlib.import_module("codegen.rtl")  # the whole emitter needs amaranth
     except ModuleNotFoundError as exc:
-        name = exc.name or ""
-        if name == "amaranth" or name.startswith("amaranth."):
+        if (exc.name or "").split(".")[0] == "amaranth":
             return [], "rtl/ omitted: the RTL emitter needs Amaranth (pip install 'moearch[rtl]')", None
-        if name == "codegen.rtl" or name.startswith("codegen."):
-            return [], (f"rtl/ omitted: the RTL emitter codegen.rtl.emit_verilog is not available yet "
-                        f"(missing module {name})"), None
         raise
-    emit = getattr(rtl_module, "emit_verilog", None)
-    if emit is None:
-        return [], "rtl/ omitted: codegen.rtl has no emit_verilog yet", None
     rtl_dir.mkdir(parents=True, exist_ok=True)
     try:
-        paths = [Path(p) for p in emit(plan, rtl_dir)]
+        paths = [Path(p) for p in rtl_module.emit_verilog(plan, rtl_dir)]
     except ConfigError as exc:
         # the RTL implements a subset of the schedules the cost model can pick (e.g. not the df
         # variant): the HLS kernel is still generated, and the reason is recorded
         return [], f"rtl/ omitted: the RTL does not implement this schedule ({exc})", None
-    describe = getattr(rtl_module, "rtl_description", None)
-    return paths, None, (describe(plan) if describe is not None else None)
+    return paths, None, rtl_module.rtl_description(plan)
 
 
 def _readme(plan: KernelPlan, manifest: dict[str, Any]) -> str:
-    import rtl_templates
     root = Path(rtl_templates.__file__).resolve().parent / "kernel"
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=False)
@@ -106,7 +102,6 @@ def _relative(paths: list[Path], root: Path) -> list[str]:
 
 
 def _check_no_absolute_paths(root: Path) -> None:
-    from .hdl.export import absolute_paths
     for p in sorted(q for q in root.rglob("*") if q.is_file()):
         found = absolute_paths(p.read_text(errors="replace"))
         if found:
@@ -153,7 +148,7 @@ def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return WriteResult(out, files, manifest, bool(rtl_files), rtl_message)
+    return WriteResult(out, files, manifest, bool(rtl_files), rtl_message, plan)
 
 
 def _replace(tmp: Path, out: Path) -> None:

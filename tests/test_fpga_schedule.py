@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import make_budget
-from archmodel.fpga.schedule import expert_cycles, expert_stages, schedule_moe_layer
+from codegen.schedule import expert_cycles, expert_stages, schedule_moe_layer
 from archmodel.fpga.tasks import MoELayer
 
 S = MoELayer(tokens=64, hidden=256, ffn=512, experts=8, top_k=2, gated=True)
@@ -88,13 +88,14 @@ def _df_reference(blocks: int, ta: int, td: int, d: int, f: int, R: int, w: int,
 @given(blocks=st.integers(1, 4), d=st.integers(1, 12), f=st.integers(1, 12), R=st.integers(1, 6),
        cols=st.integers(3, 9), gated=st.booleans())
 def test_dataflow_timing_matches_a_beat_by_beat_restatement(blocks, d, f, R, cols, gated) -> None:
-    from archmodel.fpga.schedule import POST_GATE, POST_UP_PLAIN, _df_timing
+    from codegen.schedule.experts import df_timing
+    from codegen.schedule.stages import POST_GATE, POST_UP_PLAIN
     from archmodel.fpga.styles import split_columns
     split = split_columns([d * f] * (3 if gated else 2), cols)
     w = split[1] if gated else split[0]
     ta, td = -(-f // w), -(-d // split[-1])
     post = POST_GATE if gated else POST_UP_PLAIN
-    tm = _df_timing(blocks, ta, td, d, f, R, w, post, 0)
+    tm = df_timing(blocks, ta, td, d, f, R, w, post, 0)
     assert (list(tm.acc_a), list(tm.acc_d), tm.first_d_beat) == _df_reference(blocks, ta, td, d, f, R, w, post)
 
 
@@ -219,7 +220,7 @@ def test_device_name_budget() -> None:
 def test_dataflow_experts_with_a_sequential_front() -> None:
     """style='dataflow' with front='sequential' schedules the front one stage after another and the
     experts in dataflow (it used to raise as if a streaming front had been asked for)."""
-    from archmodel.fpga.schedule import schedule_moe_layer
+    from codegen.schedule import schedule_moe_layer
     from archmodel.fpga.tasks import MoELayer
     shape = MoELayer(tokens=8, hidden=32, ffn=64, experts=8, top_k=2, gated=True)
     s = schedule_moe_layer(shape, [2] * 8, "alveo-u280", rows=4, cols=4, style="dataflow", front="sequential")

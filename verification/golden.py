@@ -15,6 +15,12 @@ from typing import Callable, Literal
 import numpy as np
 import numpy.typing as npt
 
+from archmodel.moe_layer import MoELayer
+
+#: The layer shape is the shared contract (:class:`archmodel.moe_layer.MoELayer`: one validator,
+#: ConfigError, ``tokens >= 1``); this module's arithmetic is its own.
+MoEShape = MoELayer
+
 IntArray = npt.NDArray[np.int64]
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -32,25 +38,6 @@ ActivationName = Literal["identity", "relu", "silu", "gelu"]
 
 
 # --------------------------------------------------------------------------- shapes and parameters
-@dataclass(frozen=True)
-class MoEShape:
-    """Problem size of one MoE layer."""
-
-    tokens: int
-    hidden: int
-    ffn: int
-    experts: int
-    top_k: int
-    gated: bool
-
-    def __post_init__(self) -> None:
-        for name in ("tokens", "hidden", "ffn", "experts", "top_k"):
-            if getattr(self, name) < (0 if name == "tokens" else 1):
-                raise ValueError(f"MoEShape.{name} = {getattr(self, name)} is out of range")
-        if self.top_k > self.experts:
-            raise ValueError(f"MoEShape.top_k = {self.top_k} exceeds experts = {self.experts}")
-
-
 @dataclass(frozen=True)
 class Requant:
     """Requantiser: ``sat8((acc * mult + 2**(shift-1)) >> shift)`` (no rounding term at shift 0)."""

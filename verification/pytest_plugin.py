@@ -15,8 +15,9 @@ Enable it with ``pytest_plugins = ["verification.pytest_plugin"]`` in a top-leve
   cocotb module on the kernel (``MOEARCH_KERNEL_DIR`` is set, so
   ``verification.kernel_bench.bench.start_kernel_bench(dut)`` finds the manifest);
 * the session fixture ``moearch_kernel``: ``moearch_kernel("--shape d=16,f=32,experts=4,top_k=2
-  --tokens 4 --pe 4x4")`` runs ``moearch codegen`` with those arguments into a session directory
-  (once per argument list) and returns the kernel directory;
+  --tokens 4 --pe 4x4")`` generates the kernel ``moearch codegen`` writes for those arguments
+  (:func:`codegen.generate_kernel`, no CLI) into a session directory (once per argument list)
+  and returns the kernel directory;
 * the marker ``@pytest.mark.requires_sim("verilator", "icarus")`` for tests that need simulators
   without going through ``moearch_sim``;
 * options ``--moearch-build-root DIR`` (default ``<rootdir>/build/sim``), ``--moearch-seed N``,
@@ -27,12 +28,17 @@ A missing simulator skips the test with the reason (what to install); in CI (``C
 """
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
+from accelerators.errors import ConfigError
+from codegen.generate import generate_kernel, spec_from_args
+from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
+from verification.kernel_bench.kernel import KERNEL_ENV, KernelDir
 from verification.simulators import (SIMULATORS, SimulatorInfo, SimulatorMissing, require,
                                      simulators_required)
 
@@ -88,8 +94,6 @@ class SimSession:
         if path.is_file():
             return DesignSources(toplevel=toplevel or path.stem, sources=(path,))
         if _is_kernel_dir(path) and toplevel is None:
-            from verification.kernel_bench.kernel import KernelDir
-
             return KernelDir.load(path).design()
         return DesignSources.from_dir(path, toplevel)
 
@@ -103,8 +107,6 @@ class SimSession:
         self.simulator(sim)
         env = dict(extra_env or {})
         if not isinstance(design, DesignSources) and _is_kernel_dir(Path(design)):
-            from verification.kernel_bench.kernel import KERNEL_ENV
-
             env.setdefault(KERNEL_ENV, str(Path(design).resolve()))
         result = build_and_run(
             self.design(design, toplevel), sim, test_module, testcases,
@@ -125,9 +127,6 @@ class SimSession:
         The manifest is checked first: a directory that is not a valid kernel raises
         ``accelerators.errors.ConfigError``."""
         import json
-
-        from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
-        from verification.kernel_bench.kernel import KernelDir
 
         KernelDir.load(directory)  # not a kernel, no RTL, edited sources: ConfigError
         cfg = dict(config or {})
@@ -207,25 +206,21 @@ def moearch_sim(request: pytest.FixtureRequest) -> SimSession:
 
 @pytest.fixture(scope="session")
 def moearch_kernel(tmp_path_factory: pytest.TempPathFactory):
-    """``moearch_kernel(args) -> Path``: ``moearch codegen <args> --out <session dir>``, once per
-    argument list (a string is split like a shell command line)."""
-    import shlex
-
-    from click.testing import CliRunner
-
+    """``moearch_kernel(args) -> Path``: the kernel ``moearch codegen <args>`` would write, generated
+    into a session directory by :func:`codegen.generate_kernel`, once per argument list (a string
+    is split like a shell command line)."""
     made: dict[tuple[str, ...], Path] = {}
     root = tmp_path_factory.mktemp("kernels")
 
     def generate(args: str | Sequence[str]) -> Path:
         key = tuple(shlex.split(args) if isinstance(args, str) else (str(a) for a in args))
         if key not in made:
-            from moearch.cli.main import cli
-
             out = root / f"k{len(made)}"
-            result = CliRunner().invoke(cli, ["codegen", *key, "--out", str(out)])
-            if result.exit_code != 0:
-                pytest.fail(f"moearch codegen {' '.join(key)} exited with {result.exit_code}:\n"
-                            f"{result.output}", pytrace=False)
+            try:
+                spec, rtl = spec_from_args(key)
+                generate_kernel(spec, out, rtl=rtl)
+            except ConfigError as exc:
+                pytest.fail(f"moearch codegen {' '.join(key)}: {exc}", pytrace=False)
             made[key] = out
         return made[key]
 

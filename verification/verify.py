@@ -20,14 +20,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accelerators.errors import ConfigError
+from verification.junit import to_junit_xml
 from verification.kernel_bench import REPORT_NAME, TEST_MODULE, TESTS
 from verification.kernel_bench.kernel import CONFIG_ENV, KERNEL_ENV, LINT_WAIVERS, KernelDir
+from verification.resources import SynthError, compare, synthesize
+from verification.runner import VERILATOR_WAIVERS, BuildError, SimulationError, build_and_run
 from verification.simulators import SIMULATORS, SimulatorMissing, require, simulators_required
 
 __all__ = ["CheckResult", "SimReport", "VerifyReport", "lint_kernel", "run_kernel_tests",
@@ -142,10 +147,6 @@ class VerifyReport:
 # ------------------------------------------------------------------------------------ lint
 def lint_kernel(kernel: KernelDir) -> CheckResult:
     """``verilator --lint-only -Wall`` with the runner's and the kernel's waivers."""
-    import time
-
-    from verification.runner import VERILATOR_WAIVERS
-
     try:
         info = require("verilator")
     except SimulatorMissing as exc:
@@ -171,8 +172,6 @@ def run_kernel_tests(kernel: KernelDir, sim: str, *, build_root: Path,
                      waves: bool = False, config: Mapping[str, Any] | None = None) -> SimReport:
     """Build (cached) and run the kernel's cocotb tests on ``sim``; never raises for a
     simulator, build or simulation problem (it is in ``SimReport.error``)."""
-    from verification.runner import BuildError, SimulationError, build_and_run
-
     report = SimReport(sim)
     cfg = dict(config or {})
     if seed is not None:
@@ -197,8 +196,6 @@ def run_kernel_tests(kernel: KernelDir, sim: str, *, build_root: Path,
 # ------------------------------------------------------------------------------------ resources
 def check_resources(kernel: KernelDir, build_root: Path) -> CheckResult:
     """Yosys ``synth_xilinx`` of the kernel against the manifest's predicted resources."""
-    from verification.resources import SynthError, compare, synthesize
-
     predicted = kernel.manifest["predicted"]["resources"]
     try:
         synth = synthesize(kernel.sources, kernel.toplevel, build_root=build_root)
@@ -218,8 +215,6 @@ def check_resources(kernel: KernelDir, build_root: Path) -> CheckResult:
 # ------------------------------------------------------------------------------------ JUnit
 def write_report_junit(report: VerifyReport, path: Path) -> Path:
     """The cocotb runs (``verification.junit``) plus a ``moearch-verify`` suite for the checks."""
-    from verification.junit import to_junit_xml
-
     runs = [s.run for s in report.sims if s.run is not None]
     root = to_junit_xml(runs, name="moearch-verify", relative_to=Path.cwd())
     checks = [report.lint] + ([report.resources] if report.resources else [])
@@ -267,7 +262,6 @@ def verify_kernel(directory: str | Path, *, sims: Sequence[str] = SIMULATORS,
                for sim in sims}
     unknown = sorted({t for chosen in per_sim.values() for t in chosen or ()} - set(TESTS))
     if unknown:
-        from accelerators.errors import ConfigError
         raise ConfigError(None, "test", ", ".join(unknown), f"one of {', '.join(TESTS)}")
     root = Path(build_root)
     note("Verilator lint (-Wall)")

@@ -7,22 +7,23 @@ Follows the :class:`archmodel.devices.gpu.RooflineModel` interface (``device_arg
 :func:`archmodel.fpga.resources.default_array` for ``dsp`` DSPs packed ``macs_per_dsp`` MACs each
 (int8: the part's ``int8_macs_per_dsp``, the packing a tuned design reaches, WP486 / AM004; 16-bit
 and fp8 operands: one MAC per DSP, a 16 x 16 product fits the 27 x 18 multiplier; fp32: a
-24-bit mantissa product needs two DSP48E2 (``mul2dsp``), one DSP58 in its FP32 mode (AM004)). A
-GEMM of ``instances`` x ``m x n x K`` takes the PE contract's cycles
-``(tiles - 1) * max(K, R) + K + R + 1`` with ``tiles = instances * ceil(m/R) * ceil(n/C)``,
-written from the FLOPs as ``(flops / 2) / (R * C * eff) + K - max(K, R) + R + 1`` with
-``eff = (m n / (ceil(m/R) R ceil(n/C) C)) * K / max(K, R)`` (identical for a plain GEMM, and it
-keeps the causal halving of attention FLOPs). Few-token GEMMs (decode) would leave most rows of
-that array idle, so a design tuned per operator (as InTAR tunes per task) may instead split K over
-the rows (each row a K-slice of the same token, an adder tree of ``ceil(log2 R)`` levels closing
-the sum): ``(flops / 2) / (R * C * eff_k) + ceil(log2 R) + 2`` with
-``eff_k = n / (ceil(n/C) C) * K / (ceil(K/R) R)``; each operator takes the faster mapping.
+24-bit mantissa product needs two DSP48E2 (``mul2dsp``), one DSP58 in its FP32 mode (AM004)).
+The array is the one the kernel generator builds (``codegen.schedule``, ``codegen/hdl``):
+output-stationary, tokens on the rows, and every GEMM instance is its own stage. An operator of
+``instances`` x ``m x n x K`` therefore takes ``instances`` times the PE contract's cycles
+(:func:`~archmodel.fpga.timing.pe_tile_cycles` over :func:`~archmodel.fpga.timing.tile_grid`, the
+functions behind the schedule's ``gemm_cycles``): ``(tiles - 1) * max(K, R) + K + R + 1`` with
+``tiles = w * ceil(m/R) * ceil(n/C)``, where ``w = (flops / 2) / (instances m n K)`` is 1 for a
+plain GEMM and keeps the causal halving of attention FLOPs. Few-token GEMMs (decode) leave most
+rows idle, as they do in the generated kernel. (This model used to take the faster of that and a
+split-K mapping, K-slices of one token on the rows closed by an adder tree, which no generated
+kernel implements; ``docs/ARCHITECTURE.md``, "FPGA model", has the comparison with the schedule.)
+Each GEMM/attention instance pays one in-circuit stage switch (``DEFAULT_SWITCH_CYCLES``).
 Element-wise work runs on ``C`` fabric lanes, one operation per lane and cycle.
 
 **Memory**: weights stream from their tier (HBM, else DDR, else host), KV cache from main memory;
 activations stay on chip (BRAM/URAM at the ``sram`` tier's bandwidth) when an operator's
-activation bytes fit the on-chip capacity, else they go to main memory. Each GEMM/attention
-operator pays one in-circuit stage switch (``DEFAULT_SWITCH_CYCLES``); there are no kernel
+activation bytes fit the on-chip capacity, else they go to main memory. There are no kernel
 launches. Collectives use the device's links as in the roofline model.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..parallel import Parallelism
 from ..precision import Precision
 from .budget import DEFAULT_SWITCH_CYCLES, make_budget
 from .resources import default_array
+from .timing import pe_tile_cycles, tile_grid
 
 __all__ = ["FPGAModel", "macs_per_dsp"]
 
@@ -55,6 +57,10 @@ def macs_per_dsp(fpga, dtype: str) -> float:
     return 1.0
 
 
+def _ceiling(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    return sp.ceiling(a / b)
+
+
 def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     """(compute, memory, comm, switch) seconds of one instance of ``op``."""
     zero = sp.Integer(0)
@@ -67,12 +73,11 @@ def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     memory = op.weights / BWw + act_time + (op.kv_read + op.kv_write) / BWm
     if op.kind in ("gemm", "attention"):
         m, n, kk = sp.Max(op.m, 1), sp.Max(op.n, 1), sp.Max(op.kdim, 1)
-        col_eff = n / (sp.ceiling(n / AC) * AC)
-        eff = (m / (sp.ceiling(m / AR) * AR)) * col_eff * kk / sp.Max(kk, AR)
-        output_stationary = (op.flops / 2) / (AR * AC * eff) + kk - sp.Max(kk, AR) + AR + 1
-        eff_k = col_eff * kk / (sp.ceiling(kk / AR) * AR)
-        split_k = (op.flops / 2) / (AR * AC * eff_k) + sp.ceiling(sp.log(AR, 2)) + 2
-        return sp.Min(output_stationary, split_k) / CLK, memory, zero, sp.Integer(DEFAULT_SWITCH_CYCLES) / CLK
+        inst = sp.Max(op.instances, 1)
+        work = (op.flops / 2) / (inst * m * n * kk)  # 1 for a plain GEMM, about 1/2 for causal attention
+        tiles = work * tile_grid(m, n, AR, AC, ceil=_ceiling)
+        cycles = inst * pe_tile_cycles(tiles, kk, AR, maximum=sp.Max)
+        return cycles / CLK, memory, zero, inst * sp.Integer(DEFAULT_SWITCH_CYCLES) / CLK
     return op.flops / (AC * CLK), memory, zero, zero
 
 

@@ -156,7 +156,7 @@ class Buffer:
     (the kernel's ``LaneBanks``: x in ``W`` banks, h and up_q in ``C``); ``lane_bits``: width of
     a column with its own write enable (8 for byte lanes; 0: the whole word); ``rom``: a
     constant table read through logic, counted with its unit (no RAM). Capacity checks
-    (``archmodel.fpga.schedule``) use the bits, which banking does not change.
+    (``codegen.schedule``) use the bits, which banking does not change.
     """
 
     name: str

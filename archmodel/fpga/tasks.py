@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from accelerators.errors import ConfigError
 
-__all__ = ["KERNELS", "MoELayer", "MoELayerShape", "Task", "TaskChain", "build_kernel", "gated_ffn",
-           "mlp", "moe_chain", "self_attention", "uniform_counts"]
+from ..moe_layer import MoELayer, check_counts, uniform_counts
+
+__all__ = ["KERNELS", "MoELayer", "Task", "TaskChain", "build_kernel", "gated_ffn",
+           "check_counts", "mlp", "moe_chain", "self_attention", "uniform_counts"]
 
 TaskKind = Literal["gemm", "vector"]
 
@@ -144,58 +146,9 @@ def mlp(batch: int = 256, dims: Sequence[int] = (1024, 4096, 4096, 1024)) -> Tas
     return TaskChain(f"mlp-{len(dims) - 1}", tuple(tasks))
 
 
-class MoELayerShape(Protocol):
-    """An MoE layer shape (``verification.golden.MoEShape`` has these fields)."""
-
-    tokens: int
-    hidden: int
-    ffn: int
-    experts: int
-    top_k: int
-    gated: bool
-
-
-@dataclass(frozen=True)
-class MoELayer:
-    """One MoE layer: ``tokens`` x ``hidden`` input, ``experts`` FFNs of ``ffn``, top-``top_k``."""
-
-    tokens: int
-    hidden: int
-    ffn: int
-    experts: int
-    top_k: int
-    gated: bool = True
-
-    def __post_init__(self) -> None:
-        _positive(tokens=self.tokens, hidden=self.hidden, ffn=self.ffn, experts=self.experts, top_k=self.top_k)
-        if self.top_k > self.experts:
-            raise ConfigError(None, "top_k", self.top_k, f"at most experts = {self.experts}")
-
-
-def check_counts(shape: MoELayerShape, counts: Sequence[int]) -> tuple[int, ...]:
-    """Tokens per expert: ``experts`` whole numbers in 0..tokens summing to tokens x top_k."""
-    counts = tuple(counts)
-    if len(counts) != shape.experts:
-        raise ConfigError(None, "tokens_per_expert", counts, f"{shape.experts} counts, one per expert")
-    for c in counts:
-        if not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= shape.tokens:
-            raise ConfigError(None, "tokens_per_expert", counts, f"whole numbers in 0..{shape.tokens}")
-    if sum(counts) != shape.tokens * shape.top_k:
-        raise ConfigError(None, "tokens_per_expert", counts,
-                          f"counts summing to tokens x top_k = {shape.tokens * shape.top_k}")
-    return counts
-
-
-def uniform_counts(shape: MoELayerShape) -> tuple[int, ...]:
-    """Balanced routing: ``tokens * top_k`` assignments spread as evenly as possible."""
-    total = shape.tokens * shape.top_k
-    base, extra = divmod(total, shape.experts)
-    return tuple(base + (1 if e < extra else 0) for e in range(shape.experts))
-
-
-def moe_chain(shape: MoELayerShape, counts: Sequence[int] | None = None) -> TaskChain:
+def moe_chain(shape: MoELayer, counts: Sequence[int] | None = None) -> TaskChain:
     """The MoE layer as a generic chain (router, then each expert's up, gate, down), for the
-    style comparison; the kernel generator's schedule is :func:`archmodel.fpga.schedule.schedule_moe_layer`."""
+    style comparison; the kernel generator's schedule is :func:`codegen.schedule.schedule_moe_layer`."""
     counts = check_counts(shape, counts) if counts is not None else uniform_counts(shape)
     tasks = [Task("router", "gemm", shape.tokens, shape.experts, shape.hidden)]
     for e, c in enumerate(counts):

@@ -15,15 +15,22 @@ back-to-back tiles, counted from the first beat to the cycle the last row leaves
 (``n = 1``: the isolated tile's ``K + 1 + R``). A GEMM ``Y[M, N] = X[M, K] @ W[K, N]`` on an
 ``R x C`` array is ``ceil(M / R) * ceil(N / C)`` such tiles (``instances`` independent GEMMs
 multiply the count); padding rows and columns still cost their beats.
+
+:func:`pe_tile_cycles` and :func:`tile_grid` are that formula's two halves with the ``max`` and the
+``ceil`` passed in, so that the symbolic :class:`~archmodel.fpga.device_model.FPGAModel` (SymPy)
+and the kernel schedule (``codegen.schedule``, integers) evaluate the same datapath.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = [
     "BUFFER_READ_LATENCY", "COMBINER_LATENCY", "GATE_NORM_II", "GATE_NORM_LATENCY",
     "GATED_PRODUCT_LATENCY", "LUT_LATENCY", "REQUANT_LATENCY", "TOPK_LATENCY", "ceil_div",
-    "gemm_cycles", "gemm_tiles", "pipeline_finish", "tile_output_times",
+    "gemm_cycles", "gemm_tiles", "pe_tile_cycles", "pipeline_finish", "tile_grid", "tile_output_times",
 ]
 
 #: Requantizer: three stages (multiply; round+shift; saturate), "latency 3" (contract).
@@ -51,11 +58,22 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def tile_grid(m: Any, n: Any, rows: Any, cols: Any, ceil: Callable[[Any, Any], Any] = ceil_div) -> Any:
+    """Output tiles of one ``m x n`` GEMM on a ``rows x cols`` array: ``ceil(m/R) * ceil(n/C)``."""
+    return ceil(m, rows) * ceil(n, cols)
+
+
+def pe_tile_cycles(tiles: Any, k: Any, rows: Any, maximum: Callable[[Any, Any], Any] = max) -> Any:
+    """PE contract: ``tiles`` back-to-back tiles of ``k`` beats, first beat to last row out,
+    ``(tiles - 1) * max(K, R) + K + R + 1``."""
+    return (tiles - 1) * maximum(k, rows) + k + rows + 1
+
+
 def gemm_tiles(m: int, n: int, rows: int, cols: int, instances: int = 1) -> int:
     """Output tiles of ``instances`` GEMMs of ``m x n`` outputs on an ``rows x cols`` array."""
     if m <= 0 or n <= 0 or instances <= 0:
         return 0
-    return instances * ceil_div(m, rows) * ceil_div(n, cols)
+    return instances * tile_grid(m, n, rows, cols)
 
 
 def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, instances: int = 1) -> int:
@@ -69,7 +87,7 @@ def gemm_cycles(m: int, n: int, k: int, rows: int, cols: int, instances: int = 1
     tiles = gemm_tiles(m, n, rows, cols, instances)
     if tiles == 0 or k <= 0:
         return 0
-    return (tiles - 1) * max(k, rows) + k + rows + 1
+    return pe_tile_cycles(tiles, k, rows)
 
 
 def tile_output_times(tiles: int, k: int, rows: int) -> np.ndarray:

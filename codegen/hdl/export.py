@@ -10,16 +10,9 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from ..paths import absolute_paths
+
 __all__ = ["LintResult", "WALL_STYLE_WARNINGS", "absolute_paths", "lint_verilog", "to_verilog"]
-
-# "/a/b" or "C:\a" that is not part of a longer token (so "/* ... */" comments do not match)
-_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+[\w.+-]*|\b[A-Za-z]:\\[\w\\.+-]+")
-
-
-def absolute_paths(text: str) -> list[str]:
-    """Every substring of ``text`` that looks like an absolute file path."""
-    return _ABS_PATH.findall(text)
-
 
 # Yosys's write_verilog makes every ``always @*`` block read a dummy register declared
 # ``reg \$auto$verilog_backend.cc:N:dump_module$M  = 0;`` so that the blocks run once at time 0

@@ -93,6 +93,9 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from archmodel.fpga.styles import split_columns
+from archmodel.moe_layer import MoELayer
+
 __all__ = [
     "DF_TENSORS", "DfLayout", "KernelGeometry", "MULT_BITS", "PARAM_WORD_BITS", "SHIFT_BITS", "STAGE_BITS", "TENSOR_BITS", "Tensor",
     "WeightRequest", "decode_request", "encode_request", "kernel_signature", "pack_param_word",
@@ -136,8 +139,6 @@ def df_split(hidden: int, ffn: int, gated: bool, cols: int) -> tuple[int, ...] |
     """PE columns of (up, [gate,] down) of a dataflow expert: the schedule's ``col_split``
     (``archmodel.fpga.schedule``: in proportion to the MACs, each at least one), or None when
     the array has fewer columns than GEMMs."""
-    from archmodel.fpga.styles import split_columns  # the one definition of the split
-
     parts = 3 if gated else 2
     if cols < parts:
         return None
@@ -232,11 +233,10 @@ class KernelGeometry:
     stream_bytes: int
 
     def __post_init__(self) -> None:
-        for name in ("tokens", "hidden", "ffn", "experts", "top_k", "rows", "cols"):
+        MoELayer(self.tokens, self.hidden, self.ffn, self.experts, self.top_k, self.gated)  # the shape contract
+        for name in ("rows", "cols"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"KernelGeometry.{name} = {getattr(self, name)} must be >= 1")
-        if self.top_k > self.experts:
-            raise ValueError(f"KernelGeometry.top_k = {self.top_k} exceeds experts = {self.experts}")
         w = self.stream_bytes
         if w < 1 or w > 64 or w & (w - 1):
             raise ValueError(f"KernelGeometry.stream_bytes = {w}; allowed: a power of two 1..64")

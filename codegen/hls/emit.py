@@ -27,6 +27,8 @@ from typing import Any
 import jinja2
 import numpy as np
 
+import rtl_templates
+
 from ..plan import OPS, KernelPlan, Step
 
 __all__ = ["HLS_TASKS", "INCLUDE_DIR", "emit_hls", "hls_files", "hls_interface", "pack_requant_block",
@@ -42,7 +44,6 @@ PARTS: dict[str, str] = {"alveo-u280": "xcu280-fsvh2892-2L-e", "alveo-u55c": "xc
 
 
 def _env() -> jinja2.Environment:
-    import rtl_templates
     root = Path(rtl_templates.__file__).resolve().parent / "hls"
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                               keep_trailing_newline=True, autoescape=False)

@@ -89,9 +89,10 @@ def _buffers(fpga, kib: int) -> tuple[int, int]:
 @lru_cache(maxsize=4096)
 def _schedule(context: Context, settings: Settings):
     """(schedule result, device) of one design; InvalidDesign when it cannot be built."""
-    from archmodel.fpga import make_budget, schedule_moe_layer
+    from archmodel.fpga import make_budget
     from archmodel.fpga.tasks import MoELayer
     from archmodel.workloads import load_workload
+    from codegen.schedule import schedule_moe_layer
 
     device = FpgaKernelAdapter().device(context, settings)
     k = settings.knob_map

@@ -7,7 +7,7 @@ from rich.table import Table
 from accelerators.errors import ConfigError
 from archmodel.formatting import si
 from archmodel.fpga.budget import make_budget
-from archmodel.fpga.schedule import schedule_moe_layer
+from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.styles import partial_reconfiguration, run_style
 from archmodel.fpga.tasks import MoELayer, build_kernel, uniform_counts
 from codegen.spec import parse_pe

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from codegen.hdl.export import absolute_paths
+from codegen.paths import absolute_paths
 from codegen.hls.emit import emit_hls, hls_files, hls_interface, render_hls, requant_order
 from codegen.plan import build_plan
 from codegen.spec import KernelSpec

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from accelerators.errors import ConfigError
-from archmodel.fpga import schedule_moe_layer
+from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 from codegen.hls.emit import pack_requant_block, pack_token_stream, pack_weight_image, unpack_token_stream
 from codegen.plan import OPS, build_plan

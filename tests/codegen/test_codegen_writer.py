@@ -10,7 +10,7 @@ import pytest
 
 import codegen.writer as writer_module
 from accelerators.errors import ConfigError
-from codegen.hdl.export import absolute_paths
+from codegen.paths import absolute_paths
 from codegen.manifest import MANIFEST_SCHEMA, check_manifest, file_digests, sources_digest
 from codegen.plan import build_plan
 from codegen.spec import KernelSpec
@@ -133,14 +133,30 @@ def test_empty_directory_is_used_and_cwd_is_refused(plan, tmp_path, monkeypatch)
         check_output_dir(".")
 
 
-def test_rtl_omitted_with_a_reason_while_the_emitter_is_missing(plan, tmp_path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "codegen.rtl", None)  # import fails as if the module did not exist
+def test_rtl_omitted_with_a_reason_without_amaranth(plan, tmp_path, monkeypatch) -> None:
+    """Only the optional dependency missing means "rtl/ omitted" (importing codegen.rtl fails on amaranth)."""
+    def import_module(name):
+        assert name == "codegen.rtl"
+        raise ModuleNotFoundError("No module named 'amaranth'", name="amaranth")
+
+    monkeypatch.setattr(writer_module, "importlib", types.SimpleNamespace(import_module=import_module))
     result = write_kernel(plan, tmp_path / "k")
-    assert not result.rtl_available and "codegen.rtl" in result.rtl_message
+    assert not result.rtl_available and "Amaranth" in result.rtl_message
     m = result.manifest
     assert m["rtl"] == {"available": False, "files": [], "message": result.rtl_message} and m["sources"] == []
     assert not (tmp_path / "k" / "rtl").exists()
     assert result.rtl_message in (tmp_path / "k" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("missing", ["codegen.rtl", "codegen.hdl.top"])
+def test_a_missing_module_of_ours_propagates(plan, tmp_path, monkeypatch, missing: str) -> None:
+    """A missing codegen module is a bug, not "rtl/ omitted" (the writer used to exit 0 on it)."""
+    monkeypatch.delitem(sys.modules, "codegen.rtl", raising=False)
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails as if the module did not exist
+    with pytest.raises(ModuleNotFoundError) as info:
+        write_kernel(plan, tmp_path / "k")
+    assert info.value.name == missing
+    assert not (tmp_path / "k").exists() and leftovers(tmp_path, "k") == []
 
 
 def test_rtl_files_from_emit_verilog_are_listed_and_hashed(plan, tmp_path, monkeypatch) -> None:
@@ -156,6 +172,7 @@ def test_rtl_files_from_emit_verilog_are_listed_and_hashed(plan, tmp_path, monke
 
     fake = types.ModuleType("codegen.rtl")
     fake.emit_verilog = emit_verilog
+    fake.rtl_description = lambda p: None  # the manifest then describes the ports from the plan alone
     monkeypatch.setitem(sys.modules, "codegen.rtl", fake)
     result = write_kernel(plan, tmp_path / "k")
     assert calls == [(plan, "rtl")]

@@ -8,7 +8,8 @@ import pytest
 
 from accelerators.catalog import load_device
 from archmodel.coe import simulate_coe
-from archmodel.fpga import make_budget, schedule_moe_layer
+from archmodel.fpga import make_budget
+from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from archmodel.fpga.budget import make_budget
-from archmodel.fpga.schedule import schedule_moe_layer
+from codegen.schedule import schedule_moe_layer
 from codegen.hdl.kernel_sim import KernelRun, simulate_kernel
 from codegen.hdl.schedule_rom import SUPPORTED_VARIANTS
 from codegen.hdl.top import MoEKernel

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from accelerators.errors import ConfigError
 from archmodel.fpga.budget import make_budget
-from archmodel.fpga.schedule import schedule_moe_layer
+from codegen.schedule import schedule_moe_layer
 from codegen.hdl.controller import Controller
 from codegen.hdl.interface import KernelGeometry, requests_for_layer
 from codegen.hdl.schedule_rom import (EXPERT_TASKS, SUPPORTED_VARIANTS, StageTask,

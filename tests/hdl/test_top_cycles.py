@@ -1,5 +1,5 @@
 """Measured cycles per stage of MoEKernel (Amaranth simulation, weight memory answering in the
-next cycle, no back-pressure) against archmodel.fpga.schedule's prediction for the same routing,
+next cycle, no back-pressure) against codegen.schedule's prediction for the same routing,
 and PE-array utilisation against the MAC beats of the layer."""
 import pytest
 
@@ -81,7 +81,7 @@ def test_dataflow_front_internals_follow_the_model(name: str) -> None:
 def test_dataflow_expert_internals_follow_the_model(name: str) -> None:
     """Inside each df stage: the last up_q row (up's end), the last h row (gate's end, or up's
     when not gated), D's first beat (down's start + the buffer read) and the sub-arrays' beats
-    on the cycles archmodel.fpga.schedule predicts."""
+    on the cycles codegen.schedule predicts."""
     case = CASES[name]
     out = run_case(case, probes=("df_a_beat", "df_d_beat", "df_upq_row", "df_h_row", "df_y_row"))
     counts = out.gold.expert_counts.tolist()

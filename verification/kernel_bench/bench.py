@@ -32,7 +32,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from codegen.hdl.interface import Tensor, WeightRequest, decode_request, weight_request_words
 
-from .kernel import KernelDir
+from .kernel import KernelDir, tokens_to_words
 
 __all__ = ["BenchError", "KernelBench", "Span", "start_kernel_bench"]
 
@@ -295,8 +295,6 @@ class KernelBench:
         """Queue ``layers`` (objects with ``x`` and ``params``, e.g.
         :class:`~verification.kernel_bench.kernel.Layer`), run until all their output words
         arrived and return the words received since the last reset."""
-        from .kernel import tokens_to_words
-
         for layer in layers:
             self.queue_layer(tokens_to_words(layer.x, self.kernel.stream_bytes), layer.params)
         per_layer = self.geom.tokens * self.geom.words_per_token

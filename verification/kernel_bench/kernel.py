@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 
 from accelerators.errors import ConfigError
+from codegen.manifest import MANIFEST_SCHEMA, check_manifest
+from codegen.plan import build_plan
+from codegen.spec import KernelSpec
 from verification import golden
 
 __all__ = ["KernelDir", "Layer", "PredictedStage", "assignment_for_counts", "make_layer",
@@ -79,8 +82,6 @@ class KernelDir:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(str(path), "manifest", f"not JSON ({exc})",
                               "the manifest.json `moearch codegen` writes") from None
-        from codegen.manifest import MANIFEST_SCHEMA, check_manifest
-
         if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
             got = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
             raise ConfigError(str(path), "schema", got, MANIFEST_SCHEMA)
@@ -164,7 +165,7 @@ class KernelDir:
 
     def geometry(self) -> Any:
         """``codegen.hdl.interface.KernelGeometry`` of the kernel."""
-        from codegen.hdl.interface import KernelGeometry
+        from codegen.hdl.interface import KernelGeometry  # needs Amaranth (optional)
 
         s, (rows, cols) = self.shape, self.array
         return KernelGeometry(s.tokens, s.hidden, s.ffn, s.experts, s.top_k, s.gated, rows, cols,
@@ -179,13 +180,11 @@ class KernelDir:
 
     def spec(self) -> Any:
         """The ``codegen.spec.KernelSpec`` the kernel was generated from."""
-        from codegen.spec import KernelSpec
-
         return KernelSpec(**self.manifest["request"])
 
     def design(self) -> Any:
         """``verification.runner.DesignSources`` of the Verilog (with :data:`LINT_WAIVERS`)."""
-        from verification.runner import DesignSources
+        from verification.runner import DesignSources  # needs cocotb (optional, via cocotb_lib)
 
         return DesignSources(toplevel=self.toplevel, sources=self.sources,
                              lint_waivers=tuple(LINT_WAIVERS), verilator_args=VERILATOR_ARGS)
@@ -344,8 +343,6 @@ def predicted_stages(kernel: KernelDir, counts: Sequence[int]) -> tuple[list[Pre
     ``down`` on column groups of the array) is ``e<i>.expert_df``. Its ``mac_beats`` is the
     busiest member's (the members run concurrently), its ``macs`` the sum.
     """
-    from codegen.plan import build_plan
-
     plan = build_plan(kernel.spec(), tokens_per_expert=tuple(int(c) for c in counts))
     groups: dict[int, list[Any]] = {}
     for s in plan.schedule.stages:
@@ -377,7 +374,7 @@ def request_sequence(kernel: KernelDir, counts: Sequence[int]) -> list[Any]:
     """``codegen.hdl.interface.requests_for_layer`` for the kernel and a routing."""
     import inspect
 
-    from codegen.hdl.interface import requests_for_layer
+    from codegen.hdl.interface import requests_for_layer  # needs Amaranth (optional)
 
     if "variants" in inspect.signature(requests_for_layer).parameters:
         # the variant table decides each expert's requests (a dataflow expert asks for its

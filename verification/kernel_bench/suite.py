@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codegen.generate import generate_kernel, spec_from_args
+
 __all__ = ["DEFAULT_EXAMPLE", "SHAPES", "codegen_args", "generate"]
 
 #: the issue's default example
@@ -41,13 +43,7 @@ def codegen_args(name: str, out: str | Path) -> list[str]:
 
 
 def generate(name: str, out: str | Path) -> Path:
-    """Run ``moearch codegen`` for shape ``name`` in-process; return the kernel directory."""
-    from click.testing import CliRunner
-
-    from moearch.cli.main import cli
-
-    result = CliRunner().invoke(cli, ["codegen", *codegen_args(name, out)],
-                                catch_exceptions=False)
-    if result.exit_code != 0:
-        raise RuntimeError(f"moearch codegen {name} failed ({result.exit_code}):\n{result.output}")
-    return Path(out)
+    """Generate the kernel of shape ``name`` into ``out`` (:func:`codegen.generate_kernel`); return
+    the kernel directory."""
+    spec, rtl = spec_from_args(SHAPES[name])
+    return generate_kernel(spec, out, rtl=rtl).out_dir

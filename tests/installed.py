@@ -8,6 +8,7 @@ directory is a fresh temporary one. A module or data file the wheel lacks fails 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,9 +18,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+#: never copied into the build: the environment, VCS data, caches and build outputs of this checkout
+SKIP = shutil.ignore_patterns(".git", ".venv", "build", "demo-report", "*.egg-info", "__pycache__", ".*_cache",
+                              ".hypothesis", "sim_build", "*.db")
+
+
 def build_wheel(dist: Path) -> Path:
+    """The wheel of a clean copy of the checkout (an in-tree build would reuse ``build/lib``, where a
+    module deleted from the source lives on and would ship)."""
+    source = dist.parent / "source"
+    shutil.copytree(REPO, source, ignore=SKIP, symlinks=True)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(dist), str(REPO)], check=True, capture_output=True, text=True)
+                    "-w", str(dist), str(source)], check=True, capture_output=True, text=True)
     wheels = sorted(dist.glob("moearch-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]

@@ -126,3 +126,42 @@ def test_malformed_files_name_file_and_row(tmp_path, body, field):
 def test_a_missing_file():
     with pytest.raises(ConfigError, match="a readable CSV file"):
         read_measured("/nonexistent/measured.csv")
+
+
+def test_the_validate_command(tmp_path):
+    import json
+
+    import click
+    from click.testing import CliRunner
+
+    from moearch.cli.main import MoearchGroup
+    from moearch.cli.validate_cmd import validate_cmd
+
+    @click.group(cls=MoearchGroup)
+    def cli():
+        pass
+
+    cli.add_command(validate_cmd)
+    path = tmp_path / "ours.csv"
+    path.write_text("model,device,engine,isl,osl,concurrency,tp,ep,ttft_ms,tpot_ms\n"
+                    "llama-3.1-8b,h100-sxm,vllm,512,32,4,1,1,40,8\n"
+                    "llama-3.1-8b,h100-sxm,trtllm,512,32,4,1,1,30,7\n"
+                    "no-such-model,h100-sxm,vllm,512,32,4,1,1,40,8\n"
+                    "no-such-model,h100-sxm,vllm,256,32,4,1,1,40,8\n")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["validate", str(path), "--requests", "12"])
+    assert out.exit_code == 0, out.output
+    assert "llama-3.1-8b / vllm" in out.output and "llama-3.1-8b / trtllm" in out.output
+    assert "unknown model 'no-such-model'" in out.output and "4-5" in out.output
+    csv_out, png = tmp_path / "rows.csv", tmp_path / "parity.png"
+    out = runner.invoke(cli, ["validate", str(path), "--requests", "12", "--json", "--csv", str(csv_out), "-o", str(png)])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["simulated"] == 2 and data["skipped"] == 2 and len(data["groups"]) == 2
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = csv_out.read_text().splitlines()
+    assert len(lines) == 5 and "reason" in lines[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,device\nx,y\n")
+    out = runner.invoke(cli, ["validate", str(bad)])
+    assert out.exit_code == 2 and "bad.csv" in out.output

@@ -5,7 +5,8 @@ system to a catalog workload and device (``BUILTIN_MAP`` plus a user map file), 
 aggregated row the way it was measured: ``concurrency`` closed-loop clients on the row's engine
 preset (:mod:`archmodel.serving`) at its tensor and expert parallelism and precision. Rows it does
 not simulate are listed with the reason, never dropped: a disaggregated row (``serve-pd`` comes
-next), a duplicate of an earlier row's setting, an nvfp4 row on Hopper (an artefact of the source:
+next), a duplicate of an earlier row's setting, a row repeating an earlier row's measured values
+under another setting (the source's tp64 rows that copy tp8 rows), an nvfp4 row on Hopper (an artefact of the source:
 Hopper has no FP4 tensor cores), an unknown model or system, attention data parallelism (not yet
 simulated), a parallelism the model cannot run, a sequence that does not fit.
 
@@ -176,10 +177,15 @@ class _Plan:
 def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan | str:
     """How to simulate ``row``, or why not (``seen``: setting -> first line, updated)."""
     first = seen.setdefault(row.config_key(), row.line)
+    copied = seen.setdefault(("measured", row.model.lower(), row.backend, row.isl, row.osl, row.ttft_ms, row.tpot_ms),
+                             row.line)
     if row.mode == "disagg":
         return "disaggregated row: simulation through serve-pd comes next"
     if first != row.line:
         return f"duplicate of line {first} (the same setting measured again)"
+    if copied != row.line:
+        return (f"repeats the measured TTFT and TPOT of line {copied} under another setting (an artefact of the "
+                "source, e.g. a tp64 row copying a tp8 row)")
     quant = {row.precision.lower(), row.gemm_quant.lower(), row.moe_quant.lower()}
     if quant & set(FP4) and any(h in row.system.lower() for h in HOPPER):
         return "nvfp4 on Hopper: an artefact of the source (Hopper has no FP4 tensor cores)"

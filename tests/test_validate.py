@@ -94,6 +94,17 @@ def test_our_schema_and_the_derived_throughput(tmp_path):
     assert len(report.rows) == 1 and not report.skipped
 
 
+def test_a_row_copying_another_rows_measurements_is_refused(tmp_path):
+    path = tmp_path / "ours.csv"
+    path.write_text("model,device,engine,isl,osl,concurrency,tp,ep,ttft_ms,tpot_ms\n"
+                    "llama-3.1-8b,h100-sxm,trtllm,256,16,8,8,1,30,7\n"
+                    "llama-3.1-8b,h100-sxm,trtllm,256,16,8,64,1,30,7\n")
+    _, rows = read_measured(path)
+    seen: dict = {}
+    assert not isinstance(plan_row(rows[0], load_map(), seen), str)
+    assert plan_row(rows[1], load_map(), seen).startswith("repeats the measured TTFT and TPOT of line 2")
+
+
 def test_a_map_file_adds_names(tmp_path):
     path = tmp_path / "ours.csv"
     path.write_text("model,device,engine,isl,osl,concurrency,tp,ep,ttft_ms,tpot_ms\n"

@@ -247,8 +247,13 @@ def validate(path: str | os.PathLike[str], map_file: str | os.PathLike[str] | No
         except ConfigError:
             skipped.append(Skipped(row, f"unknown engine {row.backend!r} (trtllm, vllm, sglang)"))
             continue
-        model = models.setdefault(plan.workload, load_workload(plan.workload))
-        device = devices.setdefault(plan.device, load_device(plan.device))
+        try:
+            model = models[plan.workload] if plan.workload in models else load_workload(plan.workload)
+            device = devices[plan.device] if plan.device in devices else load_device(plan.device)
+        except ConfigError as exc:
+            skipped.append(Skipped(row, f"the map names what the catalog cannot load: {exc}"))
+            continue
+        models[plan.workload], devices[plan.device] = model, device
         try:
             sim = simulate(model, device, isl=row.isl, osl=row.osl, engine=engine, concurrency=row.concurrency,
                            requests=requests, precision=plan.precision, parallel=plan.parallel)

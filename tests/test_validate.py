@@ -114,6 +114,8 @@ def test_a_map_file_adds_names(tmp_path):
     mapping.write_text("models: {our-llama: llama-3.1-8b}\nsystems: {lab-gpu: h100-sxm}\n")
     report = validate(path, mapping, requests=4)
     assert [r.workload for r in report.rows] == ["llama-3.1-8b"]
+    mapping.write_text("models: {our-llama: llama-9}\nsystems: {lab-gpu: h100-sxm}\n")
+    assert validate(path, mapping, requests=4).skipped[0].reason.startswith("the map names what the catalog cannot")
     mapping.write_text("model: {our-llama: llama-3.1-8b}\n")
     with pytest.raises(ConfigError, match="map.yaml.*'models' and/or 'systems'"):
         load_map(mapping)

@@ -15,6 +15,7 @@ from moearch.cli.dse_cmd import dse
 from moearch.cli.fpga_cmd import fpga
 from moearch.cli.model_cmds import model, opb, roofline, serve_cmd
 from moearch.cli.serve_pd_cmd import serve_pd
+from moearch.cli.validate_cmd import validate_cmd
 from moearch.cli.verify_cmd import verify
 
 
@@ -35,7 +36,9 @@ def cli() -> None:
     """moearch: model, generate, verify and explore hardware for Mixture-of-Experts models."""
 
 
-for command in (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, demo, coe, compare, fpga, dse, codegen, verify):
+COMMANDS = (devices, workloads, model, serve_cmd, serve_pd, opb, roofline, compare, coe, validate_cmd, fpga, codegen, verify,
+            dse, demo)
+for command in COMMANDS:
     cli.add_command(command)
 
 

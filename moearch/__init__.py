@@ -47,9 +47,24 @@ Bad input is one :class:`ConfigError` that names the file, the field, the value 
 ...     print(err)
 <input>: field 'isl': got 0; a whole number >= 1
 
+A kernel for one MoE layer on an FPGA: HLS C++, Verilog and a manifest of what the model predicts,
+then verified in simulation against the golden model (``verify_kernel``: lint, Verilator, Icarus):
+
+>>> import pathlib, tempfile
+>>> spec = moearch.KernelSpec(tokens=4, hidden=16, ffn=32, experts=4, top_k=2, gated=True,
+...                           pe_rows=4, pe_cols=4, device="alveo-u280")
+>>> kernel = moearch.generate_kernel(spec, pathlib.Path(tempfile.mkdtemp()) / "kernel")
+>>> sorted(f for f in kernel.files if f.endswith((".cpp", ".v", ".json")))
+['hls/moe_kernel.cpp', 'hls/moe_kernel_tb.cpp', 'manifest.json', 'rtl/moe_kernel.v']
+>>> kernel.manifest["device"]["pe_array"], kernel.manifest["predicted"]["cycles"] > 0
+([4, 4], True)
+>>> report = moearch.verify_kernel(kernel.out_dir, sims=["verilator"], tests=["nominal_routing"],
+...                                build_root=pathlib.Path(tempfile.mkdtemp()))
+>>> report.lint.ok, [(sim.simulator, sim.passed) for sim in report.sims], report.passed
+(True, [('verilator', True)], True)
+
 Design-space exploration: a space file, an agent, a job file that survives a kill (``resume_job``):
 
->>> import tempfile, pathlib
 >>> space = moearch.load_space(moearch.EXAMPLES / "fpga-moe-kernel.yaml")
 >>> len(space.parameters) > 0
 True
@@ -73,6 +88,9 @@ from archmodel.serve import ServeResult, serve
 from archmodel.step import Step, model_step, step_latency
 from archmodel.workload import ModelConfig
 from archmodel.workloads import list_workloads, load_workload
+from codegen.generate import generate_kernel
+from codegen.spec import KernelSpec
+from codegen.writer import WriteResult
 from dse.job import JobSettings, JobSummary, resume_job, run_job
 from dse.space import Space, load_space
 from verification.verify import VerifyReport, verify_kernel
@@ -84,6 +102,7 @@ __all__ = [
     "EXAMPLES",
     "ConfigError",
     "JobSettings",
+    "KernelSpec",
     "JobSummary",
     "ModelConfig",
     "Parallelism",
@@ -93,7 +112,9 @@ __all__ = [
     "Space",
     "Step",
     "VerifyReport",
+    "WriteResult",
     "compare",
+    "generate_kernel",
     "list_devices",
     "list_workloads",
     "load_device",

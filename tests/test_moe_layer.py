@@ -2,6 +2,8 @@
 model, the kernel generator (schedule, KernelSpec, KernelGeometry) and the golden model."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from accelerators.errors import ConfigError
@@ -10,7 +12,7 @@ from archmodel.moe_layer import MoELayer, check_counts, uniform_counts
 from codegen.spec import KernelSpec
 from verification import golden
 
-GOOD = {"tokens": 4, "hidden": 8, "ffn": 16, "experts": 4, "top_k": 2, "gated": True}
+GOOD: dict[str, Any] = {"tokens": 4, "hidden": 8, "ffn": 16, "experts": 4, "top_k": 2, "gated": True}
 
 
 def test_one_declaration() -> None:

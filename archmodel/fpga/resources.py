@@ -95,7 +95,8 @@ UNIT_COSTS: Mapping[str, UnitCost] = {
     # Controller (controller.py + schedule_rom.py): the one-hot sequencer, ROM address and the
     # registered ROM row; the loop counters live in the datapath (counted in "datapath").
     # Yosys synth_xilinx: 43-101 LUT, 26-30 FF.
-    "controller": UnitCost(lut=64, ff=28, dsp=0, derivation="one-hot FSM + ROM address/row (Yosys: 43-101 LUT, 26-30 FF)"),
+    "controller": UnitCost(lut=64, ff=28, dsp=0,
+                           derivation="one-hot FSM + ROM address/row (Yosys: 43-101 LUT, 26-30 FF)"),
     # Serializer of the dataflow front (serializer.py): one int32 logit register per expert and
     # the shift/select network: Yosys synth_xilinx 104 LUT / 131 FF for E = 4, 231 / 260 for
     # E = 8, i.e. 28 LUT and 32 FF per expert (+3 FF of control).
@@ -303,8 +304,8 @@ def estimate_resources(parts: DesignParts, budget: Budget) -> Resources:
         total += _unit("mode_mux_column", cols) + _unit("mode_mux_row", rows * parts.mode_switch_splits)
     for spec, fn in ((parts.topk, topk_cost), (parts.gate_norm, gate_norm_cost)):
         if spec is not None:
-            c = fn(*spec)
-            total += Resources(dsp=c.dsp, lut=c.lut, ff=c.ff)
+            unit = fn(*spec)
+            total += Resources(dsp=unit.dsp, lut=unit.lut, ff=unit.ff)
     return total + _buffers(parts.buffers, budget.bram36)
 
 

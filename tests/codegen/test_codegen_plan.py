@@ -20,7 +20,8 @@ SPECS = [KernelSpec(16, 64, 128, 8, 2, True, pe_rows=8, pe_cols=8),
          KernelSpec(16, 48, 96, 4, 2, True, pe_rows=4, pe_cols=9, style="dataflow")]
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"E{s.experts}k{s.top_k}{'g' if s.gated else ''}-{s.pe_rows}x{s.pe_cols}")
+@pytest.mark.parametrize("spec", SPECS,
+                         ids=lambda s: f"E{s.experts}k{s.top_k}{'g' if s.gated else ''}-{s.pe_rows}x{s.pe_cols}")
 def test_program_and_variants(spec: KernelSpec) -> None:
     plan = build_plan(spec)
     # the schedule is archmodel's for the balanced routing

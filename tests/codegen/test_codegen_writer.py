@@ -5,6 +5,7 @@ import json
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,7 +142,7 @@ def test_rtl_omitted_with_a_reason_without_amaranth(plan, tmp_path, monkeypatch)
 
     monkeypatch.setattr(writer_module, "importlib", types.SimpleNamespace(import_module=import_module))
     result = write_kernel(plan, tmp_path / "k")
-    assert not result.rtl_available and "Amaranth" in result.rtl_message
+    assert not result.rtl_available and result.rtl_message is not None and "Amaranth" in result.rtl_message
     m = result.manifest
     assert m["rtl"] == {"available": False, "files": [], "message": result.rtl_message} and m["sources"] == []
     assert not (tmp_path / "k" / "rtl").exists()
@@ -170,7 +171,7 @@ def test_rtl_files_from_emit_verilog_are_listed_and_hashed(plan, tmp_path, monke
         path.write_text(f"module {p.name}(input clk);\nendmodule\n")
         return [path]
 
-    fake = types.ModuleType("codegen.rtl")
+    fake: Any = types.ModuleType("codegen.rtl")
     fake.emit_verilog = emit_verilog
     fake.rtl_description = lambda p: None  # the manifest then describes the ports from the plan alone
     monkeypatch.setitem(sys.modules, "codegen.rtl", fake)

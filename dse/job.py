@@ -225,6 +225,15 @@ def _create_store(out: Path, meta: Mapping[str, Any]) -> JobStore:
     return JobStore.open(out)
 
 
+def default_budget(space_path: str | Path, agent: str) -> int:
+    """The budget a job may leave out: the exhaustive agent's is the whole space (every design once);
+    any other agent needs one (``ConfigError``)."""
+    if agent != "exhaustive":
+        raise ConfigError(None, "--budget", None,
+                          "unique evaluations to spend (a whole number >= 1); only --agent exhaustive needs none")
+    return load_space(space_path).size
+
+
 def run_job(space_path: str | Path, out: str | Path, settings: JobSettings, backend: Backend | None = None,
             progress: Progress | None = None) -> JobSummary:
     """Start a new job exploring the space in ``space_path``; the job file is ``out``."""

@@ -17,7 +17,7 @@ from accelerators.errors import ConfigError
 from dse.agents import AGENTS
 from dse.backends import BACKENDS, make_backend
 from dse.evaluators import adapter_for
-from dse.job import JobSettings, resume_job, run_job
+from dse.job import JobSettings, default_budget, resume_job, run_job
 from dse.report import load_jobs, write_report
 from dse.space import load_space, pre_constraints
 from moearch.cli.common import flag_names, renamed
@@ -92,7 +92,8 @@ def dse() -> None:
 @click.argument("space", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--agent", required=True, help="random, exhaustive, ga, tpe, gp, ppo, marl (see `moearch dse agents`); "
               "marl takes --option policy=shared|independent.")
-@click.option("--budget", type=int, required=True, help="Unique evaluations to spend.")
+@click.option("--budget", type=int, default=None,
+              help="Unique evaluations to spend. Required, except with --agent exhaustive (default: every design).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The job file to create (SQLite). Required.")
@@ -114,6 +115,8 @@ def run_cmd(space, agent, budget, seed, out, batch, chunk, patience, options, ba
     if out is None:
         raise ConfigError(None, "--output", None, "the job file to create (-o/--output JOB.db)")
     with flag_names(**{"--batch": "--designs-per-round", "--out": "--output"}):
+        if budget is None:
+            budget = default_budget(space, agent)
         settings = JobSettings(agent=agent, seed=seed, budget=budget, batch=batch, chunk=chunk, patience=patience,
                                options=_parse_options(options))
         with make_backend(backend, address=address, workers=workers) as engine:

@@ -5,6 +5,7 @@ import json
 
 from click.testing import CliRunner
 
+from dse.space import load_space
 from moearch.cli.main import cli
 
 
@@ -100,3 +101,16 @@ def test_run_errors_name_the_flag(small_space_file, tmp_path):
     assert run(*base, "-o", tmp_path / "job.db", "--quiet").exit_code == 0
     nowhere = run("dse", "report", tmp_path / "job.db")
     assert nowhere.exit_code == 2 and "field '--out'" in nowhere.output
+
+
+def test_exhaustive_needs_no_budget(small_space_file, tmp_path):
+    """Exhaustive spends the whole space when --budget is left out; every other agent needs one."""
+    size = load_space(small_space_file).size
+    result = run("dse", "run", small_space_file, "--agent", "exhaustive", "--output", tmp_path / "all.db", "--quiet",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == size and summary["stop_reason"] == "exhausted", summary
+    refused = run("dse", "run", small_space_file, "--agent", "random", "--output", tmp_path / "r.db", "--quiet")
+    assert refused.exit_code == 2 and "--budget" in refused.output and "exhaustive" in refused.output
+    assert not (tmp_path / "r.db").exists()

@@ -67,12 +67,14 @@ def _load_cached(path_text: str, mtime_ns: int, digest: str) -> Device:
     del mtime_ns, digest  # parts of the cache key only: an edited file is read again
     path = Path(path_text)
     raw = _merged_raw(path, chain=())
-    _check_name_matches_file(path, raw)
+    problems = list(_name_mismatch(path, raw))
     try:
         device = Device.model_validate(raw)
     except ValidationError as error:
-        raise _config_error(error, path, raw) from None
-    _check_own_citations(path, _read_raw(path), device)
+        raise ConfigError.combine([*problems, *_config_errors(error, path, raw)]) from None
+    problems += _uncited_overrides(path, _read_raw(path), device)
+    if problems:
+        raise ConfigError.combine(problems)
     return device
 
 
@@ -173,34 +175,53 @@ def _read_raw(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check_name_matches_file(path: Path, raw: Mapping[str, Any]) -> None:
+def _name_mismatch(path: Path, raw: Mapping[str, Any]) -> list[ConfigError]:
     name = raw.get("name")
     if isinstance(name, str) and name != path.stem:
-        raise ConfigError(str(path), "name", name, f"the file name without .yaml ('{path.stem}')")
+        return [ConfigError(str(path), "name", name, f"the file name without .yaml ('{path.stem}')")]
+    return []
 
 
-def _check_own_citations(path: Path, own_raw: Mapping[str, Any], device: Device) -> None:
+def _uncited_overrides(path: Path, own_raw: Mapping[str, Any], device: Device) -> list[ConfigError]:
     """A child file must cite, in its own sources, every numeric field it sets itself."""
     if own_raw.get("extends") is None:
-        return
+        return []
     own_sources = own_raw.get("sources") or {}
     numeric = numeric_leaves(device.model_dump(exclude_unset=True, exclude={"sources"}))
-    for leaf, value in leaf_paths(own_raw):
-        if leaf in numeric and covering_source(leaf, own_sources) is None:
-            raise ConfigError(str(path), leaf, value,
-                              f"a citation in this file's own 'sources:' for '{leaf}' (it overrides "
-                              "the parent's value, so the parent's citation does not cover it)")
+    return [ConfigError(str(path), leaf, value,
+                        f"a citation in this file's own 'sources:' for '{leaf}' (it overrides "
+                        "the parent's value, so the parent's citation does not cover it)")
+            for leaf, value in leaf_paths(own_raw) if leaf in numeric and covering_source(leaf, own_sources) is None]
 
 
-def _config_error(error: ValidationError, path: Path, raw: Mapping[str, Any]) -> ConfigError:
-    first = error.errors(include_url=False)[0]
-    context = first.get("ctx") or {}
-    if first["type"] == "device_rule":
+def _config_errors(error: ValidationError, path: Path, raw: Mapping[str, Any]) -> list[ConfigError]:
+    """One ConfigError per problem pydantic found (field errors, or every broken cross-field rule).
+
+    An error on a container whose own items failed (``memory`` after ``memory[0].capacity``) is a
+    consequence, not a second mistake: it is left out."""
+    details = error.errors(include_url=False)
+    locs = [tuple(d["loc"]) for d in details]
+    found: list[ConfigError] = []
+    for detail in details:
+        loc = tuple(detail["loc"])
+        if any(len(other) > len(loc) and other[:len(loc)] == loc for other in locs):
+            continue
+        context = detail.get("ctx") or {}
+        if detail["type"] == "device_rules":
+            found += [ConfigError(str(path), rule["field"], rule["value"], rule["allowed"]) for rule in context["rules"]]
+        else:
+            found.append(_config_error(dict(detail), path, raw))
+    return found
+
+
+def _config_error(detail: dict[str, Any], path: Path, raw: Mapping[str, Any]) -> ConfigError:
+    context = detail.get("ctx") or {}
+    if detail["type"] == "device_rule":
         return ConfigError(str(path), context["field"], context["value"], context["allowed"])
-    loc = tuple(first["loc"])
+    loc = tuple(detail["loc"])
     field = _dotted(loc, raw)
-    value = first.get("input")
-    kind = first["type"]
+    value = detail.get("input")
+    kind = detail["type"]
     if kind == "missing":
         return ConfigError(str(path), field, "<missing>", "this field is required")
     if kind == "extra_forbidden":
@@ -210,7 +231,7 @@ def _config_error(error: ValidationError, path: Path, raw: Mapping[str, Any]) ->
         return ConfigError(str(path), field, value, context["allowed"])
     if kind == "literal_error":
         return ConfigError(str(path), field, value, f"one of {context['expected']}")
-    return ConfigError(str(path), field, value, first["msg"])
+    return ConfigError(str(path), field, value, detail["msg"])
 
 
 def _dotted(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:

@@ -5,16 +5,38 @@ input without reading our code. The CLI turns it into exit code 2.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ConfigError(ValueError):
-    """Bad user input: ``file``, ``field`` (dotted path), ``value`` and what is ``allowed``."""
+    """Bad user input: ``file``, ``field`` (dotted path), ``value`` and what is ``allowed``.
+
+    One error may carry several ``problems`` (:meth:`combine`): a file with four mistakes is
+    reported once, with all four; ``file``/``field``/``value``/``allowed`` are then the first's."""
 
     def __init__(self, file: str | None, field: str | None, value: object, allowed: str):
         self.file = file
         self.field = field
         self.value = value
         self.allowed = allowed
+        self.problems: tuple[ConfigError, ...] = (self,)
         where = file or "<input>"
         if field:
             where += f": field '{field}'"
         super().__init__(f"{where}: got {value!r}; {allowed}")
+
+    @classmethod
+    def combine(cls, problems: Sequence[ConfigError]) -> ConfigError:
+        """One error that lists every problem (each naming its file, field, value and what is allowed)."""
+        flat = [p for problem in problems for p in problem.problems]
+        if not flat:
+            raise ValueError("ConfigError.combine needs at least one problem")
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        combined = cls(first.file, first.field, first.value, first.allowed)
+        combined.problems = tuple(flat)
+        files = {p.file for p in flat}
+        head = f"{next(iter(files)) or '<input>'}: " if len(files) == 1 else ""
+        combined.args = (f"{head}{len(flat)} problems:\n" + "\n".join(f"  - {p}" for p in flat),)
+        return combined

@@ -190,9 +190,12 @@ class Device(_Frozen):
 
     @model_validator(mode="after")
     def _check_rules(self) -> Device:
-        _check_tiers(self.memory)
-        _check_kind_sections(self)
-        _check_sources(self)
+        problems = [*_check_tiers(self.memory), *_check_kind_sections(self), *_check_sources(self)]
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:  # every broken rule at once (read back by the catalog, one ConfigError each)
+            raise PydanticCustomError("device_rules", "{count} cross-field rules broken",
+                                      {"count": len(problems), "rules": [p.context for p in problems]})
         return self
 
     def peak(self, dtype: str) -> float:
@@ -238,76 +241,76 @@ class Device(_Frozen):
         return self.pim
 
 
-def _check_tiers(memory: tuple[MemoryTier, ...]) -> None:
+def _check_tiers(memory: tuple[MemoryTier, ...]) -> Iterator[PydanticCustomError]:
     seen: set[str] = set()
     for index, tier in enumerate(memory):
         if tier.name in seen:
-            raise rule_error(f"memory[{index}].name", tier.name,
+            yield rule_error(f"memory[{index}].name", tier.name,
                              "each tier name (sram, hbm, ddr, host) at most once")
         seen.add(tier.name)
     ranks = [TIER_ORDER.index(tier.name) for tier in memory]
     if ranks != sorted(ranks):
         order = [tier.name for tier in memory]
-        raise rule_error("memory", order, "tiers listed fastest first, in the order sram, hbm, ddr, host")
+        yield rule_error("memory", order, "tiers listed fastest first, in the order sram, hbm, ddr, host")
 
 
 _SECTION_FOR_KIND: Final[dict[str, str]] = {"rdu": "rdu", "pim": "pim", "fpga": "fpga", "npu": "npu"}
 
 
-def _check_kind_sections(device: Device) -> None:
+def _check_kind_sections(device: Device) -> Iterator[PydanticCustomError]:
     for kind, section in _SECTION_FOR_KIND.items():
         present = getattr(device, section) is not None
         if present and device.kind != kind:
-            raise rule_error(section, f"<{section} section>",
+            yield rule_error(section, f"<{section} section>",
                              f"a '{section}' section only in a device of kind '{kind}' "
                              f"(this one is kind '{device.kind}')")
         if not present and device.kind == kind and kind != "npu":
-            raise rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
+            yield rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
     if device.kind in _ROOFLINE_KINDS:
-        _check_roofline_fields(device)
+        yield from _check_roofline_fields(device)
     if device.kind == "pim" and not device.has_tier("hbm"):
-        raise rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
+        yield rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
     if device.fpga is not None:
-        _check_fpga_peak(device, device.fpga)
+        yield from _check_fpga_peak(device, device.fpga)
     if device.energy is not None:
-        _check_energy(device, device.energy)
+        yield from _check_energy(device, device.energy)
 
 
-def _check_roofline_fields(device: Device) -> None:
+def _check_roofline_fields(device: Device) -> Iterator[PydanticCustomError]:
     """GPU, NPU and PIM devices feed the roofline model, which needs these fields."""
     scale_up = device.interconnect.scale_up
     for field, value in (("compute.units", device.compute.units), ("compute.tile", device.compute.tile),
                          ("efficiency", device.efficiency), ("interconnect.scale_up", scale_up)):
         if value is None:
-            raise rule_error(field, "<missing>",
+            yield rule_error(field, "<missing>",
                              f"a device of kind '{device.kind}' needs '{field}' (the roofline uses it)")
     if scale_up is not None and scale_up.domain is None:
-        raise rule_error("interconnect.scale_up.domain", "<missing>",
+        yield rule_error("interconnect.scale_up.domain", "<missing>",
                          "the number of devices reachable over the scale-up link (an integer >= 1)")
 
 
-def _check_energy(device: Device, energy: EnergySpec) -> None:
+def _check_energy(device: Device, energy: EnergySpec) -> Iterator[PydanticCustomError]:
     """Energy figures must name tiers and links the device has (``host`` memory needs a host link)."""
     tiers = [tier.name for tier in device.memory]
     for name in energy.memory:
         if name == "host":
             if device.interconnect.host is None:
-                raise rule_error("energy.memory.host", name, "a 'host' memory energy only with an 'interconnect.host' link")
+                yield rule_error("energy.memory.host", name, "a 'host' memory energy only with an 'interconnect.host' link")
         elif name not in tiers:
-            raise rule_error(f"energy.memory.{name}", name, f"a memory tier of this device: {', '.join(tiers)}")
+            yield rule_error(f"energy.memory.{name}", name, f"a memory tier of this device: {', '.join(tiers)}")
     for name in energy.links:
         if getattr(device.interconnect, name) is None:
             present = [n for n in get_args(LinkName) if getattr(device.interconnect, n) is not None]
-            raise rule_error(f"energy.links.{name}", name,
+            yield rule_error(f"energy.links.{name}", name,
                              f"a link this device has under 'interconnect': {', '.join(present) or 'none'}")
 
 
-def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> None:
+def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> Iterator[PydanticCustomError]:
     """An FPGA's int8 peak must equal DSPs x int8 MACs per DSP x 2 ops x kernel clock."""
     expected = fpga.dsp * fpga.int8_macs_per_dsp * 2 * fpga.clock
     actual = device.compute.peak.get("int8")
     if actual is None or not math.isclose(actual, expected, rel_tol=1e-3):
-        raise rule_error("compute.peak.int8", actual,
+        yield rule_error("compute.peak.int8", actual,
                          f"dsp x int8_macs_per_dsp x 2 x clock = {expected / 1e12:.6g} TOPS for this fabric")
 
 
@@ -353,14 +356,14 @@ def covering_source(path: str, sources: Mapping[str, str]) -> str | None:
     return None
 
 
-def _check_sources(device: Device) -> None:
+def _check_sources(device: Device) -> Iterator[PydanticCustomError]:
     dumped = device.model_dump(exclude_unset=True, exclude={"sources"})
     all_paths = [path for path, _ in leaf_paths(dumped)]
     for path, value in numeric_leaves(dumped).items():
         if covering_source(path, device.sources) is None:
-            raise rule_error(path, value,
+            yield rule_error(path, value,
                              f"a citation: add '{path}' (or a prefix of it such as "
                              f"'{path.split('.')[0]}') under 'sources:'")
     for key in device.sources:
         if not any(p == key or p.startswith(key + ".") for p in all_paths):
-            raise rule_error(f"sources.{key}", key, "a sources key equal to a field path or a prefix of one")
+            yield rule_error(f"sources.{key}", key, "a sources key equal to a field path or a prefix of one")

@@ -238,13 +238,39 @@ def test_fpga_peak_must_match_the_fabric(tmp_path: Path) -> None:
     assert load_device(path).peak("int8") == pytest.approx(0.6e12)
 
 
-def test_exactly_one_error_even_with_many_problems(tmp_path: Path) -> None:
+def test_every_problem_of_a_file_in_one_error(tmp_path: Path) -> None:
+    """Four independent mistakes: one ConfigError (one run) that names all four, each with the
+    file, the field, the value and what is allowed."""
     text = GOOD.format(name="toy-gpu").replace("capacity: 16 GB", "capacity: 16").replace(
-        "units: 10", "units: -3").replace("vendor: Example\n", "")
+        "units: 10", "units: -3").replace("vendor: Example\n", "").replace("kernel_overhead: 3 us",
+                                                                            "kernel_overhead: 3 parsecs")
     path = _write(tmp_path, text)
     error = _error(path)
-    assert isinstance(error, ConfigError)
-    assert str(error).count(path.name) == 1
+    assert isinstance(error, ConfigError) and len(error.problems) == 4, str(error)
+    assert {p.field for p in error.problems} == {"vendor", "compute.units", "memory.hbm.capacity",
+                                                 "efficiency.kernel_overhead"}
+    message = str(error)
+    assert message.startswith(f"{path}: 4 problems:")
+    for problem in error.problems:
+        assert problem.file == str(path) and problem.allowed
+        assert str(problem) in message
+
+
+def test_every_broken_cross_field_rule_in_one_error(tmp_path: Path) -> None:
+    """Rules checked across fields (tier order, kind sections, citations) are all reported too."""
+    text = GOOD.format(name="toy-gpu").replace("  efficiency: test microbenchmark\n", "").replace(
+        ", domain: 4", "")
+    path = _write(tmp_path, text)
+    error = _error(path)
+    fields = [p.field for p in error.problems]
+    assert "interconnect.scale_up.domain" in fields and "efficiency.matmul" in fields, str(error)
+    assert len(error.problems) >= 3
+
+
+def test_a_name_mismatch_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.format(name="other-gpu").replace("units: 10", "units: -3"), name="toy-gpu")
+    error = _error(path)
+    assert [p.field for p in error.problems] == ["name", "compute.units"], str(error)
 
 
 def _fpga_text(peak: str) -> str:

@@ -274,3 +274,20 @@ def test_first_k_dense_replace_beyond_layers(tmp_path):
 def test_bad_boolean(tmp_path):
     e = _error(write(tmp_path, {**LLAMA_TINY, "tie_word_embeddings": "yes"}))
     assert e.field == "tie_word_embeddings" and "true or false" in e.allowed
+
+
+def test_every_bad_key_of_a_config_in_one_error(tmp_path):
+    """Four independent mistakes in one config.json: one ConfigError naming all four (file, key,
+    value and what is allowed for each), so the user fixes them in one run."""
+    cfg = {**LLAMA_TINY, "model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2,
+           "hidden_size": -8, "vocab_size": "many", "tie_word_embeddings": "yes"}
+    del cfg["num_hidden_layers"]
+    path = write(tmp_path, cfg)
+    with pytest.raises(ConfigError) as info:
+        load_hf_config(path)
+    error = info.value
+    assert {p.field for p in error.problems} == {"hidden_size", "vocab_size", "tie_word_embeddings",
+                                                 "num_hidden_layers"}, str(error)
+    for problem in error.problems:
+        assert problem.file == str(path) and str(problem) in str(error)
+    assert "4 problems" in str(error)

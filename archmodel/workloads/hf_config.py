@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +26,53 @@ _MISSING: Any = object()
 
 @dataclass(frozen=True)
 class _Fields:
-    """Typed, validated access to the keys of one parsed config file."""
+    """Typed, validated access to the keys of one parsed config file.
+
+    A bad value does not stop the parse: it is recorded in ``problems`` and a neutral stand-in is
+    returned, so one run reports every bad key of the file (``config_from_dict`` raises them together)."""
 
     raw: Mapping[str, Any]
     file: str
+    problems: list[ConfigError] = field(default_factory=list)
+
+    def _bad(self, key: str, value: Any, allowed: str, stand_in: Any) -> Any:
+        self.problems.append(ConfigError(self.file, key, value, allowed))
+        return stand_in
+
+    def rule(self, key: str, value: Any, allowed: str) -> None:
+        """A rule across keys, broken: recorded unless keys were already bad (their stand-in
+        values would make it a restatement of those)."""
+        if not self.problems:
+            self.problems.append(ConfigError(self.file, key, value, allowed))
 
     def _get(self, key: str, default: Any) -> Any:
         value = self.raw.get(key, None)
         if value is None:  # absent, or null: transformers treats both as "use the default"
             if default is _MISSING:
-                raise ConfigError(self.file, key, None, "this key is required for this model_type")
+                return self._bad(key, None, "this key is required for this model_type", _MISSING)
             return default
         return value
 
     def integer(self, key: str, default: Any = _MISSING, minimum: int = 1) -> int:
         value = self._get(key, default)
+        if value is _MISSING:
+            return max(minimum, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(self.file, key, value, f"an integer >= {minimum}")
+            if self.raw.get(key) is None:  # a default derived from other keys' (bad) values
+                return max(minimum, 1)
+            return self._bad(key, value, f"an integer >= {minimum}", max(minimum, 1))
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
-            raise ConfigError(self.file, key, value, "true or false")
+            return self._bad(key, value, "true or false", default)
         return value
 
     def text(self, key: str, default: str) -> str:
         value = self._get(key, default)
         if not isinstance(value, str) or not value:
-            raise ConfigError(self.file, key, value, "a non-empty string")
+            return self._bad(key, value, "a non-empty string", default or "?")
         return value
 
     def layer_list(self, key: str, num_layers: int) -> tuple[int, ...]:
@@ -63,7 +81,7 @@ class _Fields:
             isinstance(i, int) and not isinstance(i, bool) and 0 <= i < num_layers for i in value
         )
         if not ok:
-            raise ConfigError(self.file, key, value, f"a list of layer indices in [0, {num_layers - 1}]")
+            return self._bad(key, value, f"a list of layer indices in [0, {num_layers - 1}]", ())
         return tuple(sorted(set(value)))
 
 
@@ -72,11 +90,11 @@ def _gqa_attention(f: _Fields, hidden: int, heads: int, *, qkv_bias: bool, o_bia
     """MHA/GQA shape: head_dim defaults to hidden/heads, num_key_value_heads to heads."""
     kv_heads = f.integer("num_key_value_heads", default=heads)
     if heads % kv_heads:
-        raise ConfigError(f.file, "num_key_value_heads", kv_heads,
-                          f"a divisor of num_attention_heads ({heads})")
+        f.rule("num_key_value_heads", kv_heads,
+               f"a divisor of num_attention_heads ({heads})")
     if f.raw.get("head_dim") is None and hidden % heads:
-        raise ConfigError(f.file, "num_attention_heads", heads,
-                          f"a divisor of hidden_size ({hidden}) when head_dim is not given")
+        f.rule("num_attention_heads", heads,
+               f"a divisor of hidden_size ({hidden}) when head_dim is not given")
     head_dim = f.integer("head_dim", default=hidden // heads)
     return Attention(kind="mha" if kv_heads == heads else "gqa", num_heads=heads,
                      num_kv_heads=kv_heads, head_dim=head_dim, qkv_bias=qkv_bias,
@@ -85,8 +103,8 @@ def _gqa_attention(f: _Fields, hidden: int, heads: int, *, qkv_bias: bool, o_bia
 
 def _check_top_k(f: _Fields, top_k: int, experts: int, experts_key: str) -> None:
     if top_k > experts:
-        raise ConfigError(f.file, "num_experts_per_tok", top_k,
-                          f"at most {experts_key} ({experts})")
+        f.rule("num_experts_per_tok", top_k,
+               f"at most {experts_key} ({experts})")
 
 
 def _common(f: _Fields, name: str, source: str, *, max_pos_default: int) -> dict[str, Any]:
@@ -196,8 +214,8 @@ def _parse_deepseek(f: _Fields, name: str, source: str) -> ModelConfig:
     experts = f.integer("n_routed_experts", default=0, minimum=0)
     first_dense = f.integer("first_k_dense_replace", default=0, minimum=0)
     if first_dense > layers:
-        raise ConfigError(f.file, "first_k_dense_replace", first_dense,
-                          f"an integer in [0, num_hidden_layers={layers}]")
+        f.rule("first_k_dense_replace", first_dense,
+               f"an integer in [0, num_hidden_layers={layers}]")
     freq = f.integer("moe_layer_freq", default=1)
     moe_ids = tuple(i for i in range(layers) if experts and i >= first_dense and i % freq == 0)
     moe = None
@@ -224,7 +242,7 @@ def _parse_gpt2(f: _Fields, name: str, source: str) -> ModelConfig:
     (null: 4 * n_embd), lm_head tied to the token embedding by default."""
     hidden, heads = f.integer("n_embd"), f.integer("n_head")
     if hidden % heads:
-        raise ConfigError(f.file, "n_head", heads, f"a divisor of n_embd ({hidden})")
+        f.rule("n_head", heads, f"a divisor of n_embd ({hidden})")
     positions = f.integer("n_positions", default=1024)
     layers = f.integer("n_layer")
     attention = Attention(kind="mha", num_heads=heads, num_kv_heads=heads, head_dim=hidden // heads,
@@ -292,7 +310,14 @@ def config_from_dict(raw: Mapping[str, Any], *, name: str, source: str = "",
     if parser is None:
         raise ConfigError(f.file, "model_type", model_type,
                           f"one of: {', '.join(SUPPORTED_MODEL_TYPES)}")
-    return parser(f, name, source)
+    try:
+        model = parser(f, name, source)
+    except ConfigError as error:
+        # a rule across keys; when keys were bad too, it may only restate them (stand-in values)
+        raise ConfigError.combine(f.problems or [error]) from None
+    if f.problems:
+        raise ConfigError.combine(f.problems)
+    return model
 
 
 def default_name(path: Path) -> str:

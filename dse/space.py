@@ -38,10 +38,14 @@ from typing import Any, Final, Literal
 
 import yaml
 
+from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
+from archmodel.workloads import load_workload
 
 from .constraints import Constraint, load_constraint
+from .evaluators import adapter_for, default_domain, list_domains
 from .evaluators.base import PHASES, WORKLOAD_FIELDS, Context, Scalar, Settings, WorkloadSpec
+from .overrides import OverrideError, check_path
 
 Design = tuple[int, ...]
 
@@ -271,7 +275,6 @@ class _SpaceBuilder:
         return ConfigError(self.source, field, value, allowed)
 
     def build(self, data: Mapping[str, Any]) -> Space:
-        from .evaluators import adapter_for, default_domain, list_domains
 
         for key in data:
             if key not in TOP_KEYS:
@@ -315,7 +318,6 @@ class _SpaceBuilder:
         return space
 
     def base_device(self, ref: object) -> tuple[str, str]:
-        from accelerators.catalog import load_device
 
         if not isinstance(ref, str) or not ref:
             raise self.error("base_device", ref, "a catalog device name or a path to a device .yaml file")
@@ -349,7 +351,6 @@ class _SpaceBuilder:
         return spec
 
     def check_workload_value(self, key: str, value: object, field: str) -> None:
-        from archmodel.workloads import load_workload
 
         if key == "model":
             if not isinstance(value, str):
@@ -494,9 +495,7 @@ class _SpaceBuilder:
             if problem is not None:
                 raise self.error(field, value, f"for knob '{path}' ({adapter.knobs[path].doc}): {problem}")
         else:
-            from accelerators.catalog import load_device
 
-            from .overrides import OverrideError, check_path
             try:
                 check_path(load_device(device_ref), path, value)
             except OverrideError as error:

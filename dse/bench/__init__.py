@@ -9,7 +9,7 @@
 """
 from .runner import Trace, run_agent
 from .spaces import BENCH_SPACES, QUICK_SPACES, bench_space, list_bench_spaces
-from .stats import Reference, RandomExact, random_exact, random_monte_carlo, reference_of
+from .stats import RandomExact, Reference, random_exact, random_monte_carlo, reference_of
 from .table import MetricTable, TableEvaluator, enumerate_space, load_table
 
 __all__ = ["BENCH_SPACES", "MetricTable", "QUICK_SPACES", "RandomExact", "Reference", "TableEvaluator", "Trace",

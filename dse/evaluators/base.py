@@ -23,6 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from accelerators.catalog import load_device
+
+from ..overrides import apply_device_overrides
+
 if TYPE_CHECKING:
     from accelerators.schema import Device
 
@@ -133,9 +137,7 @@ class Adapter(ABC):
 
     def device(self, context: Context, settings: Settings) -> "Device":
         """The base device with the design's ``device.<path>`` overrides applied."""
-        from accelerators.catalog import load_device
 
-        from ..overrides import apply_device_overrides
         return apply_device_overrides(load_device(context.base_device), settings.device)
 
 

@@ -22,11 +22,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from accelerators.errors import ConfigError
+from archmodel.energy import step_energy
 from archmodel.parallel import Parallelism
 from archmodel.precision import DTYPES, Precision
 from archmodel.routing import Routing
-
-from accelerators.errors import ConfigError
+from archmodel.serve import serve
+from archmodel.step import kv_bytes_per_token, model_step, stored_weight_bytes
+from archmodel.workloads import load_workload
 
 from .base import Adapter, Context, InvalidDesign, Knob, Metrics, Outcome, Settings, guarded
 
@@ -127,8 +130,6 @@ def _per_group(s: Settings, parallel: Parallelism) -> int:
 
 
 def _memory(device, s: Settings) -> Metrics:
-    from archmodel.step import kv_bytes_per_token, stored_weight_bytes
-    from archmodel.workloads import load_workload
 
     model = load_workload(s.workload.model)
     precision, parallel, _ = _plan(s)
@@ -143,9 +144,6 @@ def _memory(device, s: Settings) -> Metrics:
 
 def _steps(device, members: Sequence[Settings]) -> list[Outcome]:
     """Prefill or decode steps of designs sharing model, knobs and device: one model_step call."""
-    from archmodel.energy import step_energy
-    from archmodel.step import model_step
-    from archmodel.workloads import load_workload
 
     first = members[0]
     model = load_workload(first.workload.model)
@@ -204,8 +202,6 @@ def _fixed_order_sum(count: np.ndarray, per_op: np.ndarray, shape: tuple[int, ..
 
 
 def _serve(device, s: Settings) -> Metrics:
-    from archmodel.serve import serve
-    from archmodel.workloads import load_workload
 
     precision, parallel, routing = _plan(s)
     _per_group(s, parallel)

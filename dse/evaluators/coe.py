@@ -21,7 +21,10 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
-from archmodel.precision import DTYPES
+from archmodel.coe import expert_bytes, simulate_coe
+from archmodel.precision import DTYPES, Precision
+from archmodel.routing import Routing
+from archmodel.workloads import load_workload
 
 from ..overrides import apply_device_overrides
 from .base import Adapter, Context, InvalidDesign, Knob, Metrics, Outcome, Settings, guarded
@@ -52,8 +55,6 @@ METRICS: dict[str, str] = {
 
 
 def _plan(settings: Settings):
-    from archmodel.precision import Precision
-    from archmodel.routing import Routing
 
     k = settings.knob_map
     skew = float(k.get("zipf", 0.0))
@@ -63,8 +64,6 @@ def _plan(settings: Settings):
 
 
 def _memory(device, settings: Settings) -> Metrics:
-    from archmodel.coe import expert_bytes
-    from archmodel.workloads import load_workload
 
     model = load_workload(settings.workload.model)
     precision, _, sockets, experts, _, _ = _plan(settings)
@@ -85,8 +84,6 @@ def _memory(device, settings: Settings) -> Metrics:
 
 
 def _serve(device, settings: Settings) -> Metrics:
-    from archmodel.coe import simulate_coe
-    from archmodel.workloads import load_workload
 
     memory = _memory(device, settings)
     precision, routing, sockets, experts, requests, seed = _plan(settings)

@@ -29,6 +29,11 @@ from typing import ClassVar
 import numpy as np
 
 from accelerators.errors import ConfigError
+from archmodel.fpga import make_budget
+from archmodel.fpga.tasks import MoELayer, uniform_counts
+from archmodel.routing import Routing, expert_popularity
+from archmodel.workloads import load_workload
+from codegen.schedule import schedule_moe_layer
 
 from .base import Adapter, Context, InvalidDesign, Knob, Metrics, Outcome, Settings, guarded
 from .energy import tdp_energy
@@ -64,8 +69,6 @@ METRICS: dict[str, str] = {
 
 
 def _counts(tokens: int, experts: int, top_k: int, skew: float) -> tuple[int, ...]:
-    from archmodel.fpga.tasks import MoELayer, uniform_counts
-    from archmodel.routing import Routing, expert_popularity
 
     total = tokens * top_k
     if skew <= 0:
@@ -89,10 +92,6 @@ def _buffers(fpga, kib: int) -> tuple[int, int]:
 @lru_cache(maxsize=4096)
 def _schedule(context: Context, settings: Settings):
     """(schedule result, device) of one design; InvalidDesign when it cannot be built."""
-    from archmodel.fpga import make_budget
-    from archmodel.fpga.tasks import MoELayer
-    from archmodel.workloads import load_workload
-    from codegen.schedule import schedule_moe_layer
 
     device = FpgaKernelAdapter().device(context, settings)
     k = settings.knob_map

@@ -20,7 +20,8 @@ from .backends import Backend, make_backend
 from .evaluation import Evaluation, evaluate_chunk
 from .job import JobSettings, JobSummary, resume_job, run_job
 from .reward import TeamReward
-from .space import Design, Parameter, Space, load_space, parse_space
+from .space import Design, Parameter, Space
+from .space_file import load_space, parse_space
 from .store import JobStore, Row
 
 __all__ = ["AGENTS", "Agent", "Backend", "Design", "Evaluation", "JobSettings", "JobStore", "JobSummary",

@@ -27,7 +27,8 @@ from accelerators.errors import ConfigError
 from .agents import Agent, Observation, make_agent
 from .backends import Backend, InlineBackend
 from .evaluation import Evaluation, chunked, minimised
-from .space import Space, load_space, parse_space
+from .space import Space
+from .space_file import load_space, parse_space
 from .store import JobStore, Row
 
 Progress = Callable[[int, int, "dict[str, float] | None"], None]

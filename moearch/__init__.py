@@ -92,7 +92,8 @@ from codegen.generate import generate_kernel
 from codegen.spec import KernelSpec
 from codegen.writer import WriteResult
 from dse.job import JobSettings, JobSummary, resume_job, run_job
-from dse.space import Space, load_space
+from dse.space import Space
+from dse.space_file import load_space
 from verification.verify import VerifyReport, verify_kernel
 
 #: The example configs shipped with moearch (a DSE space per domain, a device of your own).

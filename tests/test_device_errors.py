@@ -300,3 +300,17 @@ def test_kernel_overhead_may_be_zero_but_latency_may_not(tmp_path: Path) -> None
     assert load_device(_write(tmp_path, zero)).efficiency.kernel_overhead == 0.0
     path = _write(tmp_path, GOOD.format(name="toy-gpu").replace("domain: 4", "domain: 4, latency: 0 us"))
     _assert_names_all_four(_error(path), path, "interconnect.scale_up.latency", "'0 us'", "greater than zero")
+
+
+def test_the_cli_prints_every_problem_and_exits_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from moearch.cli.main import cli
+
+    text = GOOD.format(name="toy-gpu").replace("units: 10", "units: -3").replace("vendor: Example\n", "")
+    path = _write(tmp_path, text)
+    chart = tmp_path / "roofline.png"
+    result = CliRunner().invoke(cli, ["roofline", "-w", "llama-2-7b", "-d", str(path), "-o", str(chart)])
+    assert result.exit_code == 2
+    assert "2 problems" in result.output and "'vendor'" in result.output and "'compute.units'" in result.output
+    assert not chart.exists()

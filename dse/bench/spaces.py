@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..space import Space, parse_space
+from ..space import Space
+from ..space_file import parse_space
 
 FPGA_KERNEL_FINE: Final = """
 name: fpga-kernel-fine

@@ -18,9 +18,9 @@ from accelerators.errors import ConfigError
 from archmodel.compare import compare_chart, compare_rows
 from archmodel.formatting import si
 from moearch.cli.common import (
+    MODEL_FLAGS,
     atomic_write,
     console,
-    MODEL_FLAGS,
     flag_names,
     json_option,
     load_workload_arg,

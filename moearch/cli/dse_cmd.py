@@ -19,7 +19,8 @@ from dse.backends import BACKENDS, make_backend
 from dse.evaluators import adapter_for
 from dse.job import JobSettings, default_budget, resume_job, run_job
 from dse.report import load_jobs, write_report
-from dse.space import load_space, pre_constraints
+from dse.space import pre_constraints
+from dse.space_file import load_space
 from moearch.cli.common import flag_names, renamed
 
 stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)

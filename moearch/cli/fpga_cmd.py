@@ -7,9 +7,9 @@ from rich.table import Table
 from accelerators.errors import ConfigError
 from archmodel.formatting import si
 from archmodel.fpga.budget import make_budget
-from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.styles import partial_reconfiguration, run_style
 from archmodel.fpga.tasks import MoELayer, build_kernel, uniform_counts
+from codegen.schedule import schedule_moe_layer
 from codegen.spec import parse_pe
 from moearch.cli.common import console, deprecated, flag_names, json_option, print_json, renamed
 

@@ -15,10 +15,10 @@ from archmodel.serve import serve
 from archmodel.step import model_step
 from moearch.cli.coe_cmd import memory_map_table
 from moearch.cli.common import (
+    MODEL_FLAGS,
     atomic_write,
     console,
     device_option,
-    MODEL_FLAGS,
     flag_names,
     json_option,
     load_device_arg,

@@ -7,7 +7,6 @@ import pytest
 from dse_fixtures import SMALL  # noqa: E402 - tests/dse is on sys.path (rootdir-relative imports)
 
 
-
 @pytest.fixture
 def small_space_file(tmp_path: Path) -> Path:
     path = tmp_path / "small.yaml"
@@ -17,7 +16,7 @@ def small_space_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def small_space(small_space_file: Path):
-    from dse.space import load_space
+    from dse.space_file import load_space
     return load_space(small_space_file)
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from dse_fixtures import SMALL
+from replay import restored_asks_the_same
 
 from accelerators.errors import ConfigError
 from dse.agents import AGENTS, Observation, list_agents, make_agent
-from dse.space import parse_space
-from dse_fixtures import SMALL
-from replay import restored_asks_the_same
+from dse.space_file import parse_space
 
 SPACE = parse_space(SMALL)
 TARGET = (2, 1, 4, 0)

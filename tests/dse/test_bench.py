@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dse_fixtures import SMALL
 
 from dse.bench.runner import run_agent
 from dse.bench.stats import _survival, random_exact, random_monte_carlo, reference_of
 from dse.bench.table import FAILED, INFEASIBLE, OK, MetricTable, TableEvaluator
-from dse.space import parse_space
-from dse_fixtures import SMALL
+from dse.space_file import parse_space
 
 REPO = Path(__file__).resolve().parents[2]
 SPACE = parse_space(SMALL)  # 192 designs

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from dse_fixtures import SMALL
 
 from accelerators.catalog import load_device
 from archmodel.energy import step_energy
@@ -15,8 +16,7 @@ from archmodel.serve import serve
 from archmodel.step import model_step
 from archmodel.workloads import load_workload
 from dse.evaluation import evaluate_chunk
-from dse.space import parse_space
-from dse_fixtures import SMALL
+from dse.space_file import parse_space
 
 
 def test_decode_metrics_equal_model_step(small_space):

@@ -9,17 +9,17 @@ import pytest
 from accelerators.catalog import load_device
 from archmodel.coe import simulate_coe
 from archmodel.fpga import make_budget
-from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision
 from archmodel.routing import Routing
 from archmodel.step import model_step
 from archmodel.workloads import load_workload
+from codegen.schedule import schedule_moe_layer
 from dse.evaluation import evaluate_chunk
 from dse.evaluators import adapter_for
 from dse.job import JobSettings, run_job
-from dse.space import load_space, parse_space
+from dse.space_file import load_space, parse_space
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

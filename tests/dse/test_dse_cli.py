@@ -5,7 +5,7 @@ import json
 
 from click.testing import CliRunner
 
-from dse.space import load_space
+from dse.space_file import load_space
 from moearch.cli.main import cli
 
 

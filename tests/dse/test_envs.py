@@ -7,13 +7,13 @@ import math
 
 import numpy as np
 import pytest
+from dse_fixtures import SMALL
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dse.agents import Observation
 from dse.envs import DesignEnv, DesignParallelEnv, EvaluationCache, scaled_index
-from dse.space import parse_space
-from dse_fixtures import SMALL
+from dse.space_file import parse_space
 
 SPACE = parse_space(SMALL)  # tp(4) ep(4) | batch(6) dtype(2); groups parallelism, serving
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from sigkill import kill_when
 
 from dse.job import JobSettings, resume_job, run_job
 from dse.store import JobStore
-from sigkill import kill_when
 
 
 def rows_of(path):

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-
-from accelerators.errors import ConfigError
-from dse.agents import make_agent
-from dse.space import parse_space
 from dse_fixtures import SMALL
 from replay import restored_asks_the_same
 from test_ppo import TINY, drive, kill_resume_matches_clean_run, observe
+
+from accelerators.errors import ConfigError
+from dse.agents import make_agent
+from dse.space_file import parse_space
 
 SPACE = parse_space(SMALL)  # groups: parallelism (tp, ep), serving (batch, dtype)
 

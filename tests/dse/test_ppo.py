@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dse_fixtures import SMALL
+from replay import restored_asks_the_same
+from sigkill import kill_when
 
 from accelerators.errors import ConfigError
 from dse.agents import Observation, make_agent
 from dse.job import JobSettings, resume_job, run_job
-from dse.space import parse_space
+from dse.space_file import parse_space
 from dse.store import JobStore
-from dse_fixtures import SMALL
-from replay import restored_asks_the_same
-from sigkill import kill_when
 
 SPACE = parse_space(SMALL)
 TINY = {"n_steps": 8, "batch_size": 8, "n_epochs": 2, "hidden": 16, "block": 8}

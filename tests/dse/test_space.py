@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.errors import ConfigError
-from dse.space import load_space, parse_space
+from dse.space_file import load_space, parse_space
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 
@@ -146,3 +146,21 @@ def test_design_checks(small_space):
         small_space.check((0, 0, 0))
     with pytest.raises(ValueError):
         small_space.check((0, 0, 6, 0))
+
+
+def test_every_mistake_of_a_space_file_in_one_error():
+    """Four independent mistakes (a name, a parameter's agent, an objective's goal, a constraint's
+    metric): one ConfigError that names all four, each with the file, field, value and what is allowed."""
+    from dse_fixtures import SMALL
+
+    text = (SMALL.replace("name: small-cluster", "name: Small_Cluster")
+            .replace("values: [bf16, fp8], agent: serving", "values: [bf16, fp8], agent: Serving!")
+            .replace("{metric: energy_per_token_j, goal: min}", "{metric: energy_per_token_j, goal: lowest}")
+            .replace('"tpot_s <= 0.05"', '"latency_ms <= 50"'))
+    with pytest.raises(ConfigError) as info:
+        parse_space(text, source="bad-space.yaml")
+    error = info.value
+    assert [p.field for p in error.problems] == ["name", "parameters.dtype.agent", "objectives[1].goal",
+                                                 "constraints[1]"], str(error)
+    assert all(p.file == "bad-space.yaml" for p in error.problems)
+    assert str(error).startswith("bad-space.yaml: 4 problems:")

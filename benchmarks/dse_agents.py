@@ -50,6 +50,9 @@ from dse.bench.stats import (best_so_far, hypervolume_after, random_exact, rando
                              reference_of)
 from dse.bench.table import load_table  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docs_tables import hypervolume_table, regret_table  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 BUDGETS = (30, 100, 300, 1000)
 QUICK_BUDGETS = (10, 30)
@@ -175,42 +178,19 @@ def compact(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "spaces"} | {"spaces": spaces}
 
 
-def _fmt(x: float) -> str:
-    if x == 0:
-        return "0"
-    return f"{x:.3f}" if abs(x) >= 0.001 else f"{x:.1e}"
-
-
 def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
+    """summary.md: per space, the regret and hypervolume tables (the renderers docs/ uses too)."""
     lines = []
     for name, data in result["spaces"].items():
         s = data["space"]
         lines.append(f"### {name}: {s['size']:,} designs, {s['evaluable']:,} evaluable, {s['within_1pct']} within 1 % "
                      f"of the optimum\n")
         lines.append("Median normalised regret (share of seeds within 1 % of the optimum):\n")
-        lines.append("| agent | " + " | ".join(str(b) for b in budgets) + " | s/run |")
-        lines.append("|---|" + "---|" * (len(budgets) + 1))
-        for label, entry in data["agents"].items():
-            cells = []
-            for b in budgets:
-                cell = entry["budgets"].get(str(b))
-                cells.append("—" if cell is None else
-                             f"{_fmt(cell['regret']['median'])} ({cell['share_within_1pct']:.0%})")
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {entry['seconds']['median']:.1f} |")
-        exact = data["random_exact"]
-        lines.append("| random, exact | " + " | ".join(
-            f"{_fmt(exact[str(b)]['median_regret'])} ({exact[str(b)]['p_within_1pct']:.0%})" for b in budgets) + " | |")
-        lines.append("")
+        lines.append(regret_table(result, name))
         if len(s["objectives"]) > 1:
             lines.append("Median hypervolume ratio (found / true front):\n")
-            lines.append("| agent | " + " | ".join(str(b) for b in budgets) + " |")
-            lines.append("|---|" + "---|" * len(budgets))
-            for label, entry in data["agents"].items():
-                cells = [("—" if str(b) not in entry["budgets"] else
-                          f"{entry['budgets'][str(b)]['hypervolume_ratio']['median']:.3f}") for b in budgets]
-                lines.append(f"| {label} | " + " | ".join(cells) + " |")
-            lines.append("")
-        ex = data["exhaustive"]
+            lines.append(hypervolume_table(result, name))
+        ex, exact = data["exhaustive"], data["random_exact"]
         lines.append(f"Exhaustive: {ex['evaluations']:,} evaluations, optimum found: {ex['found_optimum']}"
                      + (f", hypervolume ratio {ex['hypervolume_ratio']:.3f}" if "hypervolume_ratio" in ex else "")
                      + ". Random search, expected regret (exact vs Monte Carlo): "

@@ -1,0 +1,136 @@
+"""The tables in docs/ that come from benchmark JSON, regenerated between markers.
+
+A generated table sits between two comment lines in a Markdown file::
+
+    <!-- generated: dse-regret docs/dse-bench/summary.json fpga-kernel-fine -->
+    | agent | 30 | ... |
+    <!-- end generated -->
+
+``kind`` names the renderer, then the JSON file (relative to the repository) and the renderer's
+arguments. ``python benchmarks/docs_tables.py`` rewrites every such block in docs/*.md from its
+JSON; ``--check`` only reports blocks that differ (tests/test_docs_tables.py runs it, so a table
+typed or edited by hand fails the tests). The same renderers write the benchmark's own summary
+(``benchmarks/dse_agents.py``), so the docs and the summary cannot drift apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"(<!-- generated: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def fmt_regret(x: float) -> str:
+    if x == 0:
+        return "0"
+    return f"{x:.3f}" if abs(x) >= 0.001 else f"{x:.1e}"
+
+
+def _agents(result: dict[str, Any], space: dict[str, Any]) -> list[str]:
+    """Agent labels in the order the run was configured (its settings), then any others."""
+    configured = list(result.get("settings", {}).get("agents", {}))
+    return [a for a in configured if a in space["agents"]] + [a for a in space["agents"] if a not in configured]
+
+
+def _label(result: dict[str, Any], label: str, with_options: bool) -> str:
+    if not with_options:
+        return label
+    options = result["settings"]["agents"].get(label, {}).get("options", {})
+    shown = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items()
+                     if k != "policy")
+    return f"{label} (`{shown}`)" if shown else label
+
+
+def regret_table(result: dict[str, Any], space_name: str, *, seconds: bool = True, options: bool = False) -> str:
+    """Median normalised regret (share of seeds within 1 % of the optimum) per agent and budget, the
+    exact random-search row, and the median seconds per run."""
+    space = result["spaces"][space_name]
+    budgets = [str(b) for b in result["settings"]["budgets"]]
+    head = "| agent | " + " | ".join(budgets) + (" | s/run |" if seconds else " |")
+    lines = [head, "|---|" + "---|" * (len(budgets) + (1 if seconds else 0))]
+    for label in _agents(result, space):
+        entry = space["agents"][label]
+        cells = []
+        for b in budgets:
+            cell = entry["budgets"].get(b)
+            cells.append("—" if cell is None else f"{fmt_regret(cell['regret']['median'])} "
+                                                 f"({cell['share_within_1pct']:.0%})")
+        tail = f" | {entry['seconds']['median']:.1f} |" if seconds else " |"
+        lines.append(f"| {_label(result, label, options)} | " + " | ".join(cells) + tail)
+    exact = space["random_exact"]
+    lines.append("| random, exact | " + " | ".join(
+        f"{fmt_regret(exact[b]['median_regret'])} ({exact[b]['p_within_1pct']:.0%})" for b in budgets)
+        + (" | |" if seconds else " |"))
+    return "\n".join(lines) + "\n"
+
+
+def hypervolume_table(result: dict[str, Any], space_name: str) -> str:
+    """Median hypervolume ratio (found front / true front) per agent and budget."""
+    space = result["spaces"][space_name]
+    budgets = [str(b) for b in result["settings"]["budgets"]]
+    lines = ["| agent | " + " | ".join(budgets) + " |", "|---|" + "---|" * len(budgets)]
+    for label in _agents(result, space):
+        entry = space["agents"][label]["budgets"]
+        cells = ["—" if b not in entry else f"{entry[b]['hypervolume_ratio']['median']:.3f}" for b in budgets]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "dse-regret": lambda result, space: regret_table(result, space),
+    "dse-regret-options": lambda result, space: regret_table(result, space, seconds=False, options=True),
+    "dse-hypervolume": hypervolume_table,
+}
+
+
+def render(spec: str, root: Path = REPO) -> str:
+    """The table a marker's ``kind json-file args...`` asks for."""
+    kind, source, *args = spec.split()
+    if kind not in RENDERERS:
+        raise ValueError(f"unknown generated-table kind {kind!r}; known: {', '.join(RENDERERS)}")
+    return RENDERERS[kind](json.loads((root / source).read_text(encoding="utf-8")), *args)
+
+
+def regenerate(text: str, root: Path = REPO) -> str:
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group("spec"), root) + m.group(4), text)
+
+
+def stale_blocks(paths: Sequence[Path], root: Path = REPO) -> list[str]:
+    """``file: spec`` of every generated block whose text differs from what its JSON gives."""
+    stale = []
+    for path in paths:
+        for m in BLOCK.finditer(path.read_text(encoding="utf-8")):
+            if m.group("body") != render(m.group("spec"), root):
+                stale.append(f"{path.relative_to(root)}: {m.group('spec')}")
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="report stale tables, write nothing (exit 1 if any)")
+    args = parser.parse_args(argv)
+    docs = sorted((REPO / "docs").rglob("*.md"))
+    if args.check:
+        stale = stale_blocks(docs)
+        print("\n".join(stale) or "every generated table matches its JSON")
+        return 1 if stale else 0
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        new = regenerate(text)
+        if new != text:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(new, encoding="utf-8")
+            os.replace(tmp, path)
+            print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Every table in docs/ that comes from benchmark JSON is what that JSON gives (benchmarks/docs_tables.py)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import docs_tables  # noqa: E402
+
+DOCS = sorted((REPO / "docs").rglob("*.md"))
+
+
+def test_there_are_generated_tables() -> None:
+    assert sum(len(docs_tables.BLOCK.findall(p.read_text(encoding="utf-8"))) for p in DOCS) >= 4
+
+
+def test_every_generated_table_matches_its_json() -> None:
+    stale = docs_tables.stale_blocks(DOCS)
+    assert not stale, f"regenerate with `python benchmarks/docs_tables.py`: {stale}"
+
+
+def test_a_hand_edit_is_caught(tmp_path: Path) -> None:
+    doc = REPO / "docs" / "dse.md"
+    edited = tmp_path / "docs" / "dse.md"
+    edited.parent.mkdir()
+    text = doc.read_text(encoding="utf-8")
+    block = docs_tables.BLOCK.search(text)
+    assert block is not None
+    body = block.group("body")
+    edited.write_text(text.replace(body, body.replace("|", "| 0.2 |", 1), 1), encoding="utf-8")
+    (tmp_path / "docs" / "dse-bench").symlink_to(REPO / "docs" / "dse-bench")
+    assert docs_tables.stale_blocks([edited], root=tmp_path) == [f"docs/dse.md: {block.group('spec')}"]
+
+
+def test_the_hypervolume_table_has_ratios_not_seconds() -> None:
+    """The defect this module replaced: a column of seconds pasted into the hypervolume table."""
+    result = docs_tables.json.loads((REPO / "docs/dse-bench/summary.json").read_text())
+    table = docs_tables.hypervolume_table(result, "fpga-kernel-fine")
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+        assert all(c == "—" or 0.0 <= float(c) <= 1.0 for c in cells), row
+
+
+@pytest.mark.parametrize("spec", ["nonsense docs/dse-bench/summary.json x"])
+def test_an_unknown_kind_is_an_error(spec: str) -> None:
+    with pytest.raises(ValueError, match="unknown generated-table kind"):
+        docs_tables.render(spec)

@@ -115,7 +115,7 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
         old = merged.get(key)
         if isinstance(old, Mapping) and isinstance(value, Mapping):
             merged[key] = _deep_merge(old, value)
-        elif _named_list(old) and _named_list(value):
+        elif isinstance(old, list) and isinstance(value, list) and _named_list(old) and _named_list(value):
             merged[key] = _merge_named(old, value)
         else:
             merged[key] = value

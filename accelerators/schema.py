@@ -42,19 +42,20 @@ def _quantity(dimension: Dimension, allow_zero: bool, value: object) -> float:
         raise PydanticCustomError("quantity", "{allowed}", {"allowed": error.allowed}) from None
 
 
-def _q(dimension: Dimension, *, allow_zero: bool = False) -> Any:
-    return Annotated[float, BeforeValidator(partial(_quantity, dimension, allow_zero))]
+def _q(dimension: Dimension, *, allow_zero: bool = False) -> BeforeValidator:
+    return BeforeValidator(partial(_quantity, dimension, allow_zero))
 
 
-Size = _q("size")
-Bandwidth = _q("bandwidth")
-Compute = _q("compute")
-Time = _q("time")
-TimeOrZero = _q("time", allow_zero=True)
-Power = _q("power")
-Frequency = _q("frequency")
-EnergyPerOp = _q("energy_per_op")
-EnergyPerBit = _q("energy_per_bit")
+# Quantities with units: floats in SI base units once validated.
+Size = Annotated[float, _q("size")]
+Bandwidth = Annotated[float, _q("bandwidth")]
+Compute = Annotated[float, _q("compute")]
+Time = Annotated[float, _q("time")]
+TimeOrZero = Annotated[float, _q("time", allow_zero=True)]
+Power = Annotated[float, _q("power")]
+Frequency = Annotated[float, _q("frequency")]
+EnergyPerOp = Annotated[float, _q("energy_per_op")]
+EnergyPerBit = Annotated[float, _q("energy_per_bit")]
 Count = Annotated[int, Field(strict=True, ge=1)]
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -298,10 +299,10 @@ def _check_energy(device: Device, energy: EnergySpec) -> Iterator[PydanticCustom
                 yield rule_error("energy.memory.host", name, "a 'host' memory energy only with an 'interconnect.host' link")
         elif name not in tiers:
             yield rule_error(f"energy.memory.{name}", name, f"a memory tier of this device: {', '.join(tiers)}")
-    for name in energy.links:
-        if getattr(device.interconnect, name) is None:
+    for link in energy.links:
+        if getattr(device.interconnect, link) is None:
             present = [n for n in get_args(LinkName) if getattr(device.interconnect, n) is not None]
-            yield rule_error(f"energy.links.{name}", name,
+            yield rule_error(f"energy.links.{link}", link,
                              f"a link this device has under 'interconnect': {', '.join(present) or 'none'}")
 
 

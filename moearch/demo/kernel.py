@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -63,7 +64,8 @@ def run(out: Path, quick: bool, best_design: dict | None, note: Note = silent) -
 
     # HLS C simulation against the golden model.
     shape = golden.MoEShape(spec.tokens, spec.hidden, spec.ffn, spec.experts, spec.top_k, spec.gated)
-    params = golden.random_params(shape, 0, spec.activation)
+    # KernelSpec.validate checked the activation is one of the shipped tables (golden's names)
+    params = golden.random_params(shape, 0, cast(golden.ActivationName, spec.activation))
     x = golden.random_tokens(shape, 100)
     want = golden.moe_layer(x, params, shape)
     build = Path("build") / "demo"

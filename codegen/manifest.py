@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .hdl import interface as itf
 from .hls.emit import hls_interface
 from .plan import KernelPlan
 
@@ -58,7 +59,6 @@ def sources_digest(digests: dict[str, str]) -> str:
 def rtl_interface(plan: KernelPlan) -> dict[str, Any]:
     """The RTL top level's ports and encodings, from ``codegen.hdl.interface`` (the RTL engineer's
     single definition)."""
-    from .hdl import interface as itf  # needs Amaranth (optional): imported as a whole, lazily
     geom = itf.KernelGeometry.from_plan(plan)
     fields = []
     pos = 0

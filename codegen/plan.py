@@ -28,6 +28,7 @@ from accelerators.errors import ConfigError
 from archmodel.fpga import Budget, make_budget
 from archmodel.moe_layer import uniform_counts
 
+from .hdl.tables import activation_table, exp_table
 from .schedule import ExpertVariant, ScheduleResult, Stage, expert_stages, schedule_moe_layer
 from .spec import KernelSpec, accumulator_bounds, max_abs_accumulator
 
@@ -220,13 +221,11 @@ class KernelPlan:
     @cached_property
     def activation_table(self) -> tuple[int, ...]:
         """256 int8 entries indexed by the input's unsigned byte (spec 1.5)."""
-        from .hdl.tables import activation_table  # codegen.hdl's package needs Amaranth (optional)
         return activation_table(self.activation)
 
     @cached_property
     def exp_table(self) -> tuple[int, ...]:
         """256 uint16 entries ``EXP[q]`` (spec 1.3)."""
-        from .hdl.tables import exp_table  # codegen.hdl's package needs Amaranth (optional)
         return exp_table()
 
     @property

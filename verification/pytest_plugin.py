@@ -37,10 +37,11 @@ import pytest
 
 from accelerators.errors import ConfigError
 from codegen.generate import generate_kernel, spec_from_args
-from verification.kernel_bench import CONFIG_ENV, TEST_MODULE
+from verification.junit import write_junit
+from verification.kernel_bench import CONFIG_ENV, REPORT_NAME, TEST_MODULE
 from verification.kernel_bench.kernel import KERNEL_ENV, KernelDir
-from verification.simulators import (SIMULATORS, SimulatorInfo, SimulatorMissing, require,
-                                     simulators_required)
+from verification.runner import DesignSources, build_and_run
+from verification.simulators import SIMULATORS, SimulatorInfo, SimulatorMissing, require, simulators_required
 
 if TYPE_CHECKING:
     from verification.runner import DesignSources, RunResult
@@ -86,7 +87,6 @@ class SimSession:
     def design(design: DesignSources | str | Path, toplevel: str | None = None) -> DesignSources:
         """``design`` itself, or the design in a directory / a single Verilog file. A kernel
         directory of ``moearch codegen`` gives its Verilog with the kernel's build options."""
-        from verification.runner import DesignSources
 
         if isinstance(design, DesignSources):
             return design
@@ -102,7 +102,6 @@ class SimSession:
             toplevel: str | None = None, seed: int | None = None, waves: bool | None = None,
             extra_env: Mapping[str, str] | None = None, check: bool = True) -> RunResult:
         """Build (cached) and run; with ``check`` a failing cocotb test fails the pytest test."""
-        from verification.runner import DesignSources, build_and_run
 
         self.simulator(sim)
         env = dict(extra_env or {})
@@ -141,7 +140,6 @@ class SimSession:
         predicted cycles, and the per-stage table (``kernel_bench.json`` of the run)."""
         import json
 
-        from verification.kernel_bench import REPORT_NAME
 
         path = result.run_dir / REPORT_NAME
         return json.loads(path.read_text()) if path.is_file() else {}
@@ -193,7 +191,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = session.config.getoption("--moearch-junit")
     sim_session = session.config.stash.get(_SESSION_KEY, None)
     if path and sim_session is not None and sim_session.results:
-        from verification.junit import write_junit
 
         write_junit(sim_session.results, Path(path), relative_to=session.config.rootpath)
 

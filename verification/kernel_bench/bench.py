@@ -31,6 +31,7 @@ from typing import Any
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from codegen.hdl.interface import Tensor, WeightRequest, decode_request, weight_request_words
+from verification.cocotb_lib import drive_inputs, start_clock
 
 from .kernel import KernelDir, tokens_to_words
 
@@ -315,7 +316,6 @@ async def start_kernel_bench(dut: Any, kernel: KernelDir | None = None, *, seed:
     ``moearch_sim.run_kernel`` / ``moearch verify``); ``rates`` are ``x_gap``, ``w_gap``,
     ``y_ready``, ``wreq_ready``.
     """
-    from verification.cocotb_lib import drive_inputs, start_clock
 
     if kernel is None:
         kernel = KernelDir.from_env()

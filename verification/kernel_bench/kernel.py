@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from accelerators.errors import ConfigError
+from codegen.hdl.interface import KernelGeometry, requests_for_layer
 from codegen.manifest import MANIFEST_SCHEMA, check_manifest
 from codegen.plan import build_plan
 from codegen.spec import KernelSpec
 from verification import golden
+from verification.runner import DesignSources
 
 __all__ = ["KernelDir", "Layer", "PredictedStage", "assignment_for_counts", "make_layer",
            "predicted_stages", "tokens_to_words", "words_to_tokens"]
@@ -165,7 +167,6 @@ class KernelDir:
 
     def geometry(self) -> Any:
         """``codegen.hdl.interface.KernelGeometry`` of the kernel."""
-        from codegen.hdl.interface import KernelGeometry  # needs Amaranth (optional)
 
         s, (rows, cols) = self.shape, self.array
         return KernelGeometry(s.tokens, s.hidden, s.ffn, s.experts, s.top_k, s.gated, rows, cols,
@@ -184,7 +185,6 @@ class KernelDir:
 
     def design(self) -> Any:
         """``verification.runner.DesignSources`` of the Verilog (with :data:`LINT_WAIVERS`)."""
-        from verification.runner import DesignSources  # needs cocotb (optional, via cocotb_lib)
 
         return DesignSources(toplevel=self.toplevel, sources=self.sources,
                              lint_waivers=tuple(LINT_WAIVERS), verilator_args=VERILATOR_ARGS)
@@ -374,7 +374,6 @@ def request_sequence(kernel: KernelDir, counts: Sequence[int]) -> list[Any]:
     """``codegen.hdl.interface.requests_for_layer`` for the kernel and a routing."""
     import inspect
 
-    from codegen.hdl.interface import requests_for_layer  # needs Amaranth (optional)
 
     if "variants" in inspect.signature(requests_for_layer).parameters:
         # the variant table decides each expert's requests (a dataflow expert asks for its

@@ -31,6 +31,8 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from accelerators.errors import ConfigError
+
 from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
 from ..parallel import Parallelism
 from ..precision import Precision
@@ -84,7 +86,6 @@ def _link(device, group: int) -> tuple[float, float]:
 def weights_tier(device, weight_bytes_per_device: float) -> str:
     """Where the weights live: main memory when they fit, else the device's own DDR tier (an RDU),
     else the host over its link (offload). A clear error when none of these can hold them."""
-    from accelerators.errors import ConfigError
     main = device.main_memory
     if weight_bytes_per_device <= main.capacity:
         return main.name

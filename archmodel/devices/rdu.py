@@ -78,7 +78,8 @@ from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
 from ..parallel import Parallelism
 from ..placement import TIERS, Placement, greedy_place, table_families
 from ..precision import Precision
-from ..routing import Routing, experts_touched
+from ..routing import Routing
+from ..step_base import operator_table, touched_experts
 from .gpu import StepTimes
 
 COMPUTE_EFFICIENCY = 1.0
@@ -541,14 +542,10 @@ class MemoryMap:
 def memory_map(model, device, *, b, s, c, precision: Precision = Precision(), parallel: Parallelism = Parallelism(),
                fusion: Fusion = Fusion(), routing: Routing = Routing()) -> MemoryMap:
     """The memory map of ``model`` on an RDU ``device`` for one design point (per device/socket)."""
-    from ..step import operator_table
     if device.kind != "rdu":
         raise ConfigError(None, "device", device.name, "a device of kind 'rdu' for a memory map")
     table = operator_table(model, parallel.pp)
-    u = None
-    if model.moe is not None and routing.kind != "uniform":
-        eg = max(1.0, parallel.ep / parallel.tp)
-        u = experts_touched(b * s * eg, model.moe.num_experts, model.moe.top_k, routing) / parallel.ep
+    u = touched_experts(model, b, s, parallel, routing)
     rdu = RDUModel(table, fusion)
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep, u=u)

@@ -54,7 +54,7 @@ decode pool, with optional multi-token prediction (:class:`Speculation`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -68,8 +68,8 @@ from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, d
 from ..parallel import Parallelism
 from ..precision import Precision
 from ..step_base import Step, compiled_model, kv_bytes_per_token, operator_table
-from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineModel, TM,
-                  device_values, op_time_exprs, wave_efficiency, weights_tier)
+from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineArgs,
+                  RooflineModel, TM, device_values, op_time_exprs, wave_efficiency, weights_tier)
 
 # Hot Chips 31 (2019), Huawei Da Vinci core: 16x16x16 cube = 4,096 FP16 MACs per cycle; vector unit 2048 bits.
 CUBE_FLOPS_PER_CYCLE = 2 * 16 ** 3
@@ -228,12 +228,20 @@ def attention_rate(device, precision: Precision) -> float:
     return peak * ATTENTION_UTILISATION
 
 
-def npu_device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+@dataclass(frozen=True)
+class NPUArgs(RooflineArgs):
+    """Values of NPU_SYMBOLS: the roofline's, then the attention rate (P_a) and dies per package (N_d)."""
+
+    attention: float
+    dies: float
+
+
+def npu_device_values(device, precision: Precision, parallel: Parallelism,
+                      weight_tier: str | None = None) -> NPUArgs:
     """Values of NPU_SYMBOLS: the roofline's device values with the NPU's vector rate, plus the
     attention rate and the dies per package."""
-    base = list(device_values(device, precision, parallel, weight_tier))
-    base[DEVICE_SYMBOLS.index(Pv)] = vector_rate(device)
-    return tuple(base) + (attention_rate(device, precision), float(dies_of(device)))
+    base = replace(device_values(device, precision, parallel, weight_tier), vector=vector_rate(device))
+    return NPUArgs(**vars(base), attention=attention_rate(device, precision), dies=float(dies_of(device)))
 
 
 class NPUModel(RooflineModel):
@@ -251,13 +259,14 @@ class NPUModel(RooflineModel):
         return npu_time_exprs(op, self.table.model, self.layout)
 
     @staticmethod
-    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+    def device_args(device, precision: Precision, parallel: Parallelism,
+                    weight_tier: str | None = None) -> NPUArgs:
         return npu_device_values(device, precision, parallel, weight_tier)
 
-    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
+    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: NPUArgs) -> OpCosts:  # type: ignore[override]
         """The table's costs with what the NPU actually moves: non-expert weights once per die,
         the combine at BF16."""
-        dies = float(device_args[-1])
+        dies = float(device_args.dies)
         act_bytes = np.asarray(step_args[STEP_SYMBOLS.index(aB)], dtype=float)
         values = dict(costs.values)
         weights, comm = values["weights"].copy(), values["comm"].copy()

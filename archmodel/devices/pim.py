@@ -56,7 +56,7 @@ from ..parallel import Parallelism
 from ..precision import Precision
 from ..routing import Routing
 from ..step_base import compiled_model, operator_table, timed_step
-from .gpu import BOUND_NAMES, DEVICE_SYMBOLS, StepTimes, device_values, op_time_exprs
+from .gpu import BOUND_NAMES, DEVICE_SYMBOLS, RooflineArgs, StepTimes, device_values, op_time_exprs
 
 # Logic-PIM device symbols: bandwidth to HBM-resident data, bandwidth to the weights (the host
 # link when weights are offloaded), compute rate, and the bandwidth of a weight link the two units
@@ -188,6 +188,17 @@ def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, 
 
 
 @dataclass(frozen=True)
+class PIMArgs(RooflineArgs):
+    """Values of DEVICE_SYMBOLS + PIM_SYMBOLS: the xPU's roofline values, then the Logic-PIM's
+    (scalars or arrays, for sweeps over the PIM's knobs)."""
+
+    pim_bw: object  # BW_p, sustained B/s of the PIM (bandwidth multiple x HBM x efficiency.memory)
+    pim_weight_bw: object  # BW_pw, B/s of the PIM's weight stream (the host link when offloaded)
+    pim_peak: object  # P_p, op/s of the PIM
+    shared_bw: object  # BW_sh, B/s the xPU and PIM share (inf unless offloaded)
+
+
+@dataclass(frozen=True)
 class PIMStepTimes(StepTimes):
     """:class:`StepTimes` plus where each operator ran. ``compute``/``memory`` are those of the unit
     that finishes last (for a split, the critical part), so ``time`` is the co-processed time.
@@ -223,10 +234,10 @@ class PIMModel:
 
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None, *,
-                    bandwidth_multiple=None, op_per_byte=None) -> tuple:
+                    bandwidth_multiple=None, op_per_byte=None) -> PIMArgs:
         """Roofline device values for the xPU, then the Logic-PIM's (``PIM_SYMBOLS``)."""
-        return (device_values(device, precision, parallel, weight_tier)
-                + pim_values(device, weight_tier, bandwidth_multiple, op_per_byte))
+        return PIMArgs(*device_values(device, precision, parallel, weight_tier),
+                       *pim_values(device, weight_tier, bandwidth_multiple, op_per_byte))
 
     # -- compiled expressions -------------------------------------------------------------------
     @cached_property

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
@@ -32,7 +34,28 @@ Topology = Literal["switch", "full-mesh", "clos", "fat-tree", "ring", "torus", "
 DspType = Literal["DSP48E2", "DSP58"]
 LinkName = Literal["scale_up", "scale_out", "host"]
 
-_ROOFLINE_KINDS: Final = ("gpu", "npu", "pim")
+
+
+@dataclass(frozen=True)
+class KindRules:
+    """What the device file of one kind must hold: its own section (the ``Device`` field of that
+    name; ``None``: no section of its own), whether the section is required, whether the roofline
+    fields are (:func:`_check_roofline_fields`), and the memory tiers it needs."""
+
+    section: str | None = None
+    section_required: bool = True
+    roofline: bool = False
+    tiers: tuple[str, ...] = ()
+
+
+# One entry a device kind (the keys are ``Kind``'s values; a test checks they agree).
+KIND_RULES: Final[Mapping[str, KindRules]] = MappingProxyType({
+    "gpu": KindRules(roofline=True),
+    "npu": KindRules(section="npu", section_required=False, roofline=True),
+    "rdu": KindRules(section="rdu"),
+    "pim": KindRules(section="pim", roofline=True, tiers=("hbm",)),
+    "fpga": KindRules(section="fpga"),
+})
 
 
 def _quantity(dimension: Dimension, allow_zero: bool, value: object) -> float:
@@ -255,22 +278,25 @@ def _check_tiers(memory: tuple[MemoryTier, ...]) -> Iterator[PydanticCustomError
         yield rule_error("memory", order, "tiers listed fastest first, in the order sram, hbm, ddr, host")
 
 
-_SECTION_FOR_KIND: Final[dict[str, str]] = {"rdu": "rdu", "pim": "pim", "fpga": "fpga", "npu": "npu"}
-
-
 def _check_kind_sections(device: Device) -> Iterator[PydanticCustomError]:
-    for kind, section in _SECTION_FOR_KIND.items():
+    for kind, rules in KIND_RULES.items():
+        section = rules.section
+        if section is None:
+            continue
         present = getattr(device, section) is not None
         if present and device.kind != kind:
             yield rule_error(section, f"<{section} section>",
                              f"a '{section}' section only in a device of kind '{kind}' "
                              f"(this one is kind '{device.kind}')")
-        if not present and device.kind == kind and kind != "npu":
+        if not present and device.kind == kind and rules.section_required:
             yield rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
-    if device.kind in _ROOFLINE_KINDS:
+    rules = KIND_RULES[device.kind]
+    if rules.roofline:
         yield from _check_roofline_fields(device)
-    if device.kind == "pim" and not device.has_tier("hbm"):
-        yield rule_error("memory", [t.name for t in device.memory], "a pim device needs an 'hbm' tier")
+    for tier in rules.tiers:
+        if not device.has_tier(tier):
+            yield rule_error("memory", [t.name for t in device.memory],
+                             f"a {device.kind} device needs an '{tier}' tier")
     if device.fpga is not None:
         yield from _check_fpga_peak(device, device.fpga)
     if device.energy is not None:

@@ -63,6 +63,8 @@ from typing import Mapping
 
 import numpy as np
 
+from accelerators.errors import ConfigError
+
 from .parallel import Parallelism
 from .precision import Precision
 
@@ -110,8 +112,11 @@ MATRIX_KINDS = ("gemm", "attention")
 
 
 def node_scale(kind: str) -> float:
-    """The C V^2 factor from Horowitz's 45 nm / 0.9 V to the kind's assumed node."""
-    nm, volts = KIND_NODE.get(kind, KIND_NODE["gpu"])
+    """The C V^2 factor from Horowitz's 45 nm / 0.9 V to the kind's assumed node; a kind without an
+    assumed node is an error (its defaults are not another kind's)."""
+    if kind not in KIND_NODE:
+        raise ConfigError(None, "kind", kind, "a device kind with energy defaults: " + ", ".join(sorted(KIND_NODE)))
+    nm, volts = KIND_NODE[kind]
     return (nm / 45.0) * (volts / 0.9) ** 2
 
 

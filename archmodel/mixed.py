@@ -33,7 +33,7 @@ from .optable import COST_FIELDS, ROLES, OpCosts, OperatorTable
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
-from .step import Step, _touched, device_model, operator_table, stored_weight_bytes
+from .step import Step, device_model, operator_table, stored_weight_bytes, touched_experts
 from .workload import ModelConfig
 
 BASE_TIME_FIELDS = ("compute", "memory", "comm", "launch")
@@ -124,7 +124,7 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
     dm = device_model(model, device.kind, parallel.pp)
     tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
     timed = lambda **kw: _timed(table, dm, device, precision, parallel, tier, **kw)  # noqa: E731
-    by_token = timed(b=tokens, s=1.0, c=0.0, u=_touched(model, tokens, 1.0, parallel, routing))
+    by_token = timed(b=tokens, s=1.0, c=0.0, u=touched_experts(model, tokens, 1.0, parallel, routing))
     by_seq = timed(b=seqs, s=1.0, c=0.0, u=1.0)
     # Attention groups: an empty group (no sequences or no tokens) is evaluated at one token and
     # masked to zero work, so no kernel shape degenerates.

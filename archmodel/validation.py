@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelerators.catalog import load_device
+from accelerators.schema import Efficiency
 
 from .precision import Precision
 from .serve import serve
@@ -49,7 +50,6 @@ def evaluate_rows(path: Path, workload: str, device: str, dtype: str, device_ove
 
 def plain_roofline(device):
     """The same device with no efficiency losses: peak compute and bandwidth, no launch cost, unit tiles."""
-    from accelerators.schema import Efficiency
     return device.model_copy(update={
         "efficiency": Efficiency(matmul=1.0, memory=1.0, kernel_overhead="0 us"),
         "compute": device.compute.model_copy(update={"tile": (1, 1)}),

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from accelerators import ConfigError, Device, device_path, list_devices, load_device
-from accelerators.schema import covering_source, numeric_leaves
+from accelerators.schema import KIND_RULES, Kind, covering_source, numeric_leaves
 
 CATALOG = [
     "a100-sxm-80g", "alveo-u280", "alveo-u55c", "ascend-910b", "ascend-910c", "cloudmatrix384",
@@ -262,3 +263,9 @@ def test_energy_figures_are_cited_per_bit_and_inherited() -> None:
     assert u280.energy.memory["hbm"] * 4 == pytest.approx(u280.energy.memory["ddr"])
     assert load_device("cloudmatrix384").energy == load_device("ascend-910c").energy
     assert load_device("h100-sxm").energy is None  # defaults by kind apply (archmodel.energy)
+
+
+def test_every_kind_has_its_rules_in_one_table():
+    assert set(KIND_RULES) == set(get_args(Kind))
+    for kind, rules in KIND_RULES.items():
+        assert rules.section is None or rules.section in Device.model_fields, kind

@@ -27,6 +27,17 @@ def _op(energy, step, name):
     return float(energy.compute[i]), float(energy.memory[i]), float(energy.link[i])
 
 
+def test_a_kind_without_energy_defaults_is_an_error_not_gpu_figures():
+    # Before issue 11 an unknown kind silently took the GPU's 7 nm figures.
+    with pytest.raises(ConfigError) as raised:
+        default_figures("tpu")
+    assert raised.value.field == "kind" and raised.value.value == "tpu"
+    assert "gpu" in str(raised.value.allowed) and "fpga" in str(raised.value.allowed)
+    device = load_device("h100-sxm").model_copy(update={"kind": "tpu"})
+    with pytest.raises(ConfigError):
+        energy_figures(device)
+
+
 def test_node_scaling_rule_and_horowitz_macs():
     assert node_scale("gpu") == pytest.approx(0.108025, rel=1e-5)
     assert node_scale("fpga") == pytest.approx((16 / 45) * (0.85 / 0.9) ** 2)

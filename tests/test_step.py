@@ -1,12 +1,20 @@
 """The two compiled views of a device model agree, and the step behaves as the mechanisms say."""
+from dataclasses import fields
+from typing import get_args
+
 import numpy as np
 import pytest
 
 from accelerators.catalog import load_device
+from accelerators.schema import Kind
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision
 from archmodel.routing import Routing
-from archmodel.step import model_step, step_latency
+from archmodel.devices.args import DeviceArgs
+from archmodel.devices.gpu import DEVICE_SYMBOLS
+from archmodel.devices.pim import PIM_SYMBOLS
+from archmodel.energy import KIND_NODE
+from archmodel.step import DEVICE_MODELS, device_model, model_step, step_latency
 from archmodel.workloads import load_workload
 
 
@@ -69,3 +77,25 @@ def test_fixed_batch_that_does_not_fit_is_rejected():
     model, dev = load_workload("llama-2-7b"), load_device("a100-sxm-80g")
     with pytest.raises(ConfigError, match="sequences of 4096 tokens fit"):
         serve(model, dev, isl=2048, osl=2048, batch=4096)
+
+
+@pytest.mark.parametrize("kind,device", [("gpu", "h100-sxm"), ("npu", "ascend-910c"), ("pim", "duplex"),
+                                         ("fpga", "alveo-u280")])
+def test_device_args_are_named_one_field_per_device_symbol(kind, device):
+    dev = load_device(device)
+    dm = device_model(load_workload("mixtral-8x7b"), kind)
+    args = dm.device_args(dev, Precision.of("bf16"), Parallelism())
+    assert isinstance(args, DeviceArgs)
+    symbols = DEVICE_SYMBOLS + PIM_SYMBOLS if kind == "pim" else dm.device_symbols
+    assert len(fields(args)) == len(symbols) == len(tuple(args))
+    assert tuple(args) == args.values()
+    if kind == "fpga":
+        assert args.clock == dev.fpga.clock and args.rows >= 1 and args.cols >= args.rows
+    else:  # the fields the compiled expressions take positionally hold what their names say
+        assert (args.units, args.tile_m, args.tile_n) == (dev.compute.units, *dev.compute.tile)
+    if kind == "npu":
+        assert args.dies == dev.npu.dies == 2
+
+
+def test_every_device_kind_has_a_model_and_energy_defaults():
+    assert set(DEVICE_MODELS) == set(get_args(Kind)) == set(KIND_NODE)

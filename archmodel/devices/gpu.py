@@ -31,9 +31,12 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from accelerators.errors import ConfigError
+
 from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
 from ..parallel import Parallelism
 from ..precision import Precision
+from .args import DeviceArgs
 
 COMPUTE, MEMORY, COMM, OVERHEAD, NONE = 0, 1, 2, 3, 4
 BOUND_NAMES = ("compute", "memory", "comm", "overhead", "none")
@@ -84,7 +87,6 @@ def _link(device, group: int) -> tuple[float, float]:
 def weights_tier(device, weight_bytes_per_device: float) -> str:
     """Where the weights live: main memory when they fit, else the device's own DDR tier (an RDU),
     else the host over its link (offload). A clear error when none of these can hold them."""
-    from accelerators.errors import ConfigError
     main = device.main_memory
     if weight_bytes_per_device <= main.capacity:
         return main.name
@@ -98,7 +100,25 @@ def weights_tier(device, weight_bytes_per_device: float) -> str:
                       "use more devices (--devices/--tp/--ep/--pp) or a smaller --dtype")
 
 
-def device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+@dataclass(frozen=True)
+class RooflineArgs(DeviceArgs):
+    """Values of DEVICE_SYMBOLS, in their order (effective: peaks and bandwidths times efficiency)."""
+
+    matrix: float  # P_m, op/s of the matrix unit
+    vector: float  # P_v, op/s of the vector unit
+    weight_bw: float  # BW_w, B/s from the weights' tier
+    main_bw: float  # BW_m, B/s of main memory
+    units: float  # N_u, SMs / AI cores
+    tile_m: float  # T_m
+    tile_n: float  # T_n
+    kernel_overhead: float  # K_o, s per launch
+    tp_bw: float  # BW_tp, B/s of the tensor-parallel link
+    tp_latency: float  # LAT_tp, s
+    ep_bw: float  # BW_ep, B/s of the expert-parallel link
+    ep_latency: float  # LAT_ep, s
+
+
+def device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> RooflineArgs:
     """Values of DEVICE_SYMBOLS for ``device`` running at ``precision`` split as ``parallel``."""
     eff = device.efficiency
     if eff is None or device.compute.units is None or device.compute.tile is None:
@@ -112,8 +132,8 @@ def device_values(device, precision: Precision, parallel: Parallelism, weight_ti
     tile_m, tile_n = device.compute.tile
     bw_tp, lat_tp = _link(device, parallel.tp)
     bw_ep, lat_ep = _link(device, parallel.ep)
-    return (matrix, vector, w_bw * eff.memory, main.read_bandwidth * eff.memory, device.compute.units,
-            tile_m, tile_n, eff.kernel_overhead, bw_tp, lat_tp, bw_ep, lat_ep)
+    return RooflineArgs(matrix, vector, w_bw * eff.memory, main.read_bandwidth * eff.memory, device.compute.units,
+                        tile_m, tile_n, eff.kernel_overhead, bw_tp, lat_tp, bw_ep, lat_ep)
 
 
 @dataclass(frozen=True)
@@ -165,7 +185,8 @@ class RooflineModel:
     """The GPU model of one operator table; compiled once, evaluated on arrays.
 
     The interface every device model follows (see ``archmodel.step.DEVICE_MODELS``):
-    ``device_args(device, precision, parallel, weight_tier)`` -> values of its device symbols,
+    ``device_args(device, precision, parallel, weight_tier)`` -> its device symbols' values by name
+    (a :class:`~archmodel.devices.args.DeviceArgs`: :class:`RooflineArgs` here),
     ``step_times(costs, step_args, device_args, weight_tier, main_tier)`` -> :class:`StepTimes`,
     ``step_total(step_args, device_args)`` -> seconds per step (the sweep path).
 
@@ -187,10 +208,11 @@ class RooflineModel:
         return op_time_exprs(op)
 
     @staticmethod
-    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+    def device_args(device, precision: Precision, parallel: Parallelism,
+                    weight_tier: str | None = None) -> RooflineArgs:
         return device_values(device, precision, parallel, weight_tier)
 
-    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
+    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: DeviceArgs | tuple) -> OpCosts:
         """The costs the per-operator report shows: the table's, unless the device moves other bytes."""
         return costs
 
@@ -204,7 +226,7 @@ class RooflineModel:
         total = sum(op.count * (sp.Max(cp, mem) + cm + ln) for op, (cp, mem, cm, ln) in zip(self.table.specs, self.exprs))
         return compile_exprs(STEP_SYMBOLS + self.device_symbols, [self.table.substitute(total)])
 
-    def step_total(self, step_args: tuple, device_args: tuple) -> np.ndarray:
+    def step_total(self, step_args: tuple, device_args: DeviceArgs | tuple) -> np.ndarray:
         """Seconds per step for arrays of design points (the sweep path: no per-operator arrays)."""
         return np.asarray(self._total(*step_args, *device_args)[0], dtype=float)
 
@@ -220,7 +242,7 @@ class RooflineModel:
                 tiers.append(main_tier)
         return tuple(tiers)
 
-    def step_times(self, costs: OpCosts, step_args: tuple, device_args: tuple, weight_tier: str,
+    def step_times(self, costs: OpCosts, step_args: tuple, device_args: DeviceArgs | tuple, weight_tier: str,
                    main_tier: str) -> StepTimes:
         flat = self._per_op(*step_args, *device_args)
         shape = costs.values["flops"].shape[1:]

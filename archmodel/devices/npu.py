@@ -54,7 +54,7 @@ decode pool, with optional multi-token prediction (:class:`Speculation`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -67,8 +67,9 @@ from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, d
                        k, ns, s, u, wB)
 from ..parallel import Parallelism
 from ..precision import Precision
-from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineModel, TM,
-                  device_values, op_time_exprs, wave_efficiency)
+from ..step_base import Step, compiled_model, kv_bytes_per_token, operator_table
+from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineArgs,
+                  RooflineModel, TM, device_values, op_time_exprs, wave_efficiency, weights_tier)
 
 # Hot Chips 31 (2019), Huawei Da Vinci core: 16x16x16 cube = 4,096 FP16 MACs per cycle; vector unit 2048 bits.
 CUBE_FLOPS_PER_CYCLE = 2 * 16 ** 3
@@ -227,12 +228,20 @@ def attention_rate(device, precision: Precision) -> float:
     return peak * ATTENTION_UTILISATION
 
 
-def npu_device_values(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+@dataclass(frozen=True)
+class NPUArgs(RooflineArgs):
+    """Values of NPU_SYMBOLS: the roofline's, then the attention rate (P_a) and dies per package (N_d)."""
+
+    attention: float
+    dies: float
+
+
+def npu_device_values(device, precision: Precision, parallel: Parallelism,
+                      weight_tier: str | None = None) -> NPUArgs:
     """Values of NPU_SYMBOLS: the roofline's device values with the NPU's vector rate, plus the
     attention rate and the dies per package."""
-    base = list(device_values(device, precision, parallel, weight_tier))
-    base[DEVICE_SYMBOLS.index(Pv)] = vector_rate(device)
-    return tuple(base) + (attention_rate(device, precision), float(dies_of(device)))
+    base = replace(device_values(device, precision, parallel, weight_tier), vector=vector_rate(device))
+    return NPUArgs(**vars(base), attention=attention_rate(device, precision), dies=float(dies_of(device)))
 
 
 class NPUModel(RooflineModel):
@@ -250,13 +259,14 @@ class NPUModel(RooflineModel):
         return npu_time_exprs(op, self.table.model, self.layout)
 
     @staticmethod
-    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+    def device_args(device, precision: Precision, parallel: Parallelism,
+                    weight_tier: str | None = None) -> NPUArgs:
         return npu_device_values(device, precision, parallel, weight_tier)
 
-    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: tuple) -> OpCosts:
+    def reported_costs(self, costs: OpCosts, step_args: tuple, device_args: NPUArgs) -> OpCosts:  # type: ignore[override]
         """The table's costs with what the NPU actually moves: non-expert weights once per die,
         the combine at BF16."""
-        dies = float(device_args[-1])
+        dies = float(device_args.dies)
         act_bytes = np.asarray(step_args[STEP_SYMBOLS.index(aB)], dtype=float)
         values = dict(costs.values)
         weights, comm = values["weights"].copy(), values["comm"].copy()
@@ -277,7 +287,6 @@ def npu_weight_bytes(model, precision: Precision, parallel: Parallelism, dies: i
     """Weight bytes one package holds: non-expert GEMM weights and embedding tables once per die
     (per-die data parallelism), routed experts once (default: E/ep of them; with a layout, one
     expert per die, the shared experts only on their dies)."""
-    from ..step import operator_table
     table = operator_table(model, parallel.pp)
     all_local = (model.moe.num_experts / parallel.ep) if model.moe else 1.0
     costs = table.evaluate(b=1, s=1, c=0, wB=precision.weight_bytes, tp=parallel.tp, ep=parallel.ep, u=all_local)
@@ -301,7 +310,6 @@ def npu_step(model, device, *, b, s, c, precision: Precision = Precision(), para
              layout: ExpertLayout | None = None, weight_tier: str | None = None):
     """One forward step on an NPU pool (``b`` sequences per tensor-parallel group of packages),
     optionally with a one-expert-per-die ``layout``. Returns an :class:`archmodel.step.Step`."""
-    from ..step import Step, operator_table, weights_tier
     if device.kind != "npu":
         raise ConfigError(None, "device", device.name, "a device of kind 'npu' (ascend-910b, ascend-910c, cloudmatrix384)")
     dies = dies_of(device)
@@ -321,14 +329,12 @@ def npu_step(model, device, *, b, s, c, precision: Precision = Precision(), para
 @lru_cache(maxsize=32)
 def layout_model(model, pp: int, layout: ExpertLayout) -> NPUModel:
     """One compiled model per (workload, pipeline split, layout), as ``step.device_model`` caches."""
-    from ..step import operator_table
     return NPUModel(operator_table(model, pp), layout)
 
 
 def _default_model(model, pp: int) -> NPUModel:
-    from ..step import device_model
-    dm = device_model(model, "npu", pp)
-    return dm if isinstance(dm, NPUModel) else NPUModel(dm.table)
+    """The NPU model without a layout: the one ``step.device_model(model, "npu", pp)`` returns."""
+    return compiled_model(NPUModel, model, pp)
 
 
 @dataclass(frozen=True)
@@ -406,7 +412,6 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
     sequence, runs the MTP layer once and emits ``tokens_per_step``). Energy per output token: the
     prefill pool's step energy per sequence plus the decode pool's per step, over OSL tokens (the
     MTP layer's energy taken as one layer's share, 1 / num_layers, of a decode step)."""
-    from ..step import kv_bytes_per_token, operator_table
     for name, value in (("isl", isl), ("osl", osl)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(None, name, value, "a whole number >= 1")

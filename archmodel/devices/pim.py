@@ -54,7 +54,9 @@ from accelerators.errors import ConfigError
 from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, u
 from ..parallel import Parallelism
 from ..precision import Precision
-from .gpu import DEVICE_SYMBOLS, StepTimes, device_values, op_time_exprs
+from ..routing import Routing
+from ..step_base import compiled_model, operator_table, timed_step
+from .gpu import BOUND_NAMES, DEVICE_SYMBOLS, RooflineArgs, StepTimes, device_values, op_time_exprs
 
 # Logic-PIM device symbols: bandwidth to HBM-resident data, bandwidth to the weights (the host
 # link when weights are offloaded), compute rate, and the bandwidth of a weight link the two units
@@ -186,6 +188,17 @@ def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, 
 
 
 @dataclass(frozen=True)
+class PIMArgs(RooflineArgs):
+    """Values of DEVICE_SYMBOLS + PIM_SYMBOLS: the xPU's roofline values, then the Logic-PIM's
+    (scalars or arrays, for sweeps over the PIM's knobs)."""
+
+    pim_bw: object  # BW_p, sustained B/s of the PIM (bandwidth multiple x HBM x efficiency.memory)
+    pim_weight_bw: object  # BW_pw, B/s of the PIM's weight stream (the host link when offloaded)
+    pim_peak: object  # P_p, op/s of the PIM
+    shared_bw: object  # BW_sh, B/s the xPU and PIM share (inf unless offloaded)
+
+
+@dataclass(frozen=True)
 class PIMStepTimes(StepTimes):
     """:class:`StepTimes` plus where each operator ran. ``compute``/``memory`` are those of the unit
     that finishes last (for a split, the critical part), so ``time`` is the co-processed time.
@@ -221,10 +234,10 @@ class PIMModel:
 
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None, *,
-                    bandwidth_multiple=None, op_per_byte=None) -> tuple:
+                    bandwidth_multiple=None, op_per_byte=None) -> PIMArgs:
         """Roofline device values for the xPU, then the Logic-PIM's (``PIM_SYMBOLS``)."""
-        return (device_values(device, precision, parallel, weight_tier)
-                + pim_values(device, weight_tier, bandwidth_multiple, op_per_byte))
+        return PIMArgs(*device_values(device, precision, parallel, weight_tier),
+                       *pim_values(device, weight_tier, bandwidth_multiple, op_per_byte))
 
     # -- compiled expressions -------------------------------------------------------------------
     @cached_property
@@ -406,9 +419,8 @@ def pim_step_latency(model, device, *, b, s, c, precision: Precision = Precision
                      bandwidth_multiple=None, op_per_byte=None) -> np.ndarray:
     """Seconds per step on a Logic-PIM device for arrays of design points, the PIM's bandwidth
     multiple and Op/B (scalars or arrays) overriding the device file: the DSE sweep path."""
-    from ..step import device_model, operator_table
     table = operator_table(model, parallel.pp)
-    dm = device_model(model, "pim", parallel.pp)
+    dm = compiled_model(PIMModel, model, parallel.pp)
     tier = weight_tier or device.main_memory.name
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep)
@@ -422,13 +434,13 @@ def operator_assignment(model, device, *, batches=(32, 64, 128), context: int = 
                         precision: Precision = Precision(), parallel: Parallelism = Parallelism()) -> list[dict]:
     """Per decode batch and operator: Op/B, the unit it runs on, the PIM's share of its FLOPs and
     its time on the xPU alone, the PIM alone and as scheduled (seconds, launch included)."""
-    from ..step import model_step
-    from .gpu import BOUND_NAMES
-    b = np.asarray(batches, dtype=float)
-    step = model_step(model, device, b=b, s=1, c=context, precision=precision, parallel=parallel)
-    t, costs = step.times, step.costs
-    if not isinstance(t, PIMStepTimes):
+    if device.kind != "pim":
         raise ConfigError(device.name, "kind", device.kind, "a 'pim' device (the Logic-PIM model)")
+    b = np.asarray(batches, dtype=float)
+    step = timed_step(model, device, compiled_model(PIMModel, model, parallel.pp), b=b, s=1, c=context,
+                      precision=precision, parallel=parallel, routing=Routing(), weight_tier=None)
+    t, costs = step.times, step.costs
+    assert isinstance(t, PIMStepTimes)
     alone_x = np.maximum(t.xpu_compute, t.xpu_memory) + t.comm + t.launch
     alone_p = np.where(t.assignment == LINK, alone_x, np.maximum(t.pim_compute, t.pim_memory) + t.launch)
     rows = []

@@ -78,7 +78,10 @@ from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
 from ..parallel import Parallelism
 from ..placement import TIERS, Placement, greedy_place, table_families
 from ..precision import Precision
-from ..routing import Routing, experts_touched
+from ..routing import Routing
+from ..step_base import operator_table, touched_experts
+from .rdu_fusion import FUSION_GROUPS, Fusion, Pipeline, fusion_pipelines
+from .rdu_map import MapEntry, MemoryMap, TierUse
 from .gpu import StepTimes
 
 COMPUTE_EFFICIENCY = 1.0
@@ -88,22 +91,6 @@ SECTION_OVERHEAD_S = 0.0
 FIELDS = ("flops", "weights", "act_in", "act_out", "kv_read", "kv_write", "comm")
 COLLECTIVES = ("allreduce", "alltoall")
 SRAM, HBM, DDR = 0, 1, 2
-FUSION_GROUPS = ("layer", "block", "op", "custom")
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """Which operators fuse into one pipeline: ``layer`` (default), ``block``, ``op`` (unfused) or
-    ``custom`` with ``groups`` a tuple of tuples of operator names."""
-
-    group: str = "layer"
-    groups: tuple[tuple[str, ...], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.group not in FUSION_GROUPS:
-            raise ConfigError(None, "fusion", self.group, f"one of {', '.join(FUSION_GROUPS)}")
-        if self.group == "custom" and not self.groups:
-            raise ConfigError(None, "fusion.groups", self.groups, "at least one group of operator names")
 
 
 @dataclass(frozen=True)
@@ -121,58 +108,6 @@ class RDUEfficiency:
         if eff is None:
             return cls()
         return cls(compute=eff.matmul, offchip=eff.memory, section_overhead=eff.kernel_overhead)
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """Operator rows (table indices, in order) fused together, run ``count`` times per step."""
-
-    ops: tuple[int, ...]
-    count: float
-
-
-def fusion_pipelines(table: OperatorTable, fusion: Fusion) -> tuple[Pipeline, ...]:
-    """The fused groups of ``table`` with their counts.
-
-    A group runs as many times as the fewest remaining instances of its rows (so a mixed model's
-    attention rows fuse with the FFN rows for its dense layers and with the MoE rows for the
-    rest); rows left over run alone.
-    """
-    specs = table.specs
-    names = [op.name for op in specs]
-    by_group = {g: [i for i, op in enumerate(specs) if op.group == g] for g in ("attention", "ffn", "moe")}
-    head = [names.index(n) for n in ("final_norm", "lm_head") if n in names]
-    if fusion.group == "layer":
-        groups = [by_group["attention"] + by_group[g] for g in ("ffn", "moe") if by_group[g]]
-        groups = (groups or [by_group["attention"]]) + [head]
-    elif fusion.group == "block":
-        groups = [by_group[g] for g in ("attention", "ffn", "moe") if by_group[g]] + [head]
-    elif fusion.group == "op":
-        groups = []
-    else:
-        groups, seen = [], set()
-        for group in fusion.groups:
-            rows = []
-            for name in group:
-                if name not in names:
-                    raise ConfigError(None, "fusion.groups", name, f"an operator of {table.model.name}: {', '.join(names)}")
-                if name in seen:
-                    raise ConfigError(None, "fusion.groups", name, "each operator in at most one group")
-                seen.add(name)
-                rows.append(names.index(name))
-            groups.append(sorted(rows))
-    remaining = [float(op.count) for op in specs]
-    pipelines = []
-    for rows in groups:
-        if not rows:
-            continue
-        count = min(remaining[i] for i in rows)
-        if count > 0:
-            pipelines.append(Pipeline(tuple(rows), count))
-            for i in rows:
-                remaining[i] -= count
-    pipelines += [Pipeline((i,), remaining[i]) for i in range(len(specs)) if remaining[i] > 1e-12]
-    return tuple(pipelines)
 
 
 @dataclass(frozen=True)
@@ -503,53 +438,18 @@ class RDUModel:
         return MemoryMap(device_name, devices, tuple(tiers), overflow)
 
 
-@dataclass(frozen=True)
-class MapEntry:
-    name: str
-    bytes: float
-    instances: float
-
-
-@dataclass(frozen=True)
-class TierUse:
-    name: str
-    capacity: float
-    used: float
-    entries: tuple[MapEntry, ...]
-
-
-@dataclass(frozen=True)
-class MemoryMap:
-    """Tensors per tier on one device (socket); ``devices`` such devices hold the same map."""
-
-    device: str
-    devices: int
-    tiers: tuple[TierUse, ...]
-    overflow: tuple[MapEntry, ...]
-
-    def tier(self, name: str) -> TierUse:
-        return next(t for t in self.tiers if t.name == name)
-
-    def to_json(self) -> dict:
-        return {"device": self.device, "devices": self.devices,
-                "tiers": [{"name": t.name, "capacity_bytes": t.capacity, "used_bytes": t.used,
-                           "tensors": [{"name": e.name, "bytes": e.bytes, "instances": e.instances}
-                                       for e in t.entries]} for t in self.tiers],
-                "overflow": [{"name": e.name, "bytes": e.bytes, "instances": e.instances} for e in self.overflow]}
-
-
 def memory_map(model, device, *, b, s, c, precision: Precision = Precision(), parallel: Parallelism = Parallelism(),
                fusion: Fusion = Fusion(), routing: Routing = Routing()) -> MemoryMap:
     """The memory map of ``model`` on an RDU ``device`` for one design point (per device/socket)."""
-    from ..step import operator_table
     if device.kind != "rdu":
         raise ConfigError(None, "device", device.name, "a device of kind 'rdu' for a memory map")
     table = operator_table(model, parallel.pp)
-    u = None
-    if model.moe is not None and routing.kind != "uniform":
-        eg = max(1.0, parallel.ep / parallel.tp)
-        u = experts_touched(b * s * eg, model.moe.num_experts, model.moe.top_k, routing) / parallel.ep
+    u = touched_experts(model, b, s, parallel, routing)
     rdu = RDUModel(table, fusion)
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep, u=u)
     return rdu.memory_map(args, rdu.device_args(device, precision, parallel), device.name, parallel.devices)
+
+
+__all__ = ["FUSION_GROUPS", "Fusion", "FusedStepTimes", "MapEntry", "MemoryMap", "Pipeline", "RDUEfficiency",
+           "RDUModel", "TierUse", "fusion_pipelines", "memory_map"]

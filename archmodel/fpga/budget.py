@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
 from accelerators.schema import Device, FpgaSpec
 
@@ -76,7 +77,6 @@ class Budget:
 def resolve_device(device: str | Path | Device) -> Device:
     """A catalog name, a device file path or a loaded Device; it must be an FPGA."""
     if not isinstance(device, Device):
-        from accelerators.catalog import load_device
         device = load_device(device)
     if device.kind != "fpga" or device.fpga is None:
         raise ConfigError(None, "device", device.name, "an FPGA device (kind 'fpga'), e.g. alveo-u280, "
@@ -97,6 +97,21 @@ def _offchip(device: Device, channels: int | None) -> tuple[int, float]:
     if channels not in (None, 0):
         raise ConfigError(None, "hbm_channels", channels, f"none: {device.name} has no HBM")
     return 0, device.main_memory.read_bandwidth
+
+
+def default_array(budget: Budget) -> tuple[int, int]:
+    """The largest power-of-two PE array (``C`` = ``R`` or ``2R``) whose DSPs, together with a
+    ``C``-lane requantiser (2 DSP a lane) and a ``C``-lane combiner (1 DSP a lane), fit the part."""
+    dsp = budget.fpga.dsp
+    best = (1, 1)
+    r = 1
+    while r <= 4096:
+        for c in (r, 2 * r):
+            need = -(-r * c // budget.macs_per_dsp) + 3 * c
+            if need <= dsp and r * c > best[0] * best[1]:
+                best = (r, c)
+        r *= 2
+    return best
 
 
 def make_budget(device: str | Path | Device, rows: int | None = None, cols: int | None = None, *,
@@ -123,7 +138,6 @@ def make_budget(device: str | Path | Device, rows: int | None = None, cols: int 
                     bram36=fpga.bram36 if bram36 is None else bram36, uram=fpga.uram if uram is None else uram,
                     switch_cycles=switch_cycles, ssi=(fpga.slrs or 1) > 1)
     if rows is None and cols is None:
-        from .resources import default_array
         rows, cols = default_array(budget)
     elif rows is None or cols is None:
         raise ConfigError(None, "rows" if rows is None else "cols", None, "both rows and cols, or neither")

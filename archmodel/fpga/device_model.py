@@ -28,8 +28,11 @@ launches. Collectives use the device's links as in the roofline model.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 
+from ..devices.args import DeviceArgs
 from ..devices.gpu import UNIT_OF_KIND as _GPU_UNITS, RooflineModel, _link
 from ..optable import OpSpec, ep, tp
 from ..parallel import Parallelism
@@ -38,7 +41,7 @@ from .budget import DEFAULT_SWITCH_CYCLES, make_budget
 from .resources import default_array
 from .timing import pe_tile_cycles, tile_grid
 
-__all__ = ["FPGAModel", "macs_per_dsp"]
+__all__ = ["FPGAArgs", "FPGAModel", "macs_per_dsp"]
 
 CLK, AR, AC, BWw, BWm, BWs, CAP, BWtp, LATtp, BWep, LATep = sp.symbols(
     "f_clk R_pe C_pe BW_w BW_m BW_s CAP_s BW_tp LAT_tp BW_ep LAT_ep", positive=True)
@@ -81,6 +84,23 @@ def op_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     return op.flops / (AC * CLK), memory, zero, zero
 
 
+@dataclass(frozen=True)
+class FPGAArgs(DeviceArgs):
+    """Values of the FPGA's DEVICE_SYMBOLS, in their order."""
+
+    clock: float  # f_clk, Hz
+    rows: float  # R_pe, PE array rows
+    cols: float  # C_pe, PE array columns
+    weight_bw: float  # BW_w, B/s from the weights' tier
+    main_bw: float  # BW_m, B/s of main memory
+    sram_bw: float  # BW_s, B/s of on-chip memory (main memory's without an sram tier)
+    sram_capacity: float  # CAP_s, bytes (0 without an sram tier)
+    tp_bw: float  # BW_tp
+    tp_latency: float  # LAT_tp
+    ep_bw: float  # BW_ep
+    ep_latency: float  # LAT_ep
+
+
 class FPGAModel(RooflineModel):
     """The FPGA model of one operator table; compiled once, evaluated on arrays."""
 
@@ -91,7 +111,8 @@ class FPGAModel(RooflineModel):
         return op_time_exprs(op)
 
     @staticmethod
-    def device_args(device, precision: Precision, parallel: Parallelism, weight_tier: str | None = None) -> tuple:
+    def device_args(device, precision: Precision, parallel: Parallelism,  # type: ignore[override]
+                    weight_tier: str | None = None) -> FPGAArgs:
         fpga = device.fpga
         if fpga is None:
             raise ValueError(f"{device.name}: the FPGA model needs an 'fpga' section in the device file")
@@ -109,4 +130,4 @@ class FPGAModel(RooflineModel):
         cap = sram.capacity if sram else 0.0
         bw_tp, lat_tp = _link(device, parallel.tp)
         bw_ep, lat_ep = _link(device, parallel.ep)
-        return (fpga.clock, rows, cols, w_bw, main.read_bandwidth, bw_s, cap, bw_tp, lat_tp, bw_ep, lat_ep)
+        return FPGAArgs(fpga.clock, rows, cols, w_bw, main.read_bandwidth, bw_s, cap, bw_tp, lat_tp, bw_ep, lat_ep)

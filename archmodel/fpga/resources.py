@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .budget import Budget
+from .budget import Budget, default_array
 
 __all__ = ["Buffer", "DesignParts", "Resources", "UNIT_COSTS", "UnitCost", "bram36_blocks",
            "default_array", "estimate_resources", "lutram_luts", "mul_dsps", "uram_blocks"]
@@ -307,18 +307,3 @@ def estimate_resources(parts: DesignParts, budget: Budget) -> Resources:
             unit = fn(*spec)
             total += Resources(dsp=unit.dsp, lut=unit.lut, ff=unit.ff)
     return total + _buffers(parts.buffers, budget.bram36)
-
-
-def default_array(budget: Budget) -> tuple[int, int]:
-    """The largest power-of-two PE array (``C`` = ``R`` or ``2R``) whose DSPs, together with a
-    ``C``-lane requantiser (2 DSP a lane) and a ``C``-lane combiner (1 DSP a lane), fit the part."""
-    dsp = budget.fpga.dsp
-    best = (1, 1)
-    r = 1
-    while r <= 4096:
-        for c in (r, 2 * r):
-            need = -(-r * c // budget.macs_per_dsp) + 3 * c
-            if need <= dsp and r * c > best[0] * best[1]:
-                best = (r, c)
-        r *= 2
-    return best

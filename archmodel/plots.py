@@ -33,7 +33,7 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
     opb = costs.op_per_byte.reshape(len(costs.names), -1)[:, 0]
     t = times.time.reshape(len(costs.names), -1)[:, 0]
     points: dict[tuple[float, float], list[int]] = {}
-    for i, name in enumerate(costs.names):
+    for i in range(len(costs.names)):
         if flops[i] <= 0 or costs.kinds[i] in ("allreduce", "alltoall") or t[i] <= 0:
             continue
         key = (float(np.round(np.log10(opb[i]), 2)), float(np.round(np.log10(flops[i] / t[i]), 2)))

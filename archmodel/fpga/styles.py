@@ -15,8 +15,8 @@ finished plus one row block of its own work. So the group runs at the pace of it
 and buffers between stages hold the skew: a double-buffered row block per streamed edge, the whole
 output for a blocking edge. GEMM-to-GEMM edges stream at tile granularity along the consumer's K
 (see ``_stream_edge``); edges into or out of a vector task at row-block granularity. Weights of a
-streaming task are held on chip when they fit, else re-read for every row block. Memory traffic of a group shares the off-chip bandwidth; a group
-takes ``max(pipeline cycles, bytes / bytes-per-cycle)``.
+streaming task are held on chip when they fit, else re-read for every row block. Memory traffic of
+a group shares the off-chip bandwidth; a group takes ``max(pipeline cycles, bytes / bytes-per-cycle)``.
 
 **InTAR** (He et al., FCCM 2025) picks, from problem size and resources, the partition of the
 chain into groups that minimises total cycles (dynamic programming over split points: group

@@ -23,6 +23,7 @@ jump when a prefill chunk joins the decodes (Duplex, Section on continuous batch
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -86,8 +87,8 @@ def _masked(times: StepTimes, active: np.ndarray, shape: tuple) -> StepTimes:
         a = a.reshape(a.shape + (1,) * (len(shape) + 1 - a.ndim))  # points axes after the operator axis
         return np.where(keep, np.broadcast_to(a, (n,) + shape), np.zeros((), a.dtype))
     costs = dataclasses.replace(times.costs, values={k: zero(v) for k, v in times.costs.values.items()})
-    arrays = {f.name: zero(getattr(times, f.name)) for f in dataclasses.fields(times)
-              if f.name not in ("costs", "units", "tiers")}
+    arrays: dict[str, Any] = {f.name: zero(getattr(times, f.name)) for f in dataclasses.fields(times)
+                              if f.name not in ("costs", "units", "tiers")}
     return dataclasses.replace(times, costs=costs, **arrays)
 
 
@@ -159,7 +160,7 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
     # Times: the same rows; attention rows by the device model's group combination.
     combine = getattr(dm, "combine_groups", _default_combine)
     fields = [f.name for f in dataclasses.fields(by_token) if f.name not in ("costs", "units", "tiers")]
-    out = {f: [] for f in fields}
+    out: dict[str, list[np.ndarray]] = {f: [] for f in fields}
     units = []
     for i, kind in enumerate(kinds):
         if kind == "attention":

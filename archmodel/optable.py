@@ -263,7 +263,7 @@ class OpCosts:
 
     @property
     def bytes(self) -> np.ndarray:
-        return sum(self.values[r] for r in ROLES)
+        return np.sum([self.values[r] for r in ROLES], axis=0)
 
     @property
     def op_per_byte(self) -> np.ndarray:

@@ -119,7 +119,7 @@ class Placement:
     @property
     def feasible(self) -> np.ndarray:
         """True where every instance of every family found a tier."""
-        return ~(self.overflow > 0).any(axis=0)
+        return np.asarray(~(self.overflow > 0).any(axis=0))
 
     def index(self, name: str) -> int:
         return self.names.index(name)

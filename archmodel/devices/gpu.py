@@ -248,7 +248,7 @@ class RooflineModel:
         shape = costs.values["flops"].shape[1:]
         arr = [np.broadcast_to(np.asarray(x, dtype=float), shape) for x in flat]
         n = len(self.exprs)
-        parts = [np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4)]
-        return StepTimes(self.reported_costs(costs, step_args, device_args), *parts,
+        compute, memory, comm, launch = (np.stack([arr[4 * i + j] for i in range(n)]) for j in range(4))
+        return StepTimes(self.reported_costs(costs, step_args, device_args), compute, memory, comm, launch,
                          units=tuple(self.units[op.kind] for op in self.table.specs),
                          tiers=self.op_tiers(weight_tier, main_tier))

@@ -43,15 +43,17 @@ as independent (the PIM's through its own TSVs), as Duplex's co-processing does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from accelerators.errors import ConfigError
 
-from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, u
+from ..optable import STEP_SYMBOLS, OpCosts, OperatorTable, OpSpec, compile_exprs, u
 from ..parallel import Parallelism
 from ..precision import Precision
 from ..routing import Routing
@@ -251,7 +253,7 @@ class PIMModel:
         return compile_exprs(ALL_SYMBOLS, flat)
 
     @cached_property
-    def _split_groups(self) -> tuple[tuple[tuple[int, ...], object], ...]:
+    def _split_groups(self) -> tuple[tuple[tuple[int, ...], Callable[..., Any]], ...]:
         """Expert GEMMs with identical costs (up and gate) share one split search."""
         groups: dict[tuple, list[int]] = {}
         for i in self.split_ops:
@@ -386,7 +388,7 @@ class PIMModel:
         pm = np.stack([p.pim_memory[i] for p in parts])
         work = np.stack([p.costs.flops[i] + p.costs.bytes[i] for p in parts]) > 0
         g = len(parts)
-        best = None
+        best: dict[str, Any] | None = None
         for mask in range(2 ** g):
             on_pim = np.array([(mask >> k) & 1 for k in range(g)], dtype=bool).reshape((g,) + (1,) * (xc.ndim - 1))
             c_x, m_x = np.where(on_pim, 0.0, xc).sum(0), np.where(on_pim, 0.0, xm).sum(0)
@@ -404,6 +406,7 @@ class PIMModel:
             else:
                 better = t < best["time"]
                 best = {k: np.where(better, v, best[k]) for k, v in cand.items()}
+        assert best is not None  # the loop ran over at least one unit
         flops = np.stack([p.costs.flops[i] for p in parts]).sum(0)
         share = np.divide(best["share"], flops, out=np.zeros_like(flops), where=flops > 0)
         row = dict(compute=best["compute"], memory=best["memory"],

@@ -116,8 +116,8 @@ class FusedStepTimes(StepTimes):
     ``tier_bytes`` its bytes by tier (``(n_ops, 3, *points)``, per instance, order ``TIERS``);
     ``sections`` the fused sections the step runs (per layer pattern, first design point)."""
 
-    attributed: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
-    tier_bytes: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+    attributed: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    tier_bytes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     placement: Placement | None = field(repr=False, default=None)
     sections: tuple[tuple[str, ...], ...] = ()
 
@@ -224,7 +224,7 @@ class RDUModel:
         for pipe in self.pipelines:
             held = np.zeros(shape)
             has_next = self._next_compute(pipe)
-            mask_list = []
+            mask_list: list[np.ndarray | None] = []
             first = True
             for pos, i in enumerate(pipe.ops):
                 if self.collective[i]:
@@ -357,7 +357,7 @@ class RDUModel:
             sums_m = [sum(np.where(sm, rec[q][3][t], 0.0) for q, sm in enumerate(same)) for t in range(3)]
             sums_k = sum(np.where(sm, rec[q][4], 0.0) for q, sm in enumerate(same))
             weight = sum(np.where(sm, stage[q], 0.0) for q, sm in enumerate(same))
-            busy = np.maximum.reduce([sums_c, *sums_m, sums_k])
+            busy = np.maximum.reduce([np.asarray(v, dtype=float) for v in (sums_c, *sums_m, sums_k)])
             first = np.ones_like(sid, dtype=bool) if p == 0 else (sid != rec[p - 1][1])
             share = np.divide(stage[p], weight, out=np.zeros_like(weight), where=weight > 0)
             attributed = busy * share + lat + np.where(first, dev.overhead, 0.0)

@@ -1,7 +1,6 @@
 """Combine: ``y`` slots weighted by the gates into the Combiner and out on ``y_out``."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Signal
 from amaranth.lib import wiring
 

@@ -1,7 +1,6 @@
 """The ``df`` expert stage: split array fed one weight word a cycle, its drains into ``h`` and ``y``."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Const, Mux, Signal, signed
 from amaranth.lib import data
 

@@ -1,7 +1,6 @@
 """The PE array's drain: sink counters, row routing, requantise / activation / gate path into ``h``."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Mux, Signal, signed, unsigned
 from amaranth.lib import data
 

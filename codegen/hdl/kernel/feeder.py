@@ -1,7 +1,6 @@
 """The GEMM feeder of the sequential stages (router, up, gate, down) into the PE array."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Const, Mux, Signal
 
 from ..hwutil import eq, select, wrap_inc

@@ -1,7 +1,6 @@
 """Token intake (``x_in -> x``), the weight request port ``wreq`` and the parameter block."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Mux, Signal, unsigned
 from amaranth.lib import data
 

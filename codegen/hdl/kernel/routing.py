@@ -1,7 +1,6 @@
 """The router's back end: top-k and the gate normaliser with the per-expert dispatcher."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 

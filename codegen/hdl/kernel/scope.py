@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..geometry import ceil_div
+
 __all__ = ["KernelScope", "ceil_div"]
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 class KernelScope:

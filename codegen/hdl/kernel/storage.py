@@ -1,7 +1,6 @@
 """The kernel's components and on-chip buffers (table in :mod:`codegen.hdl.top`)."""
 from __future__ import annotations
 
-
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 from amaranth.lib.memory import Memory

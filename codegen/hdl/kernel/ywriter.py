@@ -1,7 +1,6 @@
 """The ``y`` writer: down-projection rows into the banked ``y`` slots."""
 from __future__ import annotations
 
-
 from amaranth.hdl import Const, Mux, Signal
 
 from ..hwutil import eq, select

@@ -1,8 +1,9 @@
 """Where chunks of designs are evaluated: inline, a local process pool, or a Ray cluster.
 
 Every backend runs the same pure function (:func:`dse.evaluation.evaluate_chunk`) on the same
-chunks (the job's chunk size, never the backend's worker count, decides them), so a job gives the same rows on every backend; only the order in which chunks complete
-(and are appended to the store) differs. ``map_chunks`` yields ``(chunk index, evaluations)``
+chunks (the job's chunk size, never the backend's worker count, decides them), so a job gives the
+same rows on every backend; only the order in which chunks complete (and are appended to the store)
+differs. ``map_chunks`` yields ``(chunk index, evaluations)``
 as chunks complete.
 
 * ``inline`` (default): in this process, one chunk after the other.
@@ -37,7 +38,8 @@ class Backend(ABC):
         """Evaluate each chunk; yield ``(index, evaluations)`` as chunks complete."""
 
     def close(self) -> None:
-        """Release workers (idempotent)."""
+        """Release workers (idempotent); a backend without workers has nothing to release."""
+        return None
 
     def __enter__(self) -> "Backend":
         return self

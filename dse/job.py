@@ -164,7 +164,7 @@ def _drive(store: JobStore, space: Space, agent: Agent, settings: JobSettings, b
                                    "replay deterministically")
             rows[slot] = stored
 
-        def record(row: Row) -> None:
+        def record(row: Row, rows: list[Row | None] = rows) -> None:  # this round's rows, bound now
             nonlocal done
             store.append(row)
             rows[row.slot] = row

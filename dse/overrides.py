@@ -104,7 +104,7 @@ def apply_device_overrides(device: Device, overrides: Sequence[tuple[str, object
     assert isinstance(result, Device)
     try:
         # The schema's cross-field rules (a model validator) run again on the edited device.
-        result._check_rules()
+        result._check_rules()  # type: ignore[operator]  # pydantic's model_validator descriptor is callable at run time
     except PydanticCustomError as error:
         context = error.context or {}
         raise OverrideError(str(context.get("field", "")), context.get("value"),

@@ -158,6 +158,10 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
 def _save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
@@ -342,11 +346,11 @@ def write_report(jobs: Sequence[JobData], out_dir: str | Path, top: int = 10) ->
                                    f"{space.name}: hypervolume so far", out / "hypervolume.png"))
     markdown = build_markdown(jobs, images, top)
     written = list(images)
-    written.append(_atomic(out / "summary.md", lambda p: p.write_text(markdown, encoding="utf-8")))
+    written.append(_atomic(out / "summary.md", lambda p: _write_text(p, markdown)))
     page = markdown_to_html(markdown, f"DSE report: {space.name}")
-    written.append(_atomic(out / "summary.html", lambda p: p.write_text(page, encoding="utf-8")))
+    written.append(_atomic(out / "summary.html", lambda p: _write_text(p, page)))
     data = json.dumps([j.summary_json() for j in jobs], indent=2)
-    written.append(_atomic(out / "summary.json", lambda p: p.write_text(data + "\n", encoding="utf-8")))
+    written.append(_atomic(out / "summary.json", lambda p: _write_text(p, data + "\n")))
     return written
 
 

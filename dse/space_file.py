@@ -238,7 +238,8 @@ class _SpaceBuilder:
                 target, path = self.target(name, item.get("target"), adapter, field)
                 for value in values:
                     self.check_value(target, path, value, adapter, device_ref, f"{field}.values")
-                out.append(Parameter(name=name, values=values, agent=agent, target=target, path=path))
+                out.append(Parameter(name=name, values=values, agent=agent, target=target,  # type: ignore[arg-type]
+                                     path=path))  # target() returns one of Parameter's target names
         return tuple(out)
 
     def values(self, item: Mapping[str, Any], field: str) -> tuple[Scalar, ...]:
@@ -270,8 +271,9 @@ class _SpaceBuilder:
                 raise self.error(f"{field}.{key}", raw[key], "one of: min, max, log2_step, step")
         lo, hi = raw.get("min"), raw.get("max")
         for key, v in (("min", lo), ("max", hi)):
-            if not is_number(v) or not math.isfinite(v):
+            if not is_number(v) or not math.isfinite(v):  # type: ignore[arg-type]  # is_number checked it
                 raise self.error(f"{field}.{key}", v, "a number")
+        assert isinstance(lo, (int, float)) and isinstance(hi, (int, float))  # checked just above
         if hi < lo:
             raise self.error(f"{field}.max", hi, f"a number >= min ({lo})")
         if ("log2_step" in raw) == ("step" in raw):
@@ -381,7 +383,7 @@ class _SpaceBuilder:
                     raise self.error(f"{field}.goal", goal, "min or max")
                 if any(o.metric == metric for o in out):
                     raise self.error(f"{field}.metric", metric, "each metric at most once")
-                out.append(Objective(metric, goal))
+                out.append(Objective(str(metric), goal))
         return tuple(out)
 
     def constraints(self, raw: object, adapter, numeric: set[str], parameters: set[str]) -> tuple[Constraint, ...]:

@@ -86,7 +86,7 @@ class MoEParams:
         if not shape.gated and (self.gate is not None or self.gate_q is not None
                                 or self.hidden_q is not None):
             raise ValueError("MoEParams has gate tensors but the shape is not gated")
-        per_expert = [("up_q", self.up_q), ("down_q", self.down_q)]
+        per_expert: list[tuple[str, tuple[Requant, ...] | None]] = [("up_q", self.up_q), ("down_q", self.down_q)]
         if shape.gated:
             per_expert += [("gate_q", self.gate_q), ("hidden_q", self.hidden_q)]
         for name, seq in per_expert:
@@ -333,8 +333,11 @@ def moe_layer(x: npt.ArrayLike, params: MoEParams, shape: MoEShape) -> GoldenRes
     expert_out = np.zeros((shape.tokens, shape.top_k, shape.hidden), dtype=np.int64)
     for e in range(shape.experts):
         res = expert_forward(xa[tokens[e]], e, params, act)
-        traces.append(ExpertTrace(tokens=tokens[e], slots=slots[e], **res))
-        expert_out[tokens[e], slots[e]] = res["out"]
+        # gate and hidden are None exactly when the shape is not gated, as ExpertTrace allows
+        traces.append(ExpertTrace(tokens=tokens[e], slots=slots[e], **res))  # type: ignore[arg-type]
+        out = res["out"]
+        assert out is not None  # every expert has an output
+        expert_out[tokens[e], slots[e]] = out
     return GoldenResult(
         logits=logits, topk_indices=idx, topk_logits=sel_logits, gate_index=q,
         gate_weights=weights, expert_tokens=tokens,

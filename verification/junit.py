@@ -42,7 +42,7 @@ def to_junit_xml(results: Sequence[RunResult], *, name: str = "moearch-rtl",
         suite_time = sum(t.wall_time_s for t in run.tests)
         suite = ET.SubElement(root, "testsuite",
                               name=f"{run.simulator}.{run.toplevel}.{run.test_module}",
-                              time=f"{suite_time:.3f}", **{k: str(v) for k, v in counts.items()})
+                              attrib={"time": f"{suite_time:.3f}", **{k: str(v) for k, v in counts.items()}})
         props = ET.SubElement(suite, "properties")
         for key, value in (("simulator", run.simulator),
                            ("simulator_version", run.simulator_version),
@@ -62,8 +62,8 @@ def to_junit_xml(results: Sequence[RunResult], *, name: str = "moearch-rtl",
                 child.text = test.message
             case_props = ET.SubElement(case, "properties")
             ET.SubElement(case_props, "property", name="sim_time_ns", value=f"{test.sim_time_ns:g}")
-            for metric, value in sorted(test.metrics.items()):
-                ET.SubElement(case_props, "property", name=f"metric.{metric}", value=f"{value:g}")
+            for metric, measured in sorted(test.metrics.items()):
+                ET.SubElement(case_props, "property", name=f"metric.{metric}", value=f"{measured:g}")
         for key in totals:
             totals[key] += counts[key]
         total_time += suite_time

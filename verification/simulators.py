@@ -80,7 +80,7 @@ def check_sim_name(sim: str) -> SimName:
     """``sim`` if it names a supported simulator, else ``ValueError`` naming the allowed ones."""
     if sim not in SIMULATORS:
         raise ValueError(f"simulator {sim!r} is not supported; allowed: {', '.join(SIMULATORS)}")
-    return sim  # type: ignore[return-value]
+    return sim
 
 
 def simulators_required(env: Mapping[str, str] | None = None) -> bool:

@@ -84,7 +84,7 @@ class LaneBanks(wiring.Component):
         c_lane = Signal.like(self.c_lane) if self.cross_read else None
         with m.If(self.r_en):
             m.d.sync += r_bank.eq(self.r_bank)
-        if self.cross_read:
+        if c_lane is not None:
             with m.If(self.c_en):
                 m.d.sync += c_lane.eq(self.c_lane)
         words = []

@@ -87,7 +87,7 @@ class Agent(ABC):
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:
     """A Generator's bit-generator state as JSON-serialisable data."""
-    return rng.bit_generator.state
+    return dict(rng.bit_generator.state)
 
 
 def rng_from_state(state: Mapping[str, Any]) -> np.random.Generator:

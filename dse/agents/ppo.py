@@ -222,8 +222,9 @@ class Learner:
             dist = policy.get_distribution(tensor)
             values = policy.predict_values(tensor).flatten().numpy()
             actions = np.empty((len(obs), len(self.action_dims)), dtype=np.int64)
-            for j, categorical in enumerate(dist.distribution):
-                logits = categorical.logits.numpy().astype(np.float64)
+            # a MultiDiscrete policy's distribution is a list of torch Categoricals (SB3's stubs say Distribution)
+            for j, categorical in enumerate(dist.distribution):  # type: ignore[arg-type]
+                logits = categorical.logits.numpy().astype(np.float64)  # type: ignore[attr-defined]
                 gumbel = -np.log(-np.log(rng.random(logits.shape)))
                 actions[:, j] = np.argmax(logits + gumbel, axis=1)
             log_probs = dist.log_prob(torch.as_tensor(actions)).numpy()
@@ -361,10 +362,10 @@ class BanditAgent(Agent):
             if not self.pending:
                 self._train_ready()
         if not out and n > 0:
-            design = self._random_unseen(set(self.pending))
-            if design is not None:
+            fallback = self._random_unseen(set(self.pending))
+            if fallback is not None:
                 self.counters["fallbacks"] += 1
-                out.append(design)
+                out.append(fallback)
         return out
 
     def tell(self, observations: Sequence[Observation]) -> None:

@@ -101,10 +101,13 @@ def _schedule(context: Context, settings: Settings):
     w = settings.workload
     tokens = int(k.get("tokens") or (w.batch * w.context if w.phase == "prefill" else w.batch))
     fpga = device.fpga
+    if fpga is None:
+        raise InvalidDesign(f"{device.name} has no fpga section")
     bram, uram = _buffers(fpga, int(k.get("buffer_kib", (fpga.bram36 * BRAM36_KIB + fpga.uram * URAM_KIB))))
     try:
         budget = make_budget(device, int(k.get("pe_rows", 16)), int(k.get("pe_cols", 16)),
-                             macs_per_dsp=int(k.get("macs_per_dsp", 1)), hbm_channels=k.get("hbm_channels"),
+                             macs_per_dsp=int(k.get("macs_per_dsp", 1)),
+                             hbm_channels=None if k.get("hbm_channels") is None else int(k["hbm_channels"]),
                              bram36=bram, uram=uram)
         shape = MoELayer(tokens, model.hidden_size, model.moe.expert_intermediate_size, model.moe.num_experts,
                          model.moe.top_k, model.moe.gated)

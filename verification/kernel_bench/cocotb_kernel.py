@@ -88,7 +88,7 @@ def _save_report(test: str, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-async def _start(dut: Any, kernel: KernelDir, **rates: float) -> KernelBench:
+async def _start(dut: Any, kernel: KernelDir, **rates: Any) -> KernelBench:
     return await start_kernel_bench(dut, kernel, seed=int(CONFIG["seed"]) * 7 + 3, **rates)
 
 
@@ -126,7 +126,7 @@ def _check_layers(bench: KernelBench, kernel: KernelDir, layers: list[Layer], na
         if len(mine) != len(stages):
             raise AssertionError(f"{name}: layer {i} ran {len(mine)} stages, the schedule has "
                                  f"{len(stages)}: {[kernel.row_name(s.row) for s in mine]}")
-        rows = []
+        rows: list[dict[str, Any]] = []
         for span, pred in zip(mine, stages):
             expert = span.expert if kernel.row_is_expert(span.row) else None
             if kernel.row_name(span.row) != pred.row_name or expert != pred.expert:

@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := -c constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv-demo venv-dev sysdeps bench clean
+.PHONY: demo test lint venv-demo venv-dev sysdeps bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,15 @@ sysdeps:
 demo: venv-demo sysdeps
 	$(VENV)/bin/moearch demo
 
-test: venv-dev sysdeps
+PACKAGES := accelerators archmodel codegen verification dse moearch
+
+# Quality gates (docs/ARCHITECTURE.md): lint, types and the layer contract, before the tests.
+lint: venv-dev
+	$(VENV)/bin/ruff check $(PACKAGES) tests benchmarks
+	$(VENV)/bin/mypy $(PACKAGES)
+	$(VENV)/bin/lint-imports
+
+test: venv-dev sysdeps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv-dev

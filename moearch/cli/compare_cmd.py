@@ -1,12 +1,7 @@
 """`moearch compare`: one workload served on several devices, side by side (table, JSON, bar chart).
 
-Each device runs the offline serving estimate (:func:`archmodel.serve.serve`) on the fewest of its
-chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
-leave room for at least one sequence's KV cache in main memory (no host offload). The split: MoE
-layers expert-parallel over all of them, attention and dense layers tensor-parallel within the
-scale-up domain and data-parallel across domains; a dense model is pipelined across domains
-instead (data parallelism would not shrink its weights).
-"""
+The rows, the device counts and the split come from :mod:`archmodel.compare`; this command parses
+the flags and prints or draws them."""
 from __future__ import annotations
 
 from pathlib import Path

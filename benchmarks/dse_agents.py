@@ -50,8 +50,7 @@ from dse.bench.stats import (best_so_far, hypervolume_after, random_exact, rando
                              reference_of)
 from dse.bench.table import load_table  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from docs_tables import hypervolume_table, regret_table  # noqa: E402
+from docs_tables import hypervolume_table, regret_table  # noqa: E402  (beside this script)
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGETS = (30, 100, 300, 1000)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from accelerators.errors import ConfigError
 from accelerators.schema import Device, covering_source, leaf_paths, numeric_leaves
+from accelerators.yaml_loader import UniqueKeyLoader
 
 DEVICES_DIR: Final[Path] = Path(__file__).resolve().parent / "devices"
 _SUFFIXES: Final = (".yaml", ".yml")
@@ -138,31 +139,13 @@ def _merge_named(base: list[Mapping[str, Any]], override: list[Mapping[str, Any]
     return result
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects a key written twice in one mapping."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
 def _read_raw(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(str(path), None, str(path), f"a readable device file ({error.strerror})") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown line"

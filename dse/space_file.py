@@ -17,6 +17,7 @@ import yaml
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
+from accelerators.yaml_loader import UniqueKeyLoader
 from archmodel.workloads import load_workload
 
 from .constraints import Constraint, load_constraint
@@ -40,23 +41,6 @@ from .space import (
 )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects a key written twice in one mapping."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file."""
     path = Path(path)
@@ -70,7 +54,7 @@ def load_space(path: str | Path) -> Space:
 def parse_space(text: str, source: str = "<space>", base_dir: Path | None = None) -> Space:
     """Validate the YAML ``text`` of a space; relative paths resolve against ``base_dir``."""
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else None

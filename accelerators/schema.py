@@ -7,90 +7,23 @@ the dotted ``field`` path, so the catalog can report them as one ConfigError.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import partial
-from types import MappingProxyType
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from accelerators.units import Dimension, QuantityError, parse_quantity_value
+from accelerators.fields import (DTYPES, TIER_ORDER, Bandwidth, Compute, Count, Dtype, EnergyPerBit, EnergyPerOp,
+                                 Fraction, Frozen, LinkName, Power, Size, Time, TimeOrZero, TierName, Topology,
+                                 rule_error)
+from accelerators.kinds import KindSchema, kind_names, kind_schemas
 
-Dtype = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp32"]
-DTYPES: Final[tuple[str, ...]] = get_args(Dtype)
-Kind = Literal["gpu", "npu", "rdu", "pim", "fpga"]
-TierName = Literal["sram", "hbm", "ddr", "host"]
-TIER_ORDER: Final[tuple[str, ...]] = get_args(TierName)
-Topology = Literal["switch", "full-mesh", "clos", "fat-tree", "ring", "torus", "mesh", "point-to-point"]
-DspType = Literal["DSP48E2", "DSP58"]
-LinkName = Literal["scale_up", "scale_out", "host"]
+__all__ = ["DTYPES", "TIER_ORDER", "ComputeSpec", "Device", "Efficiency", "EnergySpec", "Interconnect", "KindSchema",
+           "Link", "MemoryTier", "PowerSpec", "covering_source", "kind_names", "kind_schemas", "leaf_paths",
+           "numeric_leaves", "rule_error"]
 
-
-
-@dataclass(frozen=True)
-class KindRules:
-    """What the device file of one kind must hold: its own section (the ``Device`` field of that
-    name; ``None``: no section of its own), whether the section is required, whether the roofline
-    fields are (:func:`_check_roofline_fields`), and the memory tiers it needs."""
-
-    section: str | None = None
-    section_required: bool = True
-    roofline: bool = False
-    tiers: tuple[str, ...] = ()
-
-
-# One entry a device kind (the keys are ``Kind``'s values; a test checks they agree).
-KIND_RULES: Final[Mapping[str, KindRules]] = MappingProxyType({
-    "gpu": KindRules(roofline=True),
-    "npu": KindRules(section="npu", section_required=False, roofline=True),
-    "rdu": KindRules(section="rdu"),
-    "pim": KindRules(section="pim", roofline=True, tiers=("hbm",)),
-    "fpga": KindRules(section="fpga"),
-})
-
-
-def _quantity(dimension: Dimension, allow_zero: bool, value: object) -> float:
-    try:
-        return parse_quantity_value(value, dimension, allow_zero=allow_zero)
-    except QuantityError as error:
-        raise PydanticCustomError("quantity", "{allowed}", {"allowed": error.allowed}) from None
-
-
-def _q(dimension: Dimension, *, allow_zero: bool = False) -> BeforeValidator:
-    return BeforeValidator(partial(_quantity, dimension, allow_zero))
-
-
-# Quantities with units: floats in SI base units once validated.
-Size = Annotated[float, _q("size")]
-Bandwidth = Annotated[float, _q("bandwidth")]
-Compute = Annotated[float, _q("compute")]
-Time = Annotated[float, _q("time")]
-TimeOrZero = Annotated[float, _q("time", allow_zero=True)]
-Power = Annotated[float, _q("power")]
-Frequency = Annotated[float, _q("frequency")]
-EnergyPerOp = Annotated[float, _q("energy_per_op")]
-EnergyPerBit = Annotated[float, _q("energy_per_bit")]
-Count = Annotated[int, Field(strict=True, ge=1)]
-Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
-
-
-def rule_error(field: str, value: object, allowed: str) -> PydanticCustomError:
-    """A cross-field error that names its own dotted field path (read back by the catalog)."""
-    return PydanticCustomError("device_rule", "{allowed}",
-                               {"field": field, "value": value, "allowed": allowed})
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Frozen = Frozen
+S = TypeVar("S", bound=BaseModel)
 
 
 class ComputeSpec(_Frozen):
@@ -152,50 +85,15 @@ class EnergySpec(_Frozen):
     static_power: Power | None = None
 
 
-class RduSpec(_Frozen):
-    """Dataflow RDU resources; ``ddr_to_hbm`` is the per-socket DDR->HBM copy bandwidth."""
+class DeviceBase(_Frozen):
+    """One device file after validation. All rates and sizes are per chip, in SI units.
 
-    pcu: Count
-    pmu: Count
-    ddr_to_hbm: Bandwidth
-
-
-class PimSpec(_Frozen):
-    """Logic-PIM on the HBM logic die: bandwidth as a multiple of the HBM's, and its Op/B."""
-
-    bandwidth_multiple: Annotated[float, Field(gt=0.0)]
-    op_per_byte: Annotated[float, Field(gt=0.0)]
-
-
-class FpgaSpec(_Frozen):
-    """FPGA fabric resources and the kernel clock the performance figures assume."""
-
-    dsp: Count
-    dsp_type: DspType
-    lut: Count
-    ff: Count
-    bram36: Count
-    uram: Annotated[int, Field(strict=True, ge=0)]
-    clock: Frequency
-    int8_macs_per_dsp: Count
-    hbm_channels: Annotated[int, Field(strict=True, ge=0)]
-    slrs: Count | None = None
-    aie: Annotated[int, Field(strict=True, ge=0)] = 0
-
-
-class NpuSpec(_Frozen):
-    """Optional NPU structure: dies per package and matrix (cube) / vector cores per package."""
-
-    dies: Count
-    cube_cores: Count
-    vector_cores: Count | None = None
-
-
-class Device(_Frozen):
-    """One device file after validation. All rates and sizes are per chip, in SI units."""
+    ``Device`` is this model plus one optional field per kind section (``rdu``, ``pim``, ``fpga``,
+    ``npu``: the ``section`` of each :mod:`accelerators.kinds` module); read a section with
+    :meth:`section` / :meth:`require_section`."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-    kind: Kind
+    kind: str
     extends: str | None = None
     vendor: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -205,15 +103,21 @@ class Device(_Frozen):
     interconnect: Interconnect = Interconnect()
     efficiency: Efficiency | None = None
     power: PowerSpec | None = None
-    rdu: RduSpec | None = None
-    pim: PimSpec | None = None
-    fpga: FpgaSpec | None = None
-    npu: NpuSpec | None = None
     energy: EnergySpec | None = None
     sources: dict[str, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        names = kind_names()
+        if kind not in names:
+            quoted = [repr(n) for n in names]
+            expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return kind
+
     @model_validator(mode="after")
-    def _check_rules(self) -> Device:
+    def _check_rules(self) -> DeviceBase:
         problems = [*_check_tiers(self.memory), *_check_kind_sections(self), *_check_sources(self)]
         if len(problems) == 1:
             raise problems[0]
@@ -249,20 +153,17 @@ class Device(_Frozen):
                 return self.tier(name)
         raise ValueError(f"device '{self.name}' has no off-chip (hbm or ddr) memory tier")
 
-    @property
-    def pim_bandwidth(self) -> float:
-        """Logic-PIM internal bandwidth (B/s): ``bandwidth_multiple`` x HBM read bandwidth."""
-        return self._pim().bandwidth_multiple * self.tier("hbm").read_bandwidth
+    def section(self, model: type[S]) -> S | None:
+        """The device's own kind section if it is a ``model`` (``device.section(FpgaSpec)``), else ``None``."""
+        value = getattr(self, self.kind, None)
+        return value if isinstance(value, model) else None
 
-    @property
-    def pim_peak(self) -> float:
-        """Logic-PIM compute rate (OP/s): ``op_per_byte`` x the PIM bandwidth."""
-        return self._pim().op_per_byte * self.pim_bandwidth
-
-    def _pim(self) -> PimSpec:
-        if self.pim is None:
-            raise ValueError(f"device '{self.name}' (kind {self.kind}) has no pim section")
-        return self.pim
+    def require_section(self, model: type[S]) -> S:
+        """:meth:`section`, or a ValueError naming the device, its kind and the missing section."""
+        value = self.section(model)
+        if value is None:
+            raise ValueError(f"device '{self.name}' (kind {self.kind}) has no {model.__name__} section")
+        return value
 
 
 def _check_tiers(memory: tuple[MemoryTier, ...]) -> Iterator[PydanticCustomError]:
@@ -279,26 +180,27 @@ def _check_tiers(memory: tuple[MemoryTier, ...]) -> Iterator[PydanticCustomError
 
 
 def _check_kind_sections(device: Device) -> Iterator[PydanticCustomError]:
-    for kind, rules in KIND_RULES.items():
-        section = rules.section
-        if section is None:
+    for kind, schema in kind_schemas().items():
+        if schema.section is None:
             continue
-        present = getattr(device, section) is not None
+        present = getattr(device, kind) is not None
         if present and device.kind != kind:
-            yield rule_error(section, f"<{section} section>",
-                             f"a '{section}' section only in a device of kind '{kind}' "
+            yield rule_error(kind, f"<{kind} section>",
+                             f"a '{kind}' section only in a device of kind '{kind}' "
                              f"(this one is kind '{device.kind}')")
-        if not present and device.kind == kind and rules.section_required:
-            yield rule_error(section, "<missing>", f"a device of kind '{kind}' needs a '{section}' section")
-    rules = KIND_RULES[device.kind]
-    if rules.roofline:
+        if not present and device.kind == kind and schema.section_required:
+            yield rule_error(kind, "<missing>", f"a device of kind '{kind}' needs a '{kind}' section")
+    own = kind_schemas()[device.kind]
+    if own.roofline:
         yield from _check_roofline_fields(device)
-    for tier in rules.tiers:
+    for tier in own.tiers:
         if not device.has_tier(tier):
             yield rule_error("memory", [t.name for t in device.memory],
                              f"a {device.kind} device needs an '{tier}' tier")
-    if device.fpga is not None:
-        yield from _check_fpga_peak(device, device.fpga)
+    section = getattr(device, device.kind, None) if own.section is not None else None
+    if section is not None:
+        for check in own.checks:
+            yield from check(device, section)
     if device.energy is not None:
         yield from _check_energy(device, device.energy)
 
@@ -330,15 +232,6 @@ def _check_energy(device: Device, energy: EnergySpec) -> Iterator[PydanticCustom
             present = [n for n in get_args(LinkName) if getattr(device.interconnect, n) is not None]
             yield rule_error(f"energy.links.{link}", link,
                              f"a link this device has under 'interconnect': {', '.join(present) or 'none'}")
-
-
-def _check_fpga_peak(device: Device, fpga: FpgaSpec) -> Iterator[PydanticCustomError]:
-    """An FPGA's int8 peak must equal DSPs x int8 MACs per DSP x 2 ops x kernel clock."""
-    expected = fpga.dsp * fpga.int8_macs_per_dsp * 2 * fpga.clock
-    actual = device.compute.peak.get("int8")
-    if actual is None or not math.isclose(actual, expected, rel_tol=1e-3):
-        yield rule_error("compute.peak.int8", actual,
-                         f"dsp x int8_macs_per_dsp x 2 x clock = {expected / 1e12:.6g} TOPS for this fabric")
 
 
 def leaf_paths(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -394,3 +287,15 @@ def _check_sources(device: Device) -> Iterator[PydanticCustomError]:
     for key in device.sources:
         if not any(p == key or p.startswith(key + ".") for p in all_paths):
             yield rule_error(f"sources.{key}", key, "a sources key equal to a field path or a prefix of one")
+
+
+def _device_model() -> type[DeviceBase]:
+    sections: dict[str, Any] = {name: (schema.section | None, None)
+                                for name, schema in kind_schemas().items() if schema.section is not None}
+    return create_model("Device", __base__=DeviceBase, __module__=__name__, **sections)
+
+
+if TYPE_CHECKING:
+    Device = DeviceBase
+else:
+    Device = _device_model()

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerators.errors import ConfigError
+from accelerators.kinds.rdu import RduSpec
 
 from .parallel import Parallelism
 from .precision import Precision
@@ -75,9 +76,10 @@ def switch_path(device, devices: int, host_links: int = HOST_LINKS_PAPER) -> Swi
     """The copy path of a switch on ``devices`` x ``device`` (see the module docstring)."""
     _whole("devices", devices)
     if device.kind == "rdu":
-        if device.rdu is None:
+        rdu = device.section(RduSpec)
+        if rdu is None:
             raise ConfigError(device.name, "rdu.ddr_to_hbm", None, "a DDR->HBM bandwidth for an RDU")
-        return SwitchPath("ddr", devices, device.rdu.ddr_to_hbm, "DDR->HBM per socket")
+        return SwitchPath("ddr", devices, rdu.ddr_to_hbm, "DDR->HBM per socket")
     host = device.interconnect.host
     if host is None:
         raise ConfigError(device.name, "interconnect.host", None,

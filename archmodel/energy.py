@@ -65,6 +65,7 @@ import numpy as np
 
 from accelerators.errors import ConfigError
 
+from .devices import device_kinds
 from .parallel import Parallelism
 from .precision import Precision
 
@@ -96,10 +97,6 @@ _VECTOR_45NM_PJ = {
     "fp32": (_H["fp32_mult"] + _H["fp32_add"]) / 2,
 }
 
-# (feature size nm, supply V) assumed for each kind's default logic energies.
-KIND_NODE: Mapping[str, tuple[float, float]] = MappingProxyType({
-    "gpu": (7.0, 0.75), "npu": (7.0, 0.75), "rdu": (7.0, 0.75), "pim": (7.0, 0.75), "fpga": (16.0, 0.85),
-})
 HBM_PJ_PER_BIT = 3.9
 DDR_PJ_PER_BIT = 20.0
 SERDES_PJ_PER_BIT = 5.5
@@ -114,9 +111,10 @@ MATRIX_KINDS = ("gemm", "attention")
 def node_scale(kind: str) -> float:
     """The C V^2 factor from Horowitz's 45 nm / 0.9 V to the kind's assumed node; a kind without an
     assumed node is an error (its defaults are not another kind's)."""
-    if kind not in KIND_NODE:
-        raise ConfigError(None, "kind", kind, "a device kind with energy defaults: " + ", ".join(sorted(KIND_NODE)))
-    nm, volts = KIND_NODE[kind]
+    kinds = device_kinds()  # each kind's node: its DeviceKind.energy_node
+    if kind not in kinds:
+        raise ConfigError(None, "kind", kind, "a device kind with energy defaults: " + ", ".join(sorted(kinds)))
+    nm, volts = kinds[kind].energy_node
     return (nm / 45.0) * (volts / 0.9) ** 2
 
 

@@ -1,17 +1,15 @@
 """One forward step of a workload on a device: the operator table evaluated and timed.
 
 This is the facade the CLI, the serving estimate and the sweeps call. It picks the device model
-by the device's ``kind`` from :data:`DEVICE_MODELS`.
+by the device's ``kind`` from :data:`DEVICE_MODELS` (the kind packages of ``archmodel/devices/``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .devices.gpu import RooflineModel
-from .devices.npu import NPUModel
-from .devices.pim import PIMModel
-from .devices.rdu import RDUModel
-from .fpga.device_model import FPGAModel
+from types import MappingProxyType
+
+from .devices import device_kind, device_kinds
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
@@ -23,19 +21,13 @@ __all__ = ["DEVICE_MODELS", "Step", "device_model", "kv_bytes_per_token", "model
            "step_latency", "stored_weight_bytes", "touched_experts"]
 
 # Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
-# docstring). NPUs (Ascend) reuse the roofline's expressions and add cube/vector units and dies.
-DEVICE_MODELS: dict[str, type] = {"gpu": RooflineModel, "npu": NPUModel, "pim": PIMModel, "rdu": RDUModel,
-                                  "fpga": FPGAModel}
+# docstring), from the kind packages of archmodel/devices/ (archmodel.devices.device_kinds).
+DEVICE_MODELS = MappingProxyType({name: kind.model for name, kind in device_kinds().items()})
 
 
 def device_model(model: ModelConfig, kind: str, pp: int = 1):
     """The compiled device model of ``kind`` for ``model``'s operator table (cached)."""
-    try:
-        cls = DEVICE_MODELS[kind]
-    except KeyError:
-        raise ValueError(f"no device model for kind {kind!r}; "
-                         f"models exist for: {', '.join(sorted(DEVICE_MODELS))}") from None
-    return compiled_model(cls, model, pp)
+    return compiled_model(device_kind(kind).model, model, pp)
 
 
 def model_step(model: ModelConfig, device, *, b, s, c, precision: Precision = Precision(),

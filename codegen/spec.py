@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
+from accelerators.kinds.fpga import FpgaSpec
 from archmodel.moe_layer import MoELayer
 from archmodel.workloads import load_workload
 
@@ -137,7 +138,8 @@ class KernelSpec:
         if (rows is None) != (cols is None):
             raise ConfigError(None, "pe", f"{rows}x{cols}", "both rows and columns (RxC), or neither")
         device = load_device(self.device)  # ConfigError for an unknown device
-        if device.kind != "fpga" or device.fpga is None:
+        fpga = device.section(FpgaSpec)
+        if fpga is None:
             raise ConfigError(None, "device", self.device, "an FPGA device, e.g. alveo-u280, alveo-u55c, "
                               "versal-vck190")
         if rows is None or cols is None:
@@ -145,10 +147,10 @@ class KernelSpec:
         for value in (rows, cols):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(None, "pe", f"{rows}x{cols}", "RxC with whole numbers >= 1")
-        if rows * cols > device.fpga.dsp:
+        if rows * cols > fpga.dsp:
             raise ConfigError(None, "pe", f"{rows}x{cols}",
-                              f"at most {device.fpga.dsp} PEs: {self.device} has {device.fpga.dsp} "
-                              f"{device.fpga.dsp_type} slices and the RTL maps one int8 MAC to one DSP")
+                              f"at most {fpga.dsp} PEs: {self.device} has {fpga.dsp} "
+                              f"{fpga.dsp_type} slices and the RTL maps one int8 MAC to one DSP")
 
 
 def parse_shape(text: str) -> dict[str, int]:

@@ -109,7 +109,7 @@ def test_unknown_dtype_and_kind(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD.format(name="toy-gpu").replace("bf16: 100", "bf17: 100"))
     _assert_names_all_four(_error(path), path, "compute.peak.bf17", "'bf17'", "'bf16'")
     path = _write(tmp_path, GOOD.format(name="toy-gpu").replace("kind: gpu", "kind: tpu"))
-    _assert_names_all_four(_error(path), path, "kind", "'tpu'", "'gpu', 'npu', 'rdu', 'pim' or 'fpga'")
+    _assert_names_all_four(_error(path), path, "kind", "'tpu'", "'fpga', 'gpu', 'npu', 'pim' or 'rdu'")
 
 
 def test_fraction_out_of_range(tmp_path: Path) -> None:

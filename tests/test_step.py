@@ -1,19 +1,18 @@
 """The two compiled views of a device model agree, and the step behaves as the mechanisms say."""
 from dataclasses import fields
-from typing import get_args
 
 import numpy as np
 import pytest
 
 from accelerators.catalog import load_device
-from accelerators.schema import Kind
+from accelerators.schema import kind_names
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision
 from archmodel.routing import Routing
 from archmodel.devices.args import DeviceArgs
 from archmodel.devices.gpu import DEVICE_SYMBOLS
 from archmodel.devices.pim import PIM_SYMBOLS
-from archmodel.energy import KIND_NODE
+from archmodel.devices import device_kinds
 from archmodel.step import DEVICE_MODELS, device_model, model_step, step_latency
 from archmodel.workloads import load_workload
 
@@ -98,4 +97,5 @@ def test_device_args_are_named_one_field_per_device_symbol(kind, device):
 
 
 def test_every_device_kind_has_a_model_and_energy_defaults():
-    assert set(DEVICE_MODELS) == set(get_args(Kind)) == set(KIND_NODE)
+    assert set(DEVICE_MODELS) == set(kind_names()) == set(device_kinds())
+    assert all(kind.model is DEVICE_MODELS[name] for name, kind in device_kinds().items())

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
-from accelerators.schema import Device, FpgaSpec
+from accelerators.kinds.fpga import FpgaSpec
+from accelerators.schema import Device
 
 __all__ = ["BRAM36_BYTES", "URAM_BYTES", "Budget", "make_budget", "resolve_device"]
 
@@ -78,15 +79,14 @@ def resolve_device(device: str | Path | Device) -> Device:
     """A catalog name, a device file path or a loaded Device; it must be an FPGA."""
     if not isinstance(device, Device):
         device = load_device(device)
-    if device.kind != "fpga" or device.fpga is None:
+    if device.section(FpgaSpec) is None:
         raise ConfigError(None, "device", device.name, "an FPGA device (kind 'fpga'), e.g. alveo-u280, "
                           "alveo-u55c, versal-vck190")
     return device
 
 
 def _offchip(device: Device, channels: int | None) -> tuple[int, float]:
-    fpga = device.fpga
-    assert fpga is not None
+    fpga = device.require_section(FpgaSpec)
     if device.has_tier("hbm") and fpga.hbm_channels > 0:
         used = fpga.hbm_channels if channels is None else channels
         if not 1 <= used <= fpga.hbm_channels:
@@ -120,8 +120,7 @@ def make_budget(device: str | Path | Device, rows: int | None = None, cols: int 
                 switch_cycles: int = DEFAULT_SWITCH_CYCLES) -> Budget:
     """A validated budget; ``rows``/``cols`` default to :func:`default_array` for the part."""
     dev = resolve_device(device)
-    fpga = dev.fpga
-    assert fpga is not None
+    fpga = dev.require_section(FpgaSpec)
     if not isinstance(macs_per_dsp, int) or not 1 <= macs_per_dsp <= fpga.int8_macs_per_dsp:
         raise ConfigError(None, "macs_per_dsp", macs_per_dsp,
                           f"a whole number 1..{fpga.int8_macs_per_dsp} (int8 MACs one {fpga.dsp_type} can pack)")

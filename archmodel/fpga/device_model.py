@@ -40,6 +40,7 @@ from ..precision import Precision
 from .budget import DEFAULT_SWITCH_CYCLES, make_budget
 from .resources import default_array
 from .timing import pe_tile_cycles, tile_grid
+from accelerators.kinds.fpga import FpgaSpec
 
 __all__ = ["FPGAArgs", "FPGAModel", "macs_per_dsp"]
 
@@ -113,7 +114,7 @@ class FPGAModel(RooflineModel):
     @staticmethod
     def device_args(device, precision: Precision, parallel: Parallelism,  # type: ignore[override]
                     weight_tier: str | None = None) -> FPGAArgs:
-        fpga = device.fpga
+        fpga = device.section(FpgaSpec)
         if fpga is None:
             raise ValueError(f"{device.name}: the FPGA model needs an 'fpga' section in the device file")
         packing = macs_per_dsp(fpga, precision.compute_dtype)

@@ -29,6 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from accelerators.errors import ConfigError
+from accelerators.kinds.fpga import FpgaSpec
 from archmodel.fpga import make_budget
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 from archmodel.routing import Routing, expert_popularity
@@ -100,7 +101,7 @@ def _schedule(context: Context, settings: Settings):
         raise InvalidDesign(f"{model.name} has no MoE layer")
     w = settings.workload
     tokens = int(k.get("tokens") or (w.batch * w.context if w.phase == "prefill" else w.batch))
-    fpga = device.fpga
+    fpga = device.section(FpgaSpec)
     if fpga is None:
         raise InvalidDesign(f"{device.name} has no fpga section")
     bram, uram = _buffers(fpga, int(k.get("buffer_kib", (fpga.bram36 * BRAM36_KIB + fpga.uram * URAM_KIB))))
@@ -120,7 +121,7 @@ def _schedule(context: Context, settings: Settings):
 
 
 def _resources(result, device) -> Metrics:
-    r, b, f = result.resources, result.budget, device.fpga
+    r, b, f = result.resources, result.budget, device.require_section(FpgaSpec)
     return {"dsp": float(r.dsp), "lut": float(r.lut), "ff": float(r.ff), "bram36": float(r.bram36),
             "uram": float(r.uram), "bram_kib": r.bram36 * BRAM36_KIB + r.uram * URAM_KIB,
             "dsp_fraction": r.dsp / f.dsp, "lut_fraction": r.lut / f.lut, "ff_fraction": r.ff / f.ff,
@@ -130,7 +131,7 @@ def _resources(result, device) -> Metrics:
 def _metrics(result, device) -> Metrics:
     latency = result.latency_s
     tokens = result.shape.tokens
-    energy = tdp_energy(device, 1, latency, utilisation=min(1.0, result.resources.dsp / device.fpga.dsp))
+    energy = tdp_energy(device, 1, latency, utilisation=min(1.0, result.resources.dsp / device.require_section(FpgaSpec).dsp))
     return {"latency_s": latency, "cycles": float(result.total_cycles), "tokens_per_s": tokens / latency,
             "energy_j": energy, "energy_per_token_j": energy / tokens, **_resources(result, device)}
 

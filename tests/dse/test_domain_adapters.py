@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from accelerators.catalog import load_device
+from accelerators.kinds.pim import pim_bandwidth
 from archmodel.coe import simulate_coe
 from archmodel.fpga import make_budget
 from archmodel.fpga.tasks import MoELayer, uniform_counts
@@ -73,7 +74,7 @@ def test_pim_knobs_reshape_the_device_and_metrics_follow_the_pim_model():
     assert device.peak("bf16") == pytest.approx(500e12)
     assert device.peak("fp8") / device.peak("bf16") == pytest.approx(base.peak("fp8") / base.peak("bf16"))
     assert device.tier("hbm").capacity == pytest.approx(base.tier("hbm").capacity * 4 / 5)
-    assert device.pim_bandwidth == pytest.approx(2 * device.tier("hbm").read_bandwidth)
+    assert pim_bandwidth(device) == pytest.approx(2 * device.tier("hbm").read_bandwidth)
     (ev,) = evaluate_chunk(space, [space.design_of(values)])
     step = model_step(load_workload("mixtral-8x7b"), device, b=32, s=1, c=4096, precision=Precision.of("fp8"),
                       parallel=Parallelism())

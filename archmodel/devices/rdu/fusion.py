@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from accelerators.errors import ConfigError
 
-from ..optable import OperatorTable
+from ...optable import OperatorTable
 
 FUSION_GROUPS = ("layer", "block", "op", "custom")
 

@@ -52,13 +52,15 @@ import numpy as np
 import sympy as sp
 
 from accelerators.errors import ConfigError
+from accelerators.kinds.pim import PimSpec
 
-from ..optable import STEP_SYMBOLS, OpCosts, OperatorTable, OpSpec, compile_exprs, u
-from ..parallel import Parallelism
-from ..precision import Precision
-from ..routing import Routing
-from ..step_base import compiled_model, operator_table, timed_step
-from .gpu import BOUND_NAMES, DEVICE_SYMBOLS, RooflineArgs, StepTimes, device_values, op_time_exprs
+from ...optable import STEP_SYMBOLS, OpCosts, OperatorTable, OpSpec, compile_exprs, u
+from ...parallel import Parallelism
+from ...precision import Precision
+from ...routing import Routing
+from ...step_base import compiled_model, operator_table, timed_step
+from .. import DeviceKind
+from ..gpu import BOUND_NAMES, DEVICE_SYMBOLS, RooflineArgs, StepTimes, device_values, op_time_exprs
 
 # Logic-PIM device symbols: bandwidth to HBM-resident data, bandwidth to the weights (the host
 # link when weights are offloaded), compute rate, and the bandwidth of a weight link the two units
@@ -163,7 +165,7 @@ def split_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr, sp.Expr
 def pim_values(device, weight_tier: str | None = None, bandwidth_multiple=None, op_per_byte=None) -> tuple:
     """Values of PIM_SYMBOLS (sustained bandwidths, peak compute); ``bandwidth_multiple`` / ``op_per_byte`` (scalars or arrays, for
     sweeps) override the device file's ``pim`` section."""
-    spec = device.pim
+    spec = device.section(PimSpec)
     if spec is None and (bandwidth_multiple is None or op_per_byte is None):
         raise ConfigError(device.name, "pim", None,
                           "a 'pim' section (bandwidth_multiple, op_per_byte), or both given as arguments")
@@ -455,3 +457,7 @@ def operator_assignment(model, device, *, batches=(32, 64, 128), context: int = 
                          "xpu_time_s": float(alone_x[i, j]), "pim_time_s": float(alone_p[i, j]),
                          "bound": BOUND_NAMES[int(t.bound[i, j])], "step_s": float(step.latency[j])})
     return rows
+
+
+# 7 nm-class at 0.75 V (archmodel.energy's node rule)
+PLUGIN = DeviceKind("pim", PIMModel, energy_node=(7.0, 0.75))

@@ -61,14 +61,16 @@ import numpy as np
 import sympy as sp
 
 from accelerators.errors import ConfigError
+from accelerators.kinds.npu import NpuSpec
 
-from ..energy import attention_dtype, step_energy
-from ..optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, d, eg, ep, fe, fs,
+from ...energy import attention_dtype, step_energy
+from ...optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, d, eg, ep, fe, fs,
                        k, ns, s, u, wB)
-from ..parallel import Parallelism
-from ..precision import Precision
-from ..step_base import Step, compiled_model, kv_bytes_per_token, operator_table
-from .gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineArgs,
+from ...parallel import Parallelism
+from ...precision import Precision
+from ...step_base import Step, compiled_model, kv_bytes_per_token, operator_table
+from .. import DeviceKind
+from ..gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineArgs,
                   RooflineModel, TM, device_values, op_time_exprs, wave_efficiency, weights_tier)
 
 # Hot Chips 31 (2019), Huawei Da Vinci core: 16x16x16 cube = 4,096 FP16 MACs per cycle; vector unit 2048 bits.
@@ -200,17 +202,19 @@ def npu_time_exprs(op: OpSpec, model, layout: ExpertLayout | None = None) -> tup
 
 
 def dies_of(device) -> int:
-    return device.npu.dies if device.npu is not None else 1
+    npu = device.section(NpuSpec)
+    return npu.dies if npu is not None else 1
 
 
 def vector_rate(device) -> float:
     """AI vector core rate (op/s) per package: ``compute.vector`` or cores x 128 lanes x clock."""
     if device.compute.vector:
         return device.compute.vector
-    cube = device.npu.cube_cores if device.npu is not None else device.compute.units
+    npu = device.section(NpuSpec)
+    cube = npu.cube_cores if npu is not None else device.compute.units
     if cube is None:
         raise ValueError(f"{device.name}: the NPU model needs 'npu.cube_cores' or 'compute.units'")
-    vector = device.npu.vector_cores if device.npu is not None and device.npu.vector_cores else None
+    vector = npu.vector_cores if npu is not None and npu.vector_cores else None
     vector = vector or VECTOR_CORES_PER_CUBE * cube
     fp16 = device.compute.peak.get("fp16") or device.compute.peak.get("bf16")
     if fp16 is None:
@@ -461,3 +465,7 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
 
 __all__ = ["NPUModel", "ExpertLayout", "layout_model", "Pool", "Speculation", "DisaggregatedResult", "npu_step", "serve_disaggregated",
            "npu_weight_bytes", "npu_time_exprs", "vector_rate", "attention_rate", "dies_of"]
+
+
+# 7 nm-class at 0.75 V (archmodel.energy's node rule)
+PLUGIN = DeviceKind("npu", NPUModel, energy_node=(7.0, 0.75))

@@ -74,15 +74,16 @@ import sympy as sp
 
 from accelerators.errors import ConfigError
 
-from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
-from ..parallel import Parallelism
-from ..placement import TIERS, Placement, greedy_place, table_families
-from ..precision import Precision
-from ..routing import Routing
-from ..step_base import operator_table, touched_experts
-from .rdu_fusion import FUSION_GROUPS, Fusion, Pipeline, fusion_pipelines
-from .rdu_map import MapEntry, MemoryMap, TierUse
-from .gpu import StepTimes
+from ...optable import STEP_SYMBOLS, OperatorTable, OpCosts, compile_exprs
+from ...parallel import Parallelism
+from ...placement import TIERS, Placement, greedy_place, table_families
+from ...precision import Precision
+from ...routing import Routing
+from ...step_base import operator_table, touched_experts
+from .. import DeviceKind
+from .fusion import FUSION_GROUPS, Fusion, Pipeline, fusion_pipelines
+from .memory_map import MapEntry, MemoryMap, TierUse
+from ..gpu import StepTimes
 
 COMPUTE_EFFICIENCY = 1.0
 OFFCHIP_EFFICIENCY = 0.75
@@ -453,3 +454,7 @@ def memory_map(model, device, *, b, s, c, precision: Precision = Precision(), pa
 
 __all__ = ["FUSION_GROUPS", "Fusion", "FusedStepTimes", "MapEntry", "MemoryMap", "Pipeline", "RDUEfficiency",
            "RDUModel", "TierUse", "fusion_pipelines", "memory_map"]
+
+
+# 7 nm-class at 0.75 V (archmodel.energy's node rule)
+PLUGIN = DeviceKind("rdu", RDUModel, energy_node=(7.0, 0.75))

@@ -33,10 +33,11 @@ import sympy as sp
 
 from accelerators.errors import ConfigError
 
-from ..optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
-from ..parallel import Parallelism
-from ..precision import Precision
-from .args import DeviceArgs
+from ...optable import STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, compile_exprs, ep, tp
+from ...parallel import Parallelism
+from ...precision import Precision
+from .. import DeviceKind
+from ..args import DeviceArgs
 
 COMPUTE, MEMORY, COMM, OVERHEAD, NONE = 0, 1, 2, 3, 4
 BOUND_NAMES = ("compute", "memory", "comm", "overhead", "none")
@@ -252,3 +253,7 @@ class RooflineModel:
         return StepTimes(self.reported_costs(costs, step_args, device_args), compute, memory, comm, launch,
                          units=tuple(self.units[op.kind] for op in self.table.specs),
                          tiers=self.op_tiers(weight_tier, main_tier))
+
+
+# 7 nm-class at 0.75 V (archmodel.energy's node rule)
+PLUGIN = DeviceKind("gpu", RooflineModel, energy_node=(7.0, 0.75))

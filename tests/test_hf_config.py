@@ -214,7 +214,7 @@ def test_unsupported_model_type_lists_supported(tmp_path):
     assert e.field == "model_type" and e.value == "bert"
     for t in ("llama", "mistral", "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "gpt2"):
         assert t in e.allowed
-    assert set(SUPPORTED_MODEL_TYPES) == {"llama", "mistral", "mixtral", "qwen2_moe", "qwen3_moe",
+    assert set(SUPPORTED_MODEL_TYPES) == {"llama", "mistral", "mixtral", "qwen3", "qwen2_moe", "qwen3_moe",
                                           "deepseek_v2", "deepseek_v3", "gpt2"}
 
 

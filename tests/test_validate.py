@@ -21,7 +21,7 @@ needs_data = pytest.mark.skipif(not MEASURED.exists(), reason="the measured data
 
 # Lines of h100-measured.csv: a disaggregated DeepSeek-V3 row, Llama-3.1-8B on TRT-LLM,
 # Qwen3-235B-A22B-FP8 on TRT-LLM (tp4), Qwen3-32B (not in the catalog), gpt-oss-120b nvfp4 on H100.
-LINES = (2, 400, 101, 331, 683)
+LINES = (2, 400, 101, 698, 683)
 
 
 def _sample(tmp_path: Path, lines=LINES, repeat: int | None = None) -> Path:
@@ -56,14 +56,14 @@ def test_mapping_refusals_name_the_reason(tmp_path):
     assert llama.workload == "llama-3.1-8b" and llama.precision == Precision.of("bf16")
     assert qwen.workload == "qwen3-235b-a22b" and qwen.parallel == Parallelism(tp=4, ep=4)
     assert qwen.precision == Precision.of("fp8")
-    assert unknown.startswith("unknown model 'Qwen/Qwen3-32B'")
+    assert unknown.startswith("unknown model 'MiniMaxAI/MiniMax-M2.5'")
     assert oss.startswith("nvfp4 on Hopper")
     assert duplicate == "duplicate of line 3 (the same setting measured again)"
 
 
 @needs_data
 def test_validate_lists_every_row(tmp_path):
-    path = _sample(tmp_path, lines=(2, 331, 683, 400), repeat=400)
+    path = _sample(tmp_path, lines=(2, 698, 683, 400), repeat=400)
     report = validate(path, requests=20)
     assert len(report.rows) + len(report.skipped) == 5
     assert [r.row.line for r in report.rows] == [5]
@@ -79,7 +79,7 @@ def test_validate_lists_every_row(tmp_path):
     data = report.to_json()
     assert data["simulated"] == 1 and data["skipped"] == 4
     assert {s["reason"].split(":")[0].split(" (")[0] for s in data["skipped_rows"]} == {
-        "disaggregated row", "unknown model 'Qwen/Qwen3-32B'", "nvfp4 on Hopper", "duplicate of line 5"}
+        "disaggregated row", "unknown model 'MiniMaxAI/MiniMax-M2.5'", "nvfp4 on Hopper", "duplicate of line 5"}
 
 
 def test_our_schema_and_the_derived_throughput(tmp_path):

@@ -14,8 +14,8 @@ from archmodel.workloads import list_workloads, load_workload, source_url
 from archmodel.workloads.registry import CONFIG_DIR
 
 NAMES = [
-    "deepseek-v3", "gpt2-medium", "llama-2-7b", "llama-3.1-8b", "llama-3.3-70b",
-    "mixtral-8x22b", "mixtral-8x7b", "qwen2-57b-a14b", "qwen3-235b-a22b", "qwen3-30b-a3b",
+    "deepseek-v3", "gpt2-medium", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "llama-3.3-70b",
+    "mixtral-8x22b", "mixtral-8x7b", "qwen2-57b-a14b", "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b",
 ]
 
 
@@ -118,6 +118,7 @@ def test_qwen2_57b_shape():
     ("llama-2-7b", 4096, 11008, 32, 32, 32, 32000, "mha"),
     ("llama-3.1-8b", 4096, 14336, 32, 32, 8, 128256, "gqa"),
     ("llama-3.3-70b", 8192, 28672, 80, 64, 8, 128256, "gqa"),
+    ("llama-3.1-70b", 8192, 28672, 80, 64, 8, 128256, "gqa"),
 ])
 def test_llama_shapes(name, hidden, inter, layers, heads, kv, vocab, kind):
     m = load_workload(name)
@@ -151,6 +152,8 @@ PUBLISHED = [
     ("llama-2-7b", 6.74e9, 6.74e9),        # Llama 2 model card
     ("llama-3.1-8b", 8.03e9, 8.03e9),      # Llama 3.1 model card
     ("llama-3.3-70b", 70.6e9, 70.6e9),     # Llama 3.3 model card
+    ("llama-3.1-70b", 70.6e9, 70.6e9),     # Llama 3.1 model card
+    ("qwen3-32b", 32.8e9, 32.8e9),         # Qwen3 model card (32.8B, 31.2B non-embedding)
     ("gpt2-medium", 355e6, 355e6),         # Radford et al. 2019 (345M originally; 355M as counted by HF)
 ]
 
@@ -257,3 +260,10 @@ def test_active_never_exceeds_total_and_counts_top_k(d, heads, kv_div, layers, d
     if top_k == experts or moe_layers == 0:
         assert m.active_params() == m.total_params()
     assert m.kv_cache_bytes_per_token(1) == layers * 2 * (heads // kv_div) * 8
+
+
+def test_qwen3_dense_has_qk_norm_and_its_own_head_dim():
+    m = load_workload("qwen3-32b")
+    assert m.moe is None and m.family == "qwen3"
+    assert (m.attention.num_heads, m.attention.num_kv_heads, m.attention.head_dim) == (64, 8, 128)
+    assert m.attention.qk_norm and m.attention.num_heads * m.attention.head_dim != m.hidden_size

@@ -1,6 +1,6 @@
 """Read a Hugging Face ``config.json`` from disk (offline) into a :class:`ModelConfig`.
 
-Dispatches on ``model_type``. Supported: ``llama``, ``mistral`` (dense, llama-like), ``mixtral``,
+Dispatches on ``model_type``. Supported: ``llama``, ``mistral`` (dense, llama-like), ``qwen3`` (dense), ``mixtral``,
 ``qwen2_moe``, ``qwen3_moe``, ``deepseek_v2``, ``deepseek_v3`` and ``gpt2``. Keys are read with
 the same names and defaults as the ``transformers`` configuration classes; keys that do not
 change the shape of the computation (dropouts, token ids, RoPE scaling ...) are ignored.
@@ -142,6 +142,18 @@ def _parse_llama(f: _Fields, name: str, source: str) -> ModelConfig:
                        sliding_window=_sliding_window(f, flag=None) if mistral else 0, **c)
 
 
+def _parse_qwen3(f: _Fields, name: str, source: str) -> ModelConfig:
+    """Qwen3 (dense): the llama layer with per-head q/k RMSNorm and an explicit head_dim."""
+    c = _common(f, name, source, max_pos_default=32768)
+    bias = f.flag("attention_bias", False)
+    attention = _gqa_attention(f, c["hidden_size"], f.integer("num_attention_heads"),
+                               qkv_bias=bias, o_bias=bias, qk_norm=True)
+    return ModelConfig(family="qwen3", attention=attention, dense_ffn=FFN(f.integer("intermediate_size"), gated=True),
+                       moe=None, num_dense_layers=c["num_layers"], num_moe_layers=0,
+                       tie_word_embeddings=f.flag("tie_word_embeddings", False),
+                       sliding_window=_sliding_window(f, flag="use_sliding_window"), **c)
+
+
 def _parse_mixtral(f: _Fields, name: str, source: str) -> ModelConfig:
     """Mixtral: every layer is a top-k MoE of SwiGLU experts of intermediate_size."""
     c = _common(f, name, source, max_pos_default=131072)
@@ -261,6 +273,7 @@ _PARSERS: dict[str, Callable[[_Fields, str, str], ModelConfig]] = {
     "llama": _parse_llama,
     "mistral": _parse_llama,
     "mixtral": _parse_mixtral,
+    "qwen3": _parse_qwen3,
     "qwen2_moe": _parse_qwen_moe,
     "qwen3_moe": _parse_qwen_moe,
     "deepseek_v2": _parse_deepseek,

@@ -20,12 +20,14 @@ _REPOS: dict[str, str] = {
     "gpt2-medium": "openai-community/gpt2-medium",
     "llama-2-7b": "meta-llama/Llama-2-7b-hf",
     "llama-3.1-8b": "meta-llama/Llama-3.1-8B",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B",
     "llama-3.3-70b": "meta-llama/Llama-3.3-70B-Instruct",  # released only as an instruct model
     "mixtral-8x22b": "mistralai/Mixtral-8x22B-v0.1",
     "mixtral-8x7b": "mistralai/Mixtral-8x7B-v0.1",
     "qwen2-57b-a14b": "Qwen/Qwen2-57B-A14B",
     "qwen3-235b-a22b": "Qwen/Qwen3-235B-A22B",
     "qwen3-30b-a3b": "Qwen/Qwen3-30B-A3B",
+    "qwen3-32b": "Qwen/Qwen3-32B",
 }
 
 

@@ -33,7 +33,7 @@ def test_model_json_contract():
 
 def test_serve_json_contract_and_memory_fits():
     data = run_json("serve", "--workload", "mixtral-8x7b", "--device", "h100-sxm", "--devices", 2,
-                    "--isl", 1024, "--osl", 256)
+                    "--isl", 1024, "--osl", 256, "--schedule", "static")
     for key in ("batch", "ttft_s", "tpot_s", "output_tokens_per_s", "output_tokens_per_s_per_device",
                 "bottleneck", "memory"):
         assert key in data
@@ -58,7 +58,7 @@ def test_serve_json_contract_and_memory_fits():
 
 def test_serve_fixed_batch():
     data = run_json("serve", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--concurrency", 8,
-                    "--dtype", "fp16")
+                    "--dtype", "fp16", "--schedule", "static")
     assert data["batch"] == 8
     assert data["ttft_s"] > 0 and data["tpot_s"] > 0
 
@@ -95,6 +95,7 @@ def test_roofline_writes_png(tmp_path):
     (("model", "-w", "no-such-model", "-d", "h100-sxm"), "no-such-model"),
     (("model", "-w", "mixtral-8x7b", "-d", "no-such-device"), "no-such-device"),
     (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128), "fits"),
+    (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--schedule", "static"), "fits"),
     (("serve", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--isl", 0, "--osl", 128), "isl"),
     (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", 2, "--ep", 3), "ep"),
     (("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--routing", "zipf:x"), "routing"),
@@ -173,7 +174,8 @@ def test_roofline_old_batch_spelling(tmp_path):
     (("model", *MODEL, "--sequences", 0), "--sequences"),
     (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", "many"), "--concurrency"),
     (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", 0), "--concurrency"),
-    (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128), "--concurrency"),
+    (("serve", "-w", "mixtral-8x7b", "-d", "a100-sxm-80g", "--isl", 128, "--osl", 128, "--schedule", "static"),
+     "--concurrency"),
     (("serve", *MODEL, "--isl", 128, "--osl", 16, "--concurrency", 3, "--devices", 4), "--concurrency"),
 ])
 def test_flag_errors_name_the_flag(args, flag):

@@ -5,7 +5,7 @@
 16
 """
 from archmodel.serving.engines import PRESETS, SOURCES, UNCONFIRMED, EnginePreset, engine_preset
-from archmodel.serving.sim import LIMITS, KvPool, SimResult, kv_pool, simulate
+from archmodel.serving.sim import LIMITS, Capacity, KvPool, SimResult, engine_capacity, kv_pool, simulate
 
-__all__ = ["LIMITS", "PRESETS", "SOURCES", "UNCONFIRMED", "EnginePreset", "KvPool", "SimResult",
-           "engine_preset", "kv_pool", "simulate"]
+__all__ = ["LIMITS", "PRESETS", "SOURCES", "UNCONFIRMED", "Capacity", "EnginePreset", "KvPool", "SimResult",
+           "engine_capacity", "engine_preset", "kv_pool", "simulate"]

@@ -71,6 +71,36 @@ def kv_pool(model: ModelConfig, device, precision: Precision, parallel: Parallel
     return KvPool(blocks, engine.kv_block_tokens, per_token, max(kv, 0.0))
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """The most requests of ``isl + osl`` tokens one engine replica runs at once, and the limit that sets it."""
+
+    requests: int  # per replica
+    limit: str  # "kv_memory" or "max_batch_size"
+    kv_requests: int  # what the KV blocks alone would hold
+
+    def to_json(self) -> dict:
+        return {"requests_per_replica": self.requests, "limit": self.limit, "kv_requests": self.kv_requests}
+
+
+def engine_capacity(model: ModelConfig, device, precision: Precision, parallel: Parallelism, engine: EnginePreset,
+                    isl: int, osl: int) -> Capacity:
+    """How many ``isl + osl`` sequences the engine holds at once: the KV blocks its memory share
+    gives (each sequence keeps ``ceil((isl + osl) / kv_block_tokens)`` blocks to the end) or
+    ``max_batch_size``, whichever is fewer. A sequence that does not fit at all is a ConfigError."""
+    pool = kv_pool(model, device, precision, parallel, engine)
+    need = math.ceil((isl + osl) / pool.block_tokens)
+    if need > pool.blocks:
+        raise ConfigError(None, "isl + osl", isl + osl,
+                          f"a sequence that fits the engine's KV cache: {pool.blocks * pool.block_tokens} tokens "
+                          f"({pool.kv_bytes / 1e9:.1f} GB per device after weights of "
+                          f"{stored_weight_bytes(model, precision, parallel) / 1e9:.1f} GB); use more devices")
+    kv = pool.blocks // need
+    if engine.max_batch_size is not None and engine.max_batch_size < kv:
+        return Capacity(engine.max_batch_size, "max_batch_size", kv)
+    return Capacity(kv, "kv_memory", kv)
+
+
 @dataclass
 class _Schedule:
     """Step runs: each run is ``count`` steps of the same prefill chunks and decode count; the decode
@@ -287,12 +317,7 @@ def simulate(model: ModelConfig, device, *, isl: int, osl: int, engine: EnginePr
     per_conc = None if concurrency is None else int(concurrency) // dp
     n = int(requests if requests is not None else (max(10 * per_conc, 100) if per_conc else 200))
     pool = kv_pool(model, device, precision, parallel, engine)
-    need = math.ceil((isl + osl) / pool.block_tokens)
-    if need > pool.blocks:
-        raise ConfigError(None, "isl + osl", isl + osl,
-                          f"a sequence that fits the engine's KV cache: {pool.blocks * pool.block_tokens} tokens "
-                          f"({pool.kv_bytes / 1e9:.1f} GB per device after weights of "
-                          f"{stored_weight_bytes(model, precision, parallel) / 1e9:.1f} GB); use more devices")
+    engine_capacity(model, device, precision, parallel, engine, isl, osl)  # refuses a sequence that cannot fit
     arrivals = None
     if rate is not None:
         arrivals = np.cumsum(np.random.default_rng(seed).exponential(dp / float(rate), n))

@@ -13,7 +13,8 @@ from moearch.cli.compare_cmd import compare
 from moearch.cli.demo_cmd import demo
 from moearch.cli.dse_cmd import dse
 from moearch.cli.fpga_cmd import fpga
-from moearch.cli.model_cmds import model, opb, roofline, serve_cmd
+from moearch.cli.model_cmds import model, opb, roofline
+from moearch.cli.serve_cmd import serve_cmd
 from moearch.cli.serve_pd_cmd import serve_pd
 from moearch.cli.validate_cmd import validate_cmd
 from moearch.cli.verify_cmd import verify

@@ -1,4 +1,4 @@
-"""`moearch model`, `serve`, `opb` and `roofline`: one workload on one device."""
+"""`moearch model`, `opb` and `roofline`: one workload on one device (`serve`: :mod:`moearch.cli.serve_cmd`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,6 @@ from archmodel.devices.gpu import BOUND_NAMES
 from archmodel.devices.rdu import memory_map as rdu_memory_map
 from archmodel.formatting import si
 from archmodel.plots import roofline_plot
-from archmodel.serve import serve
 from archmodel.step import model_step
 from moearch.cli.coe_cmd import memory_map_table
 from moearch.cli.common import (
@@ -26,7 +25,6 @@ from moearch.cli.common import (
     make_parallel,
     make_precision,
     parallel_options,
-    parse_concurrency,
     parse_routing,
     precision_options,
     print_json,
@@ -109,42 +107,6 @@ def model(workload, device, devices, tp, ep, pp, phase, batch, isl, context, dty
     console.print(table)
     if memory_map:
         console.print(memory_map_table(mm))
-
-
-@click.command("serve")
-@workload_option
-@device_option
-@parallel_options
-@click.option("--isl", type=int, required=True, help="Input (prompt) tokens per request.")
-@click.option("--osl", type=int, required=True, help="Output tokens per request.")
-@click.option("--concurrency", "batch", default="auto", show_default=True,
-              help="Requests in flight together on all devices, or 'auto' (the most whose KV cache fits).")
-@renamed("--batch", "--concurrency", "batch")
-@precision_options
-@json_option
-@flag_names(**MODEL_FLAGS, batch="--concurrency")
-def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, dtype, kv_dtype, routing, as_json):
-    """Offline max-throughput estimate: TTFT, TPOT and output tokens/s for an ISL/OSL pair."""
-    m, dev = load_workload_arg(workload), load_device_arg(device)
-    parallel = make_parallel(dev, devices, tp, ep, pp)
-    batch = parse_concurrency(batch)
-    r = serve(m, dev, isl=isl, osl=osl, batch=batch, precision=make_precision(dtype, kv_dtype), parallel=parallel,
-              routing=parse_routing(routing))
-    data = r.to_json() | {"workload": m.name, "device": dev.name}
-    if as_json:
-        print_json(data)
-        return
-    table = Table(title=f"{m.name} on {r.devices} x {dev.name}, ISL {isl} / OSL {osl}, {dtype}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in (("batch", str(r.batch)), ("TTFT", si(r.ttft_s, "s")), ("TPOT", si(r.tpot_s, "s")),
-                       ("output tokens/s", f"{r.output_tokens_per_s:,.0f}"),
-                       ("output tokens/s/device", f"{r.output_tokens_per_s_per_device:,.0f}"),
-                       ("bottleneck", r.bottleneck), ("weights/device", si(r.memory.weights_bytes, "B")),
-                       ("KV cache/device", si(r.memory.kv_bytes, "B")), ("capacity/device", si(r.memory.capacity_bytes, "B")),
-                       ("weights in", r.weight_tier)):
-        table.add_row(key, value)
-    console.print(table)
 
 
 @click.command("opb")

@@ -83,7 +83,45 @@ def hypervolume_table(result: dict[str, Any], space_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def validate_groups_table(report: dict[str, Any]) -> str:
+    """``moearch validate --json``: per group (model / engine) the rows, MAPE and mean signed error."""
+    lines = ["| group | rows | TTFT MAPE | TPOT MAPE | tok/s MAPE | TTFT bias | TPOT bias | tok/s bias |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for g in report["groups"]:
+        m, b = g["mape"], g["mean_error"]
+        lines.append(f"| {g['group']} | {g['rows']} | {m['ttft_ms']:.1%} | {m['tpot_ms']:.1%} | {m['tokens_per_s']:.1%} "
+                     f"| {b['ttft_ms']:+.1%} | {b['tpot_ms']:+.1%} | {b['tokens_per_s']:+.1%} |")
+    return "\n".join(lines) + "\n"
+
+
+def validate_concurrency_table(report: dict[str, Any], metric: str) -> str:
+    """Mean signed error of ``metric`` per group and client concurrency (how the error moves with load)."""
+    levels = sorted({r["concurrency"] for r in report["rows"]})
+    lines = ["| group | " + " | ".join(f"c={c}" for c in levels) + " |", "|---|" + "---:|" * len(levels)]
+    for g in report["groups"]:
+        cells = []
+        for c in levels:
+            errs = [r[f"{metric}_error"] for r in report["rows"] if r["group"] == g["group"] and r["concurrency"] == c]
+            cells.append(f"{sum(errs) / len(errs):+.0%} ({len(errs)})" if errs else "—")
+        lines.append(f"| {g['group']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def validate_skipped_table(report: dict[str, Any]) -> str:
+    """The rows ``moearch validate`` did not simulate, counted by reason."""
+    counts: dict[str, int] = {}
+    for row in report["skipped_rows"]:
+        reason = row["reason"].split(" of line ")[0]
+        counts[reason] = counts.get(reason, 0) + 1
+    lines = ["| reason | rows |", "|---|---:|"]
+    lines += [f"| {reason} | {n} |" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "validate-groups": validate_groups_table,
+    "validate-concurrency": validate_concurrency_table,
+    "validate-skipped": validate_skipped_table,
     "dse-regret": lambda result, space: regret_table(result, space),
     "dse-regret-options": lambda result, space: regret_table(result, space, seconds=False, options=True),
     "dse-hypervolume": hypervolume_table,

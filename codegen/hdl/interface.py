@@ -91,6 +91,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..schedule.styles import expert_style
 from .geometry import (
     DF_TENSORS,
     MULT_BITS,
@@ -298,7 +299,7 @@ def requests_for_layer(geom: KernelGeometry, counts: Sequence[int],
     for e, count in enumerate(counts):
         if count == 0:
             continue
-        if variants is not None and _variant_name(variants, int(count)) == "df":
+        if variants is not None and expert_style(_variant_name(variants, int(count))).mode == "dataflow":
             blocks = ceil_div(int(count), geom.rows)
             out += [WeightRequest(Tensor.DF_UP, e, 0, c)]
             out += [WeightRequest(Tensor.DF, e, 0, c) for _ in range(blocks - 1)]

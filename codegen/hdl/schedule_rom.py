@@ -21,9 +21,10 @@ seq-stream, 2 seq-tiled, 3 df), ``last`` (the final row of the front or of a var
 ``k`` (beats per tile), ``col_tiles``, ``n`` (GEMM N), ``m`` (static rows; 0 for expert rows,
 whose M is the expert's run-time token count), ``src`` and ``dst`` (buffer codes); an
 ``expert_df`` row holds ``k = d``, ``col_tiles`` = the A sub-array's tiles per row block and
-``n = f``. The RTL implements every expert variant of ``archmodel.fpga.schedule.VARIANTS``
-(``seq-stream``, ``seq-tiled``, ``df``) and both front modes; anything else is rejected
-(:class:`UnsupportedSchedule`).
+``n = f``. The RTL has two expert blocks (``RTL_BLOCKS``); every kernel style of
+:mod:`codegen.schedule.styles` names the block that runs it and its ROM code (``seq-stream``,
+``seq-tiled``: the sequential block; ``df``: the dataflow block), and both front modes; a style
+with no block is rejected (:class:`UnsupportedSchedule`).
 """
 from __future__ import annotations
 
@@ -36,15 +37,18 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..schedule.styles import STYLES, expert_style
 from .interface import KernelGeometry
 
 __all__ = ["Buf", "EXPERT_TASKS", "Program", "RomRow", "ScheduleRom", "StageTask", "SUPPORTED_FRONTS",
            "SUPPORTED_VARIANTS", "UnsupportedSchedule", "VARIANT_CODES", "build_program",
            "rom_layout"]
 
-SUPPORTED_VARIANTS = ("seq-stream", "seq-tiled", "df")
+#: the kernel blocks the RTL has: a style whose ``rtl_block`` is another cannot be generated
+RTL_BLOCKS = ("sequential", "dataflow")
+SUPPORTED_VARIANTS = tuple(name for name, style in STYLES.items() if style.rtl_block in RTL_BLOCKS)
 SUPPORTED_FRONTS = ("sequential", "dataflow")
-VARIANT_CODES = {None: 0, "seq-stream": 1, "seq-tiled": 2, "df": 3}
+VARIANT_CODES: dict[str | None, int] = {None: 0, **{name: STYLES[name].rom_code for name in SUPPORTED_VARIANTS}}
 
 
 class UnsupportedSchedule(ValueError):
@@ -189,12 +193,14 @@ def build_program(schedule: Any) -> Program:
     covered: set[int] = set()
     for v in schedule.variants:
         name = v.name
-        if name not in SUPPORTED_VARIANTS:
+        style = expert_style(name)
+        if style.rtl_block not in RTL_BLOCKS:
             raise UnsupportedSchedule(f"expert variant {name!r} (the RTL implements "
                                       f"{', '.join(SUPPORTED_VARIANTS)})")
-        if name == "seq-stream" and v.max_tokens > R:
-            raise UnsupportedSchedule(f"seq-stream for up to {v.max_tokens} tokens on {R} rows")
-        if name == "df":
+        limit = style.max_tokens(R)
+        if limit is not None and v.max_tokens > limit:
+            raise UnsupportedSchedule(f"{name} for up to {v.max_tokens} tokens on {R} rows")
+        if style.rtl_block == "dataflow":
             lay = g.df
             if lay is None or tuple(int(c) for c in v.col_split) != lay.split:
                 raise UnsupportedSchedule(f"df column split {tuple(v.col_split)} (the RTL splits "

@@ -30,6 +30,7 @@ import numpy as np
 import rtl_templates
 
 from ..plan import OPS, KernelPlan, Step
+from ..schedule.styles import expert_style
 
 __all__ = ["HLS_TASKS", "INCLUDE_DIR", "emit_hls", "hls_files", "hls_interface", "pack_requant_block",
            "pack_token_stream", "pack_weight_image", "requant_order", "unpack_token_stream"]
@@ -117,7 +118,7 @@ def _context(plan: KernelPlan) -> dict[str, Any]:
     for v in plan.variants:
         first = len(steps)
         for step in v.steps:
-            add_step(step, v.name, v.name == "seq-tiled")
+            add_step(step, v.name, expert_style(v.name).row_tiled)
         variants.append({"min_tokens": v.variant.min_tokens, "max_tokens": v.variant.max_tokens, "first_step": first,
                          "num_steps": len(v.steps),
                          "comment": f"{v.name} ({v.variant.mode}, columns {list(v.variant.col_split)}): "
@@ -126,7 +127,7 @@ def _context(plan: KernelPlan) -> dict[str, Any]:
     add_step(plan.combine, "combine", False)
 
     ops = {s.op for s in plan.front} | {s.op for v in plan.variants for s in v.steps} | {"combine"}
-    df = [v for v in plan.variants if v.name == "df"]
+    df = [v for v in plan.variants if expert_style(v.name).mode == "dataflow"]
     rq_per_expert = 4 if plan.gated else 2
     regions = {r.name: r for r in plan.weight_layout}
     R, C, d, f = plan.rows, plan.cols, plan.hidden, plan.ffn
@@ -144,7 +145,7 @@ def _context(plan: KernelPlan) -> dict[str, Any]:
         "combine_step": combine_step, "max_variant_steps": max(len(v.steps) for v in plan.variants),
         "ops": sorted(ops), "FRONT_DATAFLOW": "front" in ops, "FRONT_SEQUENTIAL": "front" not in ops,
         "HAS_SEQ_EXPERTS": any(v.variant.mode == "sequential" for v in plan.variants),
-        "HAS_WTILE": any(v.name == "seq-tiled" for v in plan.variants),
+        "HAS_WTILE": any(expert_style(v.name).row_tiled for v in plan.variants),
         "df_split": list(df[0].variant.col_split) if df else [],
         "w_router": regions["router"], "w_up": [regions[f"e{e}.up"] for e in range(plan.experts)],
         "w_gate": [regions[f"e{e}.gate"] for e in range(plan.experts)] if plan.gated else [],

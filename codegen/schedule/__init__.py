@@ -59,10 +59,12 @@ bandwidth still limits a stage whose weights stream faster than the budget's off
 cycle: ``cycles = max(compute, weight bytes / bytes per cycle)``; ``compute_cycles`` is what an
 RTL simulation with an always-valid weight stream measures.
 """
-from .experts import df_timing, expert_cycles, expert_stages
+from .experts import df_timing
 from .front import param_block_words
 from .layer import schedule_moe_layer
-from .stages import VARIANTS, ExpertVariant, ScheduleResult, Stage
+from .stages import ExpertVariant, ScheduleResult, Stage
+from .styles import STYLES, VARIANTS, ExpertStyle, expert_cycles, expert_stages, expert_style, register_style
 
-__all__ = ["VARIANTS", "ExpertVariant", "ScheduleResult", "Stage", "df_timing", "expert_cycles", "expert_stages",
-           "param_block_words", "schedule_moe_layer"]
+__all__ = ["STYLES", "VARIANTS", "ExpertStyle", "ExpertVariant", "ScheduleResult", "Stage", "df_timing",
+           "expert_cycles", "expert_stages", "expert_style", "param_block_words", "register_style",
+           "schedule_moe_layer"]

@@ -1,4 +1,5 @@
-"""One expert's stages: the sequential variants and the lockstep dataflow variant ``df``."""
+"""One expert's stages, as the expert styles (:mod:`codegen.schedule.styles`) build them: the sequential
+engine and the lockstep dataflow expert ``df``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,10 +10,9 @@ from archmodel.fpga.styles import split_columns
 from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import BUFFER_READ_LATENCY, ceil_div
 
-from .stages import (POST_DOWN, POST_GATE, POST_UP_GATED, POST_UP_PLAIN, VARIANTS, Stage, mem_cycles,
-                     pe_stage)
+from .stages import POST_DOWN, POST_GATE, POST_UP_GATED, POST_UP_PLAIN, Stage, mem_cycles, pe_stage
 
-__all__ = ["df_split", "df_timing", "expert_cycles", "expert_stages"]
+__all__ = ["dataflow_stages", "df_split", "df_timing", "sequential_stages"]
 
 
 def df_split(s: MoELayer, cols: int) -> tuple[int, ...] | None:
@@ -22,37 +22,35 @@ def df_split(s: MoELayer, cols: int) -> tuple[int, ...] | None:
     return split_columns([s.hidden * s.ffn] * parts, cols)
 
 
-def expert_stages(shape: MoELayer, expert: int, count: int, budget: Budget, variant: str,
-                  start: int = 0, index: int = 0, group: int = 0) -> tuple[Stage, ...]:
-    """The stages of one expert with ``count`` tokens in ``variant`` (empty for ``count == 0``)."""
+def sequential_stages(shape: MoELayer, expert: int, count: int, budget: Budget, variant: str,
+                      start: int = 0, index: int = 0, group: int = 0) -> tuple[Stage, ...]:
+    """up, [gate,] down of one expert on the whole array, column tiles outer (the sequential styles)."""
     s = shape
-    if variant not in VARIANTS:
-        raise ConfigError(None, "variant", variant, f"one of {', '.join(VARIANTS)}")
-    if count == 0:
-        return ()
     R, C, d, f = budget.rows, budget.cols, s.hidden, s.ffn
     e = f"e{expert}"
-    if variant in ("seq-stream", "seq-tiled"):
-        if variant == "seq-stream" and count > R:
-            raise ConfigError(None, "variant", variant, f"seq-stream needs count <= rows = {R}, got {count}")
-        order = "n,m"
-        out: list[Stage] = []
-        t = start
-        up_dst = "up_q" if s.gated else "h"
-        out.append(pe_stage(index, f"{e}.up", group, expert, variant, count, f, d, R, C, 0, ("x", f"w:{e}.up"),
-                             up_dst, POST_UP_GATED if s.gated else POST_UP_PLAIN, t, budget, True, order))
-        if s.gated:
-            t = out[-1].end + budget.switch_cycles
-            out.append(pe_stage(index + 1, f"{e}.gate", group + 1, expert, variant, count, f, d, R, C, 0,
-                                 ("x", f"w:{e}.gate", "up_q"), "h", POST_GATE, t, budget, True, order))
+    order = "n,m"
+    out: list[Stage] = []
+    t = start
+    up_dst = "up_q" if s.gated else "h"
+    out.append(pe_stage(index, f"{e}.up", group, expert, variant, count, f, d, R, C, 0, ("x", f"w:{e}.up"),
+                         up_dst, POST_UP_GATED if s.gated else POST_UP_PLAIN, t, budget, True, order))
+    if s.gated:
         t = out[-1].end + budget.switch_cycles
-        out.append(pe_stage(index + len(out), f"{e}.down", group + len(out), expert, variant, count, d, f, R, C, 0,
-                             ("h", f"w:{e}.down"), "y", POST_DOWN, t, budget, True, order))
-        return tuple(out)
-    split = df_split(s, C)
+        out.append(pe_stage(index + 1, f"{e}.gate", group + 1, expert, variant, count, f, d, R, C, 0,
+                             ("x", f"w:{e}.gate", "up_q"), "h", POST_GATE, t, budget, True, order))
+    t = out[-1].end + budget.switch_cycles
+    out.append(pe_stage(index + len(out), f"{e}.down", group + len(out), expert, variant, count, d, f, R, C, 0,
+                         ("h", f"w:{e}.down"), "y", POST_DOWN, t, budget, True, order))
+    return tuple(out)
+
+
+def dataflow_stages(shape: MoELayer, expert: int, count: int, budget: Budget, variant: str = "df",
+                    start: int = 0, index: int = 0, group: int = 0) -> tuple[Stage, ...]:
+    """The lockstep dataflow expert: up/gate and down on column groups at once (the ``df`` style)."""
+    split = df_split(shape, budget.cols)
     if split is None:
-        raise ConfigError(None, "variant", variant, f"df needs at least {3 if s.gated else 2} PE columns")
-    return _expert_dataflow(s, expert, count, budget, split, start, index, group)
+        raise ConfigError(None, "variant", variant, f"df needs at least {3 if shape.gated else 2} PE columns")
+    return _expert_dataflow(shape, expert, count, budget, split, start, index, group, variant)
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,7 @@ def df_timing(blocks: int, tiles_a: int, tiles_d: int, d: int, f: int, rows: int
 
 
 def _expert_dataflow(s: MoELayer, expert: int, count: int, b: Budget, split: tuple[int, ...], start: int,
-                     index: int, group: int) -> tuple[Stage, ...]:
+                     index: int, group: int, variant: str = "df") -> tuple[Stage, ...]:
     R, d, f = b.rows, s.hidden, s.ffn
     e = f"e{expert}"
     blocks = ceil_div(count, R)
@@ -152,20 +150,14 @@ def _expert_dataflow(s: MoELayer, expert: int, count: int, b: Budget, split: tup
     wbytes_up = d * f * blocks
     mem = mem_cycles(wbytes_up * (3 if s.gated else 2), b)
     end = int(max(y_end, start + mem))
-    out = [Stage(index, f"{e}.up", "pe", "dataflow", group, expert, "df", R, cu, 0, count, f, d, blocks, tiles_up,
+    out = [Stage(index, f"{e}.up", "pe", "dataflow", group, expert, variant, R, cu, 0, count, f, d, blocks, tiles_up,
                  "m,n", ("x", f"w:{e}.up"), "up_q" if s.gated else "h", start, up_end, up_end - start, wbytes_up)]
     if s.gated:
-        out.append(Stage(index + 1, f"{e}.gate", "pe", "dataflow", group, expert, "df", R, cg, cu, count, f, d,
+        out.append(Stage(index + 1, f"{e}.gate", "pe", "dataflow", group, expert, variant, R, cg, cu, count, f, d,
                          blocks, tiles_a, "m,n", ("x", f"w:{e}.gate", "up_q"), "h", start, h_end, h_end - start,
                          wbytes_up))
     down_start = tm.first_d_beat - BUFFER_READ_LATENCY
-    out.append(Stage(index + len(out), f"{e}.down", "pe", "dataflow", group, expert, "df", R, cd, b.cols - cd, count,
+    out.append(Stage(index + len(out), f"{e}.down", "pe", "dataflow", group, expert, variant, R, cd, b.cols - cd, count,
                      d, f, blocks, tiles_d, "m,n", ("h", f"w:{e}.down"), "y", down_start, end,
                      y_end - down_start, wbytes_up))
     return tuple(out)
-
-
-def expert_cycles(shape: MoELayer, count: int, budget: Budget, variant: str) -> int:
-    """Cycles of one expert's stages (switches between its own stages included)."""
-    st = expert_stages(shape, 0, count, budget, variant)
-    return st[-1].end - st[0].start if st else 0

@@ -9,10 +9,11 @@ from archmodel.fpga.resources import DesignParts, estimate_resources
 from archmodel.moe_layer import MoELayer, check_counts
 from archmodel.fpga.timing import BUFFER_READ_LATENCY, COMBINER_LATENCY, ceil_div
 
-from .experts import expert_stages
+from .buffers import buffer_blocks, fixed_buffers
 from .front import front_dataflow, front_sequential
-from .stages import VARIANTS, ScheduleResult, unit_stage
-from .variants import buffer_blocks, choose_variants, df_buffers, fixed_buffers, seq_buffers, variant_table
+from .stages import ScheduleResult, unit_stage
+from .styles import STYLES, expert_stages, expert_style
+from .variants import choose_variants, variant_table
 
 __all__ = ["schedule_moe_layer"]
 
@@ -53,9 +54,9 @@ def schedule_moe_layer(shape: MoELayer, tokens_per_expert: Sequence[int], budget
     b = budget
     if front not in (None, "dataflow", "sequential"):
         raise ConfigError(None, "front", front, "dataflow or sequential")
-    allowed = tuple(VARIANTS if variants is None else variants)
-    if not allowed or any(v not in VARIANTS for v in allowed):
-        raise ConfigError(None, "variants", list(allowed), f"a non-empty subset of {', '.join(VARIANTS)}")
+    allowed = tuple(STYLES if variants is None else variants)
+    if not allowed or any(v not in STYLES for v in allowed):
+        raise ConfigError(None, "variants", list(allowed), f"a non-empty subset of {', '.join(STYLES)}")
 
     # front group: dataflow or sequential (whichever is faster under intar)
     df_front_ok = style in ("dataflow", "intar") if front is None else front == "dataflow"
@@ -99,19 +100,21 @@ def schedule_moe_layer(shape: MoELayer, tokens_per_expert: Sequence[int], budget
     total = stages[-1].end
     table = variant_table(s, b, chosen)
 
-    used = {v for v in chosen.values()}
     bufs = fixed_buffers(s, b, W, front_is_seq)
-    seq_counts = [c for c, v in chosen.items() if v != "df"]
+    # the sequential styles share one engine and its buffers (sized by their largest count); each
+    # dataflow style adds its own
+    seq_counts = [c for c, v in chosen.items() if expert_style(v).mode == "sequential"]
     if seq_counts:
-        bufs += seq_buffers(s, b, max(seq_counts))
-    if "df" in used:
-        bufs += df_buffers(s, b)
-    # one physical R x C array; a df variant re-routes its column groups (in-circuit switch)
-    splits = (3 if s.gated else 2) - 1 if "df" in used else 0
+        bufs += expert_style(chosen[max(seq_counts)]).buffers(s, b, max(seq_counts))
+    for name in sorted({v for v in chosen.values() if expert_style(v).mode == "dataflow"}, key=list(STYLES).index):
+        bufs += expert_style(name).buffers(s, b, max(c for c, v in chosen.items() if v == name))
+    dataflow = any(expert_style(v).mode == "dataflow" for v in set(chosen.values()))
+    # one physical R x C array; a dataflow style re-routes its column groups (in-circuit switch)
+    splits = (3 if s.gated else 2) - 1 if dataflow else 0
     parts = DesignParts(pe_arrays=((b.rows, b.cols),), requant_lanes=b.cols * (2 if s.gated else 1), lut_lanes=b.cols,
                         hidden_product_lanes=b.cols if s.gated else 0, combiner_lanes=W,
                         topk=(s.experts, s.top_k), gate_norm=(s.experts, s.top_k),
-                        controllers=(3 if s.gated else 2) if "df" in used else 1, mode_switch_splits=splits,
+                        controllers=(3 if s.gated else 2) if dataflow else 1, mode_switch_splits=splits,
                         buffers=tuple(bufs), serializer_lanes=0 if front_is_seq else s.experts,
                         datapath=(W, b.cols, b.rows, s.tokens, s.gated))
     return ScheduleResult(s, b, style, W, counts, tuple(stages), table, tuple(per_expert), total,

@@ -12,11 +12,10 @@ from archmodel.moe_layer import MoELayer
 from archmodel.fpga.timing import (BUFFER_READ_LATENCY, GATED_PRODUCT_LATENCY, LUT_LATENCY, REQUANT_LATENCY,
                                    ceil_div, gemm_cycles)
 
-__all__ = ["POST_DOWN", "POST_GATE", "POST_UP_GATED", "POST_UP_PLAIN", "VARIANTS", "ExpertVariant", "Mode",
+__all__ = ["POST_DOWN", "POST_GATE", "POST_UP_GATED", "POST_UP_PLAIN", "ExpertVariant", "Mode",
            "ScheduleResult", "Stage", "mem_cycles", "pe_stage", "unit_stage"]
 
 Mode = Literal["dataflow", "sequential"]
-VARIANTS: tuple[str, ...] = ("seq-stream", "seq-tiled", "df")
 #: drain pipeline after the PE array, per GEMM role
 POST_UP_GATED = REQUANT_LATENCY
 POST_UP_PLAIN = REQUANT_LATENCY + LUT_LATENCY

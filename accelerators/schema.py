@@ -22,11 +22,10 @@ __all__ = ["DTYPES", "TIER_ORDER", "ComputeSpec", "Device", "Efficiency", "Energ
            "Link", "MemoryTier", "PowerSpec", "covering_source", "kind_names", "kind_schemas", "leaf_paths",
            "numeric_leaves", "rule_error"]
 
-_Frozen = Frozen
 S = TypeVar("S", bound=BaseModel)
 
 
-class ComputeSpec(_Frozen):
+class ComputeSpec(Frozen):
     """Dense peak rates per dtype, the non-matrix unit, the unit count and the GEMM tile."""
 
     peak: dict[Dtype, Compute] = Field(min_length=1)
@@ -35,7 +34,7 @@ class ComputeSpec(_Frozen):
     tile: tuple[Count, Count] | None = None
 
 
-class MemoryTier(_Frozen):
+class MemoryTier(Frozen):
     """One level of the memory hierarchy; bandwidths per chip, latency when published."""
 
     name: TierName
@@ -45,7 +44,7 @@ class MemoryTier(_Frozen):
     latency: Time | None = None
 
 
-class Link(_Frozen):
+class Link(Frozen):
     """A link; ``bandwidth`` is per device and per direction, ``domain`` devices reachable."""
 
     name: str = Field(min_length=1)
@@ -55,13 +54,13 @@ class Link(_Frozen):
     domain: Count | None = None
 
 
-class Interconnect(_Frozen):
+class Interconnect(Frozen):
     scale_up: Link | None = None
     scale_out: Link | None = None
     host: Link | None = None
 
 
-class Efficiency(_Frozen):
+class Efficiency(Frozen):
     """What real kernels sustain, measured by microbenchmarks of the device's software stack."""
 
     matmul: Fraction
@@ -69,11 +68,11 @@ class Efficiency(_Frozen):
     kernel_overhead: TimeOrZero
 
 
-class PowerSpec(_Frozen):
+class PowerSpec(Frozen):
     tdp: Power
 
 
-class EnergySpec(_Frozen):
+class EnergySpec(Frozen):
     """Optional energy figures (every field optional; ``archmodel.energy`` falls back per field to
     documented defaults by device kind): energy per operation by datatype for the matrix and vector
     units, per bit moved by memory tier and by link (one traversal of that link), and static power."""
@@ -85,7 +84,7 @@ class EnergySpec(_Frozen):
     static_power: Power | None = None
 
 
-class DeviceBase(_Frozen):
+class DeviceBase(Frozen):
     """One device file after validation. All rates and sizes are per chip, in SI units.
 
     ``Device`` is this model plus one optional field per kind section (``rdu``, ``pim``, ``fpga``,
@@ -197,7 +196,7 @@ def _check_kind_sections(device: Device) -> Iterator[PydanticCustomError]:
         if not device.has_tier(tier):
             yield rule_error("memory", [t.name for t in device.memory],
                              f"a {device.kind} device needs an '{tier}' tier")
-    section = getattr(device, device.kind, None) if own.section is not None else None
+    section = device.section(own.section) if own.section is not None else None
     if section is not None:
         for check in own.checks:
             yield from check(device, section)

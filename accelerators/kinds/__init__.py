@@ -9,8 +9,6 @@ its own. :func:`kind_schemas` finds them (no list to edit); :mod:`accelerators.s
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
+
+from accelerators.plugins import discover
 
 __all__ = ["KindSchema", "kind_names", "kind_schemas"]
 
@@ -41,16 +41,7 @@ class KindSchema:
 @cache
 def kind_schemas() -> Mapping[str, KindSchema]:
     """Every kind of this package, by name (module order: alphabetical)."""
-    found: dict[str, KindSchema] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        schema = getattr(module, "KIND", None)
-        if not isinstance(schema, KindSchema):
-            raise TypeError(f"{module.__file__}: a device-kind module must define KIND = KindSchema(...)")
-        if schema.name != info.name:
-            raise TypeError(f"{module.__file__}: KIND.name is {schema.name!r}; it must be the module's name {info.name!r}")
-        found[schema.name] = schema
-    return MappingProxyType(found)
+    return MappingProxyType(discover(__name__, __path__, "KIND", KindSchema))
 
 
 def kind_names() -> tuple[str, ...]:

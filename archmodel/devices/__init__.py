@@ -10,12 +10,12 @@ kinds (docs/ARCHITECTURE.md, "To add a device kind").
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
+
+from accelerators.plugins import discover
 
 __all__ = ["DeviceKind", "device_kind", "device_kinds"]
 
@@ -33,17 +33,7 @@ class DeviceKind:
 @cache
 def device_kinds() -> Mapping[str, DeviceKind]:
     """Every kind package of ``archmodel/devices/``, by name (alphabetical)."""
-    found: dict[str, DeviceKind] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        plugin = getattr(module, "PLUGIN", None)
-        if not isinstance(plugin, DeviceKind) or plugin.name != info.name:
-            raise TypeError(f"{module.__file__}: a device-kind package must define "
-                            f"PLUGIN = DeviceKind({info.name!r}, ...)")
-        found[plugin.name] = plugin
-    return MappingProxyType(found)
+    return MappingProxyType(discover(__name__, __path__, "PLUGIN", DeviceKind, packages_only=True))
 
 
 def device_kind(kind: str) -> DeviceKind:

@@ -78,6 +78,7 @@ class Capacity:
     requests: int  # per replica
     limit: str  # "kv_memory" or "max_batch_size"
     kv_requests: int  # what the KV blocks alone would hold
+    pool: KvPool
 
     def to_json(self) -> dict:
         return {"requests_per_replica": self.requests, "limit": self.limit, "kv_requests": self.kv_requests}
@@ -97,8 +98,8 @@ def engine_capacity(model: ModelConfig, device, precision: Precision, parallel: 
                           f"{stored_weight_bytes(model, precision, parallel) / 1e9:.1f} GB); use more devices")
     kv = pool.blocks // need
     if engine.max_batch_size is not None and engine.max_batch_size < kv:
-        return Capacity(engine.max_batch_size, "max_batch_size", kv)
-    return Capacity(kv, "kv_memory", kv)
+        return Capacity(engine.max_batch_size, "max_batch_size", kv, pool)
+    return Capacity(kv, "kv_memory", kv, pool)
 
 
 @dataclass
@@ -316,8 +317,7 @@ def simulate(model: ModelConfig, device, *, isl: int, osl: int, engine: EnginePr
     dp = parallel.dp
     per_conc = None if concurrency is None else int(concurrency) // dp
     n = int(requests if requests is not None else (max(10 * per_conc, 100) if per_conc else 200))
-    pool = kv_pool(model, device, precision, parallel, engine)
-    engine_capacity(model, device, precision, parallel, engine, isl, osl)  # refuses a sequence that cannot fit
+    pool = engine_capacity(model, device, precision, parallel, engine, isl, osl).pool  # refuses a sequence that cannot fit
     arrivals = None
     if rate is not None:
         arrivals = np.cumsum(np.random.default_rng(seed).exponential(dp / float(rate), n))

@@ -128,30 +128,21 @@ def _sliding_window(f: _Fields, *, flag: str | None) -> int:
 
 
 def _parse_llama(f: _Fields, name: str, source: str) -> ModelConfig:
-    """llama and mistral: dense, SwiGLU, RMSNorm, RoPE."""
-    mistral = f.raw.get("model_type") == "mistral"
-    c = _common(f, name, source, max_pos_default=131072 if mistral else 2048)
+    """llama, mistral and qwen3: dense, SwiGLU, RMSNorm, RoPE. Mistral has no biases and keeps its
+    ``sliding_window``; Qwen3 adds per-head q/k RMSNorm, and a window only with ``use_sliding_window``."""
+    model_type = f.raw.get("model_type")
+    mistral, qwen3 = model_type == "mistral", model_type == "qwen3"
+    c = _common(f, name, source, max_pos_default=131072 if mistral else 32768 if qwen3 else 2048)
     heads = f.integer("num_attention_heads")
     bias = False if mistral else f.flag("attention_bias", False)
-    attention = _gqa_attention(f, c["hidden_size"], heads, qkv_bias=bias, o_bias=bias)
+    attention = _gqa_attention(f, c["hidden_size"], heads, qkv_bias=bias, o_bias=bias, qk_norm=qwen3)
     ffn = FFN(f.integer("intermediate_size"), gated=True,
               bias=False if mistral else f.flag("mlp_bias", False))
-    return ModelConfig(family="llama", attention=attention, dense_ffn=ffn, moe=None,
+    window = (_sliding_window(f, flag=None) if mistral
+              else _sliding_window(f, flag="use_sliding_window") if qwen3 else 0)
+    return ModelConfig(family="qwen3" if qwen3 else "llama", attention=attention, dense_ffn=ffn, moe=None,
                        num_dense_layers=c["num_layers"], num_moe_layers=0,
-                       tie_word_embeddings=f.flag("tie_word_embeddings", False),
-                       sliding_window=_sliding_window(f, flag=None) if mistral else 0, **c)
-
-
-def _parse_qwen3(f: _Fields, name: str, source: str) -> ModelConfig:
-    """Qwen3 (dense): the llama layer with per-head q/k RMSNorm and an explicit head_dim."""
-    c = _common(f, name, source, max_pos_default=32768)
-    bias = f.flag("attention_bias", False)
-    attention = _gqa_attention(f, c["hidden_size"], f.integer("num_attention_heads"),
-                               qkv_bias=bias, o_bias=bias, qk_norm=True)
-    return ModelConfig(family="qwen3", attention=attention, dense_ffn=FFN(f.integer("intermediate_size"), gated=True),
-                       moe=None, num_dense_layers=c["num_layers"], num_moe_layers=0,
-                       tie_word_embeddings=f.flag("tie_word_embeddings", False),
-                       sliding_window=_sliding_window(f, flag="use_sliding_window"), **c)
+                       tie_word_embeddings=f.flag("tie_word_embeddings", False), sliding_window=window, **c)
 
 
 def _parse_mixtral(f: _Fields, name: str, source: str) -> ModelConfig:
@@ -273,7 +264,7 @@ _PARSERS: dict[str, Callable[[_Fields, str, str], ModelConfig]] = {
     "llama": _parse_llama,
     "mistral": _parse_llama,
     "mixtral": _parse_mixtral,
-    "qwen3": _parse_qwen3,
+    "qwen3": _parse_llama,
     "qwen2_moe": _parse_qwen_moe,
     "qwen3_moe": _parse_qwen_moe,
     "deepseek_v2": _parse_deepseek,

@@ -30,16 +30,14 @@ def choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, f
         raise ConfigError(None, "budget", f"{b.device}: {b.bram36} BRAM36, {b.uram} URAM",
                           f"at least {fixed:g} BRAM36-equivalents for the token, dispatch and output buffers")
     modes = POLICY_MODES[style]
-    candidates = [st for name, st in STYLES.items() if name in allowed and st.mode in modes]
-    order = {st.name: i for i, st in enumerate(candidates)}
+    candidates = [st for name, st in STYLES.items() if name in allowed and st.mode in modes]  # registration order
 
     def pick(c: int, reserve: float) -> str | None:
         options = [st for st in candidates if st.runs(s, b, c)
                    and fixed + (reserve if st.mode == "sequential" else 0.0) + buffer_blocks(st.buffers(s, b, c)) <= cap]
         if not options:
             return None
-        best = min(options, key=lambda st: (st.cycles(s, c, b), st.mode != "sequential", order[st.name]))
-        return best.name
+        return min(options, key=lambda st: (st.cycles(s, c, b), st.mode != "sequential")).name  # min keeps the first of ties
 
     positive = [c for c in counts if c > 0]
     chosen = {c: pick(c, 0.0) for c in positive}

@@ -86,11 +86,11 @@ def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, schedule, 
     limits = {"max_batch_size": max_batch_size, "max_num_tokens": max_num_tokens, "kv_block_tokens": kv_block_tokens,
               "memory_fraction": memory_fraction, "chunked_prefill": chunked_prefill}
     if schedule == "static":
-        given = [LIMIT_FLAGS[k] for k, v in limits.items() if v is not None] + \
-                [f for f, v in (("--rate", rate), ("--requests", requests)) if v is not None]
+        given = [(LIMIT_FLAGS[k], v) for k, v in limits.items() if v is not None] + \
+                [(f, v) for f, v in (("--rate", rate), ("--requests", requests)) if v is not None]
         if given:
-            raise ConfigError(None, given[0], "given", "no engine limit with --schedule static (they shape the "
-                              "in-flight schedule only)")
+            raise ConfigError(None, given[0][0], given[0][1], "no engine limit with --schedule static (they shape "
+                              "the in-flight schedule only)")
         r = serve(m, dev, isl=isl, osl=osl, batch=batch, precision=precision, parallel=parallel, routing=routing_)
         _print_static(r.to_json() | {"schedule": "static", "workload": m.name, "device": dev.name}, r, m, dev,
                       isl, osl, dtype, as_json)

@@ -4,7 +4,7 @@ A style supplies its timing (``stages``, ``cycles``), its on-chip buffers, when 
 (``runs``, ``max_tokens``), its column split and loop order, the weight requests its stages issue,
 and the RTL block and ROM code that run it. The schedule chooses among the registered styles
 (:func:`codegen.schedule.variants.choose_variants`), the emitters and the RTL read their attributes;
-nothing else names a style. ``STYLES`` is in registration order (the order of :data:`VARIANTS`).
+nothing else names a style. ``STYLES`` is in registration order.
 """
 from __future__ import annotations
 
@@ -22,25 +22,19 @@ __all__ = ["STYLES", "VARIANTS", "ExpertStyle", "expert_cycles", "expert_stages"
            "unregister_style"]
 
 STYLES: dict[str, ExpertStyle] = {}
-#: the registered style names, in order (kept in step with STYLES by register_style)
-VARIANTS: tuple[str, ...] = ()
 
 
 def register_style(style: ExpertStyle) -> ExpertStyle:
     """Add ``style`` to :data:`STYLES` (its ``name`` must be new)."""
-    global VARIANTS
     if style.name in STYLES:
         raise ValueError(f"kernel style {style.name!r} is registered already")
     STYLES[style.name] = style
-    VARIANTS = tuple(STYLES)
     return style
 
 
 def unregister_style(name: str) -> None:
     """Remove a style registered at run time (tests, experiments)."""
-    global VARIANTS
     del STYLES[name]
-    VARIANTS = tuple(STYLES)
 
 
 def expert_style(name: str) -> ExpertStyle:
@@ -67,3 +61,6 @@ def expert_cycles(shape: MoELayer, count: int, budget: Budget, variant: str) -> 
 
 for _style in (SeqStream(), SeqTiled(), Dataflow()):
     register_style(_style)
+
+#: the built-in styles' names, in order (``tuple(STYLES)`` also lists any registered later)
+VARIANTS: tuple[str, ...] = tuple(STYLES)

@@ -12,7 +12,7 @@ __all__ = ['add_y_writer']
 def add_y_writer(scope: KernelScope) -> None:
     """The y writer: down rows (sequential or dataflow) into the banked ``y`` slots."""
     C, R, T, W = scope.take('C', 'R', 'T', 'W')
-    cd, ctrl, d_rd2, df_y_blk_nxt = scope.take('cd', 'ctrl', 'd_rd2', 'df_y_blk_nxt')
+    cd, stage, d_rd2, df_y_blk_nxt = scope.take('cd', 'stage', 'd_rd2', 'df_y_blk_nxt')
     df_y_data, df_y_lane, df_y_last_tile, df_y_off = scope.take('df_y_data', 'df_y_lane', 'df_y_last_tile', 'df_y_off')
     df_y_valid, entry, has_df, is_df = scope.take('df_y_valid', 'entry', 'has_df', 'is_df')
     is_down, k, last_valid, last_valid_df = scope.take('is_down', 'k', 'last_valid', 'last_valid_df')
@@ -32,7 +32,7 @@ def add_y_writer(scope: KernelScope) -> None:
         y_blk_nxt, y_lane, y_col = sm_nxt, sr, so
         y_data = rq1.o.payload.as_value()
         y_en = is_down & rq1.o.valid & row_ok
-    m.d.comb += [d_rd2.addr.eq(ctrl.expert * rtt + y_blk_nxt), d_rd2.en.eq(1)]
+    m.d.comb += [d_rd2.addr.eq(stage.expert * rtt + y_blk_nxt), d_rd2.en.eq(1)]
     ent = entry(select([d_rd2.data[i].as_value() for i in range(R)], y_lane))
     slot = Signal(range(T * k + 1))
     m.d.comb += slot.eq(ent.token * k + ent.rank)

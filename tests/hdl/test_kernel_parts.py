@@ -13,7 +13,7 @@ from codegen.plan import build_plan
 from codegen.spec import KernelSpec
 
 #: the kernel's submodules that are parts (codegen.hdl.kernel), by name
-PARTS = ("seq", "route_topk", "route_gn", "combine")
+PARTS = ("seq", "route_topk", "route_gn", "combine", "ywriter")
 
 SPECS = {
     "sequential-front": KernelSpec(tokens=8, hidden=8, ffn=16, experts=8, top_k=2, gated=True,

@@ -61,10 +61,19 @@ cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts; an ``e
 stage takes the cycles of ``archmodel.fpga.schedule._df_timing`` (one word a cycle, waits as
 described there).
 
-Each part above is one function of :mod:`codegen.hdl.kernel` that adds its logic to the kernel's
-module (:mod:`~codegen.hdl.kernel.intake`, ``feeder``, ``drain``, ``dataflow``, ``ywriter``,
-``routing``, ``combine``; ``stages`` holds the controller and the stage decodes, ``storage`` the
-components and buffers); ``MoEKernel.elaborate`` calls them in order.
+The parts (:mod:`codegen.hdl.kernel`) ``MoEKernel.elaborate`` joins: the ``wiring.Component``
+submodules :class:`~codegen.hdl.kernel.stages.Sequencer` (``seq``: controller, stage decodes on
+the stage bus, each stage's end), :class:`~codegen.hdl.kernel.routing.TopKFeed` (``route_topk``),
+:class:`~codegen.hdl.kernel.routing.GateDispatch` (``route_gn``),
+:class:`~codegen.hdl.kernel.combine.CombineFeed` (``combine``) and
+:class:`~codegen.hdl.kernel.ywriter.YWriter` (``ywriter``), connected with ``wiring.connect``
+(stage bus from ``seq`` to every part, the parts' ends and the dispatcher's tally to ``seq``,
+memory ports of ``logits``, ``sel``, ``gates``, ``dispatch`` and ``y``, serializer -> top-k ->
+gate normaliser, combine -> ``y_out``); and the functions of ``storage`` (units, buffers),
+``intake`` (x, ``wreq``, parameter block), ``feeder``, ``drain`` and ``dataflow``, which add their
+logic to the kernel's module and share signals through a
+:class:`~codegen.hdl.kernel.scope.KernelScope`; the kernel assigns those signals to the
+components' ports.
 """
 from __future__ import annotations
 
@@ -73,16 +82,18 @@ from typing import Any
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 
+from .hwutil import eq
 from .interface import KernelGeometry, kernel_signature
-from .kernel.combine import add_combine
+from .kernel.combine import CombineFeed
 from .kernel.dataflow import add_df_drains, add_df_feeder
 from .kernel.drain import add_drain_counters, add_drain_path
 from .kernel.feeder import add_feeder
 from .kernel.intake import add_load, add_params, add_weight_requests
-from .kernel.routing import add_gate_norm, add_topk
-from .kernel.stages import add_stage_done, open_scope
+from .kernel.links import stage_signature
+from .kernel.routing import GateDispatch, TopKFeed
+from .kernel.stages import Sequencer, open_scope
 from .kernel.storage import add_buffers, add_units
-from .kernel.ywriter import add_y_writer
+from .kernel.ywriter import YWriter
 from .schedule_rom import Program, build_program
 from .tables import activation_table
 
@@ -120,9 +131,95 @@ class MoEKernel(wiring.Component):
     # ------------------------------------------------------------------------------------------
     def elaborate(self, platform: object) -> Module:
         m = Module()
-        scope = open_scope(self, m)
-        for part in (add_units, add_buffers, add_load, add_weight_requests, add_params, add_feeder,
-                     add_drain_counters, add_drain_path, add_df_feeder, add_df_drains, add_y_writer,
-                     add_topk, add_gate_norm, add_combine, add_stage_done):
+        prog = self.program
+        stage = stage_signature(prog)
+        m.submodules.seq = seq = Sequencer(prog)
+        m.d.comb += [self.stage.eq(seq.stage.row), self.stage_valid.eq(seq.stage.run),
+                     self.expert.eq(seq.stage.expert)]
+        scope = open_scope(self, m, seq.stage)
+        add_units(scope)
+        add_buffers(scope)
+        parts = self._routing_and_combine(m, scope, seq, stage)
+        for part in (add_load, add_weight_requests, add_params, add_feeder, add_drain_counters,
+                     add_drain_path, add_df_feeder, add_df_drains):
             part(scope)
+        parts.append(self._y_writer(m, scope, stage))
+        wiring.connect(m, seq.stage, *(p.stage for p in parts))
+        x_done_nxt, p_done_nxt, gemm_done, df_done = scope.take('x_done_nxt', 'p_done_nxt',
+                                                                'gemm_done', 'df_done')
+        m.d.comb += [seq.x_end.done.eq(x_done_nxt), seq.p_end.done.eq(p_done_nxt),
+                     seq.gemm_end.done.eq(gemm_done)]
+        if prog.has_df:
+            m.d.comb += seq.df_end.done.eq(df_done)
+        gd, = (p for p in parts if isinstance(p, GateDispatch))
+        m.d.comb += gd.rqg.eq(scope.take('rqg')[0])
         return m
+
+    def _y_writer(self, m: Module, scope: Any, stage: wiring.Signature) -> YWriter:
+        """The y writer, fed by the sequential drain's down rows and the dataflow D rows."""
+        has_df, C, ntd = self.program.has_df, self.geom.cols, scope.take('ntd')[0]
+        d_rd2, y_ports, spans, lg, entry = scope.take('d_rd2', 'y_ports', 'spans', 'lg', 'entry')
+        yw = YWriter(self.geom, stage, has_df=has_df, spans=spans, lg=lg,
+                     dispatch=d_rd2.signature, y_wr=y_ports[0][0].signature, entry=entry,
+                     seq_cols=scope.take('max_reqs')[0] * C)
+        m.submodules.ywriter = yw
+        wiring.connect(m, yw.dispatch, d_rd2)
+        for b, (y_wr, _) in enumerate(y_ports):
+            wiring.connect(m, yw.y_wr[b], y_wr)
+        rq1, row_ok, sm_nxt, sr, so, sn = scope.take('rq1', 'row_ok', 'sm_nxt', 'sr', 'so', 'sn')
+        y_ready, = scope.take('y_ready')
+        sq = yw.seq_rows
+        m.d.comb += [sq.valid.eq(rq1.o.valid & row_ok), sq.data.eq(rq1.o.payload),
+                     sq.blk_nxt.eq(sm_nxt), sq.lane.eq(sr), sq.col.eq(so),
+                     sq.last_tile.eq(eq(sn, ntd - 1)), y_ready.eq(sq.ready)]
+        if has_df:
+            df = yw.df_rows
+            valid, data_, blk_nxt, lane, col, last_tile = scope.take(
+                'df_y_valid', 'df_y_data', 'df_y_blk_nxt', 'df_y_lane', 'df_y_off',
+                'df_y_last_tile')
+            m.d.comb += [df.valid.eq(valid), df.data.eq(data_), df.blk_nxt.eq(blk_nxt),
+                         df.lane.eq(lane), df.col.eq(col), df.last_tile.eq(last_tile)]
+        return yw
+
+    def _routing_and_combine(self, m: Module, scope: Any, seq: Sequencer,
+                             stage: wiring.Signature) -> list[wiring.Component]:
+        """Top-k, gate normaliser / dispatcher and combine, joined to the buffers, the
+        sequencer and ``y_out``; publishes the dispatcher's ``lanes`` and ``tiles``."""
+        probes, seq_front = self.probes, self.program.front == "sequential"
+        g_wr, g_rd, d_wr, y_ports, lg = scope.take('g_wr', 'g_rd', 'd_wr', 'y_ports', 'lg')
+        if seq_front:
+            l_rd, s_wr, s_rd = scope.take('l_rd', 's_wr', 's_rd')
+            topk = TopKFeed(self.geom, stage, logits=l_rd.signature, sel=s_wr.signature)
+            gd = GateDispatch(self.geom, stage, gates=g_wr.signature, dispatch=d_wr.signature,
+                              sel=s_rd.signature)
+        else:
+            topk = TopKFeed(self.geom, stage)
+            gd = GateDispatch(self.geom, stage, gates=g_wr.signature, dispatch=d_wr.signature)
+        comb = CombineFeed(self.geom, stage, lg=lg, y_rd=y_ports[0][1].signature,
+                           gates=g_rd.signature)
+        m.submodules.route_topk, m.submodules.route_gn, m.submodules.combine = topk, gd, comb
+        if seq_front:
+            wiring.connect(m, topk.logits, l_rd)
+            wiring.connect(m, topk.sel, s_wr)
+            wiring.connect(m, gd.sel, s_rd)
+        else:
+            ser, = scope.take('ser')
+            wiring.connect(m, ser.o, topk.ser)
+            wiring.connect(m, topk.o, gd.topk)
+        wiring.connect(m, gd.gates, g_wr)
+        wiring.connect(m, gd.dispatch, d_wr)
+        wiring.connect(m, gd.tally, seq.tally)
+        wiring.connect(m, comb.gates, g_rd)
+        for b, (_, y_rd) in enumerate(y_ports):
+            wiring.connect(m, comb.y_rd[b], y_rd)
+        wiring.connect(m, comb.y_out, wiring.flipped(self.y_out))
+        wiring.connect(m, topk.tk_end, seq.tk_end)
+        wiring.connect(m, gd.gates_end, seq.gates_end)
+        wiring.connect(m, gd.disp_end, seq.disp_end)
+        wiring.connect(m, comb.comb_end, seq.comb_end)
+        m.d.comb += [probes["topk_in_fire"].eq(topk.in_fire),
+                     probes["topk_out_valid"].eq(topk.out_valid),
+                     probes["gn_in_fire"].eq(gd.in_fire), probes["gn_out_fire"].eq(gd.out_fire),
+                     probes["disp_busy"].eq(gd.busy), probes["y_fire"].eq(comb.y_fire)]
+        scope.publish({'lanes': gd.tally.lanes, 'tiles': gd.tally.tiles}, 'lanes', 'tiles')
+        return [topk, gd, comb]

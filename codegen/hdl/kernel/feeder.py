@@ -12,8 +12,8 @@ __all__ = ['add_feeder']
 def add_feeder(scope: KernelScope) -> None:
     """The GEMM feeder: A gathered from ``x`` / ``h``, B from ``wdata`` or ``wtile``, into the PE array."""
     C, E, R, T = scope.take('C', 'E', 'R', 'T')
-    W, ctrl, d_rd1, feeder_w_ready = scope.take('W', 'ctrl', 'd_rd1', 'feeder_w_ready')
-    fields, has_seq, hbuf, is_df = scope.take('fields', 'has_seq', 'hbuf', 'is_df')
+    W, stage, d_rd1, feeder_w_ready = scope.take('W', 'stage', 'd_rd1', 'feeder_w_ready')
+    has_seq, hbuf, is_df = scope.take('has_seq', 'hbuf', 'is_df')
     is_down, is_exp, is_front, is_gemm = scope.take('is_down', 'is_exp', 'is_front', 'is_gemm')
     kernel, kmax, lanes, load = scope.take('kernel', 'kmax', 'lanes', 'load')
     m, max_reqs, ntf, pe = scope.take('m', 'max_reqs', 'ntf', 'pe')
@@ -21,14 +21,14 @@ def add_feeder(scope: KernelScope) -> None:
     run, tiles, wpt, wt_rd = scope.take('run', 'tiles', 'wpt', 'wt_rd')
     wt_wr, xbuf, xt = scope.take('wt_wr', 'xbuf', 'xt')
     # ---------------------------------------------------------------- GEMM feeder
-    n_tiles = fields.col_tiles
-    kk_n = fields.k
+    n_tiles = stage.col_tiles
+    kk_n = stage.k
     mrows = Signal(range(T + 1))    # M of the running GEMM
     with m.If(load):
-        e_tiles = select([tiles[i] for i in range(E)], ctrl.expert)
-        e_part = select([lanes[i] for i in range(E)], ctrl.expert).any()
+        e_tiles = select([tiles[i] for i in range(E)], stage.expert)
+        e_part = select([lanes[i] for i in range(E)], stage.expert).any()
         m.d.sync += [rt.eq(Mux(is_exp | is_df, e_tiles + e_part, rtt)),
-                     mrows.eq(Mux(is_exp | is_df, ctrl.count, T))]
+                     mrows.eq(Mux(is_exp | is_df, stage.count, T))]
     feeding = Signal()
     fn = Signal(range(max(2, max_reqs)))
     fm = Signal(range(max(2, rtt)))
@@ -84,7 +84,7 @@ def add_feeder(scope: KernelScope) -> None:
     m.d.comb += [
         xbuf.r_addr.eq(Mux(is_df, df_x_hi, xk_hi)), xbuf.r_bank.eq(Mux(is_df, df_x_lo, xk_lo)),
         xbuf.r_en.eq(Mux(is_df, df_rd_en, rd_en)),
-        d_rd1.addr.eq(ctrl.expert * rtt + Mux(is_df, df_fp, fm)),
+        d_rd1.addr.eq(stage.expert * rtt + Mux(is_df, df_fp, fm)),
         d_rd1.en.eq(Mux(is_df, df_rd_en, rd_en)),
     ]
     if has_seq:

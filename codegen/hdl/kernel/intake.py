@@ -61,17 +61,10 @@ class TokenIntake(wiring.Component):
 
 
 def add_load(scope: KernelScope) -> None:
-    """Per-layer routing state and the token intake ``x_in -> x``."""
-    E, R, T, W = scope.take('E', 'R', 'T', 'W')
-    cbits, ctrl, is_front, is_load = scope.take('cbits', 'ctrl', 'is_front', 'is_load')
+    """The token intake ``x_in -> x``."""
+    T, W, is_front, is_load = scope.take('T', 'W', 'is_front', 'is_load')
     kernel, layer_init, m, probes = scope.take('kernel', 'layer_init', 'm', 'probes')
-    rtt, run, wpt, xbuf = scope.take('rtt', 'run', 'wpt', 'xbuf')
-    # ---------------------------------------------------------------- per-layer routing state
-    counts = Signal(data.ArrayLayout(unsigned(cbits), E))
-    lanes = Signal(data.ArrayLayout(unsigned(max(1, (R - 1).bit_length())), E))
-    tiles = Signal(data.ArrayLayout(unsigned(max(1, rtt.bit_length())), E))
-    m.d.comb += ctrl.counts.eq(counts)
-
+    run, wpt, xbuf = scope.take('run', 'wpt', 'xbuf')
     # ---------------------------------------------------------------- load (x_in -> x)
     m.submodules.intake = intake = TokenIntake(W, wpt, T)
     wiring.connect(m, wiring.flipped(kernel.x_in), intake.x)
@@ -81,12 +74,12 @@ def add_load(scope: KernelScope) -> None:
                  xbuf.w_en.eq(intake.w_en), xbuf.w_data.eq(intake.w_data)]
     xt, x_done_nxt = intake.tokens, intake.done_next
 
-    scope.publish(locals(), 'counts', 'lanes', 'tiles', 'x_done_nxt', 'xt')
+    scope.publish(locals(), 'x_done_nxt', 'xt')
 
 
 def add_weight_requests(scope: KernelScope) -> None:
     """The weight request port ``wreq``: one request per tile / phase / parameter block."""
-    C, ctrl, fields, has_df = scope.take('C', 'ctrl', 'fields', 'has_df')
+    C, stage, has_df = scope.take('C', 'stage', 'has_df')
     is_df, is_exp, is_front, is_gate = scope.take('is_df', 'is_exp', 'is_front', 'is_gate')
     is_load, is_router, is_up, kernel = scope.take('is_load', 'is_router', 'is_up', 'kernel')
     load, m, ntd, nte = scope.take('load', 'm', 'ntd', 'nte')
@@ -96,7 +89,7 @@ def add_weight_requests(scope: KernelScope) -> None:
     req_i = Signal(range(max_reqs + 1))
     req_total = Signal(range(max_reqs + 1))
     m.d.comb += req_total.eq(Mux(is_load, 1, Mux(is_front, 2, Mux(is_router | is_exp,
-                                                                      fields.col_tiles, 0))))
+                                                                      stage.col_tiles, 0))))
     rt = Signal(range(rtt + 1))     # row tiles (blocks) of the running GEMM / df expert
     if has_df:
         with m.If(is_df):  # one request per phase: B + 1
@@ -121,7 +114,7 @@ def add_weight_requests(scope: KernelScope) -> None:
     m.d.comb += [
         kernel.wreq.valid.eq(run & (req_i < req_total)),
         req.tensor.eq(tensor),
-        req.expert.eq(Mux(is_exp | is_df, ctrl.expert, 0)),
+        req.expert.eq(Mux(is_exp | is_df, stage.expert, 0)),
         req.tile.eq(Mux(is_router | is_exp, req_i, 0)),
         req.cols.eq(Mux(is_params_req, 0, C)),
         probes["req_fire"].eq(kernel.wreq.valid & kernel.wreq.ready),
@@ -136,7 +129,7 @@ def add_weight_requests(scope: KernelScope) -> None:
 
 def add_params(scope: KernelScope) -> None:
     """The parameter block from ``wdata`` into the params memory; ``wdata.ready`` arbitration."""
-    E, P, ctrl, g = scope.take('E', 'P', 'ctrl', 'g')
+    E, P, stage, g = scope.take('E', 'P', 'stage', 'g')
     is_df, is_front, is_load, kernel = scope.take('is_df', 'is_front', 'is_load', 'kernel')
     layer_init, m, nq, p_rd = scope.take('layer_init', 'm', 'nq', 'p_rd')
     p_wr, probes, run = scope.take('p_wr', 'probes', 'run')
@@ -173,7 +166,7 @@ def add_params(scope: KernelScope) -> None:
                 m.d.sync += pe_idx.eq(pe_idx + 1)
     with m.If(layer_init):
         m.d.sync += [pw.eq(0), pe_idx.eq(0), pq.eq(0)]
-    m.d.comb += [p_rd.addr.eq(ctrl.expert), p_rd.en.eq(ctrl.sw1)]
+    m.d.comb += [p_rd.addr.eq(stage.expert), p_rd.en.eq(stage.sw1)]
     q_up = p_rd.data[0]
     q_gate = p_rd.data[1] if g.gated else None
     q_hid = p_rd.data[2] if g.gated else None

@@ -1,20 +1,93 @@
-"""The kernel's sequencing: the controller and stage decodes (opening the scope) and each stage's end condition."""
+"""The kernel's sequencing: :class:`Sequencer` (controller, stage decodes, stage end) and the
+constants the parts not yet converted to components read (:func:`open_scope`)."""
 from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from ..controller import Controller
 from ..hwutil import eq
-from ..schedule_rom import StageTask
+from ..schedule_rom import Program, StageTask
+from .links import STAGE_END, TASK_FLAGS, stage_signature, tally_signature
 from .scope import KernelScope, ceil_div
 
-__all__ = ['open_scope', 'add_stage_done']
+__all__ = ['Sequencer', 'open_scope']
+
+#: the stage-end inputs of the sequencer (``df_end`` only with an ``expert_df`` row)
+STAGE_ENDS = ("x_end", "p_end", "gemm_end", "tk_end", "gates_end", "disp_end", "comb_end")
 
 
-def open_scope(kernel: Any, m: Module) -> KernelScope:
-    """The controller, the stage decodes and the geometry's constants."""
+class Sequencer(wiring.Component):
+    """The :class:`~codegen.hdl.controller.Controller` of ``program``, its stage decodes on the
+    stage bus ``stage`` (:func:`~.links.stage_signature`), and its ``done``: the running
+    stage's end condition from the parts' ends (``x_end`` token intake, ``p_end`` parameter
+    block, ``gemm_end`` a GEMM's drain, ``tk_end`` top-k, ``gates_end`` / ``disp_end`` gate
+    normaliser and dispatcher, ``comb_end`` combine, ``df_end`` the dataflow expert).
+    The dispatcher's ``tally`` gives the controller the tokens per expert (``counts``)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        g = program.geom
+        members: dict[str, Any] = {
+            "stage": Out(stage_signature(program)),
+            "tally": In(tally_signature(g)),
+        }
+        ends = STAGE_ENDS + (("df_end",) if program.has_df else ())
+        members.update({name: In(STAGE_END) for name in ends})
+        super().__init__(members)
+
+    def elaborate(self, platform: object) -> Module:
+        m = Module()
+        prog, st = self.program, self.stage
+        m.submodules.ctrl = ctrl = Controller(prog)
+        fields = ctrl.fields
+        task = fields.task
+
+        def is_(t: StageTask) -> Any:
+            return eq(task, int(t))
+
+        flags = {"is_load": is_(StageTask.LOAD), "is_router": is_(StageTask.ROUTER),
+                 "is_front": is_(StageTask.FRONT), "is_topk": is_(StageTask.TOPK),
+                 "is_gn": is_(StageTask.GATE_NORM), "is_up": is_(StageTask.UP),
+                 "is_gate": is_(StageTask.GATE), "is_down": is_(StageTask.DOWN),
+                 "is_comb": is_(StageTask.COMBINE),
+                 "is_df": is_(StageTask.DF) if prog.has_df else 0}
+        flags["is_exp"] = st.is_up | st.is_gate | st.is_down
+        flags["is_gemm"] = st.is_router | st.is_front | st.is_exp
+        assert set(flags) == set(TASK_FLAGS)
+        m.d.comb += [getattr(st, name).eq(value) for name, value in flags.items()]
+        m.d.comb += [st.run.eq(ctrl.run), st.load.eq(ctrl.load),
+                     st.layer_init.eq(ctrl.load & (eq(ctrl.row, 0))), st.sw1.eq(ctrl.sw1),
+                     st.row.eq(ctrl.row), st.expert.eq(ctrl.expert), st.count.eq(ctrl.count),
+                     st.col_tiles.eq(fields.col_tiles), st.k.eq(fields.k),
+                     ctrl.counts.eq(self.tally.counts)]
+        done = Signal()
+        m.d.comb += ctrl.done.eq(done)
+        run = st.run
+        with m.If(st.is_load):
+            m.d.comb += done.eq(run & self.x_end.done & self.p_end.done)
+        with m.Elif(st.is_router | st.is_exp):
+            m.d.comb += done.eq(run & self.gemm_end.done)
+        with m.Elif(st.is_topk):
+            m.d.comb += done.eq(run & self.tk_end.done)
+        with m.Elif(st.is_gn):
+            m.d.comb += done.eq(run & self.gates_end.done & self.disp_end.done)
+        with m.Elif(st.is_front):
+            m.d.comb += done.eq(run & self.x_end.done & self.p_end.done & self.gates_end.done
+                                & self.disp_end.done)
+        with m.Elif(st.is_comb):
+            m.d.comb += done.eq(run & self.comb_end.done)
+        if prog.has_df:
+            with m.If(st.is_df):
+                m.d.comb += done.eq(run & self.df_end.done)
+        return m
+
+
+def open_scope(kernel: Any, m: Module, stage: Any) -> KernelScope:
+    """The geometry's constants and the stage bus ``stage`` for the parts that read a scope."""
     g, prog = kernel.geom, kernel.program
     T, d, f, E, k = g.tokens, g.hidden, g.ffn, g.experts, g.top_k
     R, C, W = g.rows, g.cols, g.stream_bytes
@@ -29,55 +102,12 @@ def open_scope(kernel: Any, m: Module) -> KernelScope:
     jbits = max(1, (k - 1).bit_length())
     cbits = max(1, T.bit_length())
     probes = kernel.probes
-
-    m.submodules.ctrl = ctrl = Controller(prog)
-    fields = ctrl.fields
-    task = fields.task
-    run, load = ctrl.run, ctrl.load
-
-    def is_(t: StageTask) -> Any:
-        return eq(task, int(t))
-
-    is_load, is_router, is_front = is_(StageTask.LOAD), is_(StageTask.ROUTER), is_(StageTask.FRONT)
-    is_topk, is_gn = is_(StageTask.TOPK), is_(StageTask.GATE_NORM)
-    is_up, is_gate, is_down = is_(StageTask.UP), is_(StageTask.GATE), is_(StageTask.DOWN)
-    is_comb = is_(StageTask.COMBINE)
-    is_df = is_(StageTask.DF) if has_df else Const(0, 1)
-    is_exp = is_up | is_gate | is_down
-    is_gemm = is_router | is_front | is_exp
-    layer_init = load & (eq(ctrl.row, 0))
-    done = Signal()
-    m.d.comb += [ctrl.done.eq(done), kernel.stage.eq(ctrl.row), kernel.stage_valid.eq(run),
-                 kernel.expert.eq(ctrl.expert)]
+    run, load, layer_init = stage.run, stage.load, stage.layer_init
+    flags = {name: getattr(stage, name) for name in TASK_FLAGS}
     scope = KernelScope()
-    scope.publish(locals(), 'kernel', 'm', 'C', 'E', 'P', 'R', 'T', 'W', 'cbits', 'ctrl',
-                'd', 'done', 'f', 'fields', 'g', 'has_df', 'has_seq', 'is_comb', 'is_df', 'is_down',
-                'is_exp', 'is_front', 'is_gate', 'is_gemm', 'is_gn', 'is_load', 'is_router', 'is_topk', 'is_up', 'jbits',
-                'k', 'layer_init', 'load', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
-                'seq_front', 'tbits', 'wpt')
+    scope.publish(flags, *TASK_FLAGS)
+    scope.publish(locals(), 'kernel', 'm', 'C', 'E', 'P', 'R', 'T', 'W', 'cbits', 'stage',
+                  'd', 'f', 'g', 'has_df', 'has_seq', 'jbits',
+                  'k', 'layer_init', 'load', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
+                  'seq_front', 'tbits', 'wpt')
     return scope
-
-
-def add_stage_done(scope: KernelScope) -> None:
-    """The controller's ``done``: the running stage's end condition."""
-    comb_done, df_done, disp_idle_nxt, done = scope.take('comb_done', 'df_done', 'disp_idle_nxt', 'done')
-    gates_done_nxt, gemm_done, has_df, is_comb = scope.take('gates_done_nxt', 'gemm_done', 'has_df', 'is_comb')
-    is_df, is_exp, is_front, is_gn = scope.take('is_df', 'is_exp', 'is_front', 'is_gn')
-    is_load, is_router, is_topk, m = scope.take('is_load', 'is_router', 'is_topk', 'm')
-    p_done_nxt, run, tk_done, x_done_nxt = scope.take('p_done_nxt', 'run', 'tk_done', 'x_done_nxt')
-    # ---------------------------------------------------------------- stage done
-    with m.If(is_load):
-        m.d.comb += done.eq(run & x_done_nxt & p_done_nxt)
-    with m.Elif(is_router | is_exp):
-        m.d.comb += done.eq(run & gemm_done)
-    with m.Elif(is_topk):
-        m.d.comb += done.eq(run & tk_done)
-    with m.Elif(is_gn):
-        m.d.comb += done.eq(run & gates_done_nxt & disp_idle_nxt)
-    with m.Elif(is_front):
-        m.d.comb += done.eq(run & x_done_nxt & p_done_nxt & gates_done_nxt & disp_idle_nxt)
-    with m.Elif(is_comb):
-        m.d.comb += done.eq(run & comb_done)
-    if has_df:
-        with m.If(is_df):
-            m.d.comb += done.eq(run & df_done)

@@ -6,25 +6,22 @@ from amaranth.lib import data
 from amaranth.lib.memory import Memory
 
 from ..buffers import LaneBanks, WindowBanks
-from ..combiner import Combiner
-from ..gate_normalizer import GateNormalizer
 from ..interface import PARAM_WORD_BITS
 from ..lookup_table import LookupTable
 from ..pe_array import PEArray
 from ..requantizer import Requantizer
 from ..serializer import Serializer
 from ..split import SplitPEArray, SplitRequantizer
-from ..tables import exp_table
-from ..topk import TopK, topk_output_layout
+from ..topk import topk_output_layout
 from .scope import KernelScope, ceil_div
 
 __all__ = ['add_units', 'add_buffers']
 
 
 def add_units(scope: KernelScope) -> None:
-    """The datapath components: PE array, requantisers, LUT, top-k, gate normaliser, combiner."""
-    C, E, R, W = scope.take('C', 'E', 'R', 'W')
-    g, has_df, is_df, k = scope.take('g', 'has_df', 'is_df', 'k')
+    """The datapath components the drains share: PE array, requantisers, LUT, serializer."""
+    C, E, R = scope.take('C', 'E', 'R')
+    g, has_df, is_df = scope.take('g', 'has_df', 'is_df')
     kernel, m, seq_front = scope.take('kernel', 'm', 'seq_front')
     # ---------------------------------------------------------------- components
     if has_df:
@@ -40,17 +37,14 @@ def add_units(scope: KernelScope) -> None:
         m.submodules.pe = pe = PEArray(R, C)
         m.submodules.rq1 = rq1 = Requantizer(C)
     m.submodules.act = lut = LookupTable(kernel.act_table, signed(8), lanes=C, index_signed=True)
-    m.submodules.topk = topk = TopK(E, k)
-    m.submodules.gn = gn = GateNormalizer(E, k, exp_table())
-    m.submodules.comb = comb = Combiner(W)
     m.d.comb += kernel.pe_busy.eq(pe.busy)
     if g.gated:
         m.submodules.rq2 = rq2 = Requantizer(C)
     if not seq_front:
         m.submodules.ser = ser = Serializer(E, signed(32))
 
-    scope.publish(locals(), 'cA', 'cd', 'cg', 'comb', 'cu', 'gn', 'lay', 'lut', 'nA', 'nD',
-                'nU', 'pe', 'rq1', 'rq2', 'ser', 'topk', 'wH')
+    scope.publish(locals(), 'cA', 'cd', 'cg', 'cu', 'lay', 'lut', 'nA', 'nD',
+                'nU', 'pe', 'rq1', 'rq2', 'ser', 'wH')
 
 
 def add_buffers(scope: KernelScope) -> None:

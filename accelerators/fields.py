@@ -15,7 +15,7 @@ __all__ = ["DTYPES", "TIER_ORDER", "Bandwidth", "Compute", "Count", "Dtype", "En
            "Fraction", "Frequency", "Frozen", "LinkName", "Power", "Size", "Time", "TimeOrZero", "TierName",
            "Topology", "rule_error"]
 
-Dtype = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp32"]
+Dtype = Literal["bf16", "fp16", "fp8", "fp4", "int8", "int4", "fp32"]
 DTYPES: Final[tuple[str, ...]] = get_args(Dtype)
 TierName = Literal["sram", "hbm", "ddr", "host"]
 TIER_ORDER: Final[tuple[str, ...]] = get_args(TierName)

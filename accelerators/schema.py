@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from accelerators.errors import ConfigError
 from accelerators.fields import (DTYPES, TIER_ORDER, Bandwidth, Compute, Count, Dtype, EnergyPerBit, EnergyPerOp,
                                  Fraction, Frozen, LinkName, Power, Size, Time, TimeOrZero, TierName, Topology,
                                  rule_error)
@@ -131,7 +132,8 @@ class DeviceBase(Frozen):
             return self.compute.peak[dtype]  # type: ignore[index]
         except KeyError:
             available = ", ".join(self.compute.peak)
-            raise ValueError(f"device '{self.name}' has no {dtype!r} peak; available: {available}") from None
+            raise ConfigError(None, "dtype", dtype, f"a compute datatype of device '{self.name}' "
+                              f"(available: {available}); nvfp4 computes at fp4, int4 and mxfp4 at the activations' datatype") from None
 
     def tier(self, name: str) -> MemoryTier:
         """The memory tier called ``name`` (sram, hbm, ddr, host)."""

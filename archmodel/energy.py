@@ -83,6 +83,7 @@ _MAC_45NM_PJ = {
     "int8": _H["int8_mult"] + _H["int32_add"],
     "int4": _H["int8_mult"] + _H["int32_add"],  # no 4-bit figure: the 8-bit multiplier bounds it
     "fp8": _H["int8_mult"] + _H["fp32_add"],
+    "fp4": _H["int8_mult"] + _H["fp32_add"],  # no 4-bit figure: bounded by fp8's, as int4 by int8's
     "fp16": _H["fp16_mult"] + _H["fp32_add"],
     "bf16": _H["fp16_mult"] + _H["fp32_add"],
     "fp32": _H["fp32_mult"] + _H["fp32_add"],

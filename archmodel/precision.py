@@ -12,8 +12,17 @@ BYTES_PER_ELEMENT: dict[str, float] = {
     "fp8": 1.0,
     "int8": 1.0,
     "int4": 0.5,
+    # Block-scaled 4-bit floats (E2M1 elements): NVFP4 adds one FP8 (E4M3) scale per 16 elements,
+    # MXFP4 one E8M0 scale per 32 (OCP Microscaling Formats (MX) v1.0 specification, 2023;
+    # NVIDIA, 'Introducing NVFP4 for efficient and accurate low-precision inference', 2025).
+    "nvfp4": (16 * 4 + 8) / 16 / 8,
+    "mxfp4": (32 * 4 + 8) / 32 / 8,
 }
 DTYPES = tuple(BYTES_PER_ELEMENT)
+#: weight-only formats: the matrix unit runs at the activations' datatype (weights are dequantised)
+WEIGHT_ONLY = ("int4", "mxfp4")
+#: formats whose GEMMs run on the FP4 tensor cores (activations quantised to the same format)
+FP4_COMPUTE = ("nvfp4",)
 
 
 def dtype_bytes(dtype: str, field: str = "dtype") -> float:
@@ -27,7 +36,8 @@ def dtype_bytes(dtype: str, field: str = "dtype") -> float:
 @dataclass(frozen=True)
 class Precision:
     """Datatypes of weights, activations and KV cache. Compute runs at the weights' datatype
-    for the GEMMs (weight-only int4 still computes at the activations' datatype)."""
+    for the GEMMs: weight-only int4 and MXFP4 compute at the activations' datatype, NVFP4 (W4A4)
+    on the device's ``fp4`` peak."""
 
     weights: str = "bf16"
     activations: str = "bf16"
@@ -40,8 +50,10 @@ class Precision:
 
     @property
     def compute_dtype(self) -> str:
-        """The datatype the matrix unit runs at: int4 weights are dequantised to the activations'."""
-        return self.activations if self.weights == "int4" else self.weights
+        """The datatype the matrix unit runs at (the key of the device's ``compute.peak``)."""
+        if self.weights in WEIGHT_ONLY:
+            return self.activations
+        return "fp4" if self.weights in FP4_COMPUTE else self.weights
 
     @property
     def weight_bytes(self) -> float:
@@ -58,7 +70,9 @@ class Precision:
     @classmethod
     def of(cls, dtype: str, kv_dtype: str | None = None) -> "Precision":
         """The usual serving setting for ``--dtype``: fp16/bf16/fp8 and int8 run weights and activations in
-        that datatype (int8 as W8A8); int4 is weight-only with bf16 activations. The KV cache follows
-        the activations unless ``kv_dtype`` is given."""
-        activations = "bf16" if dtype == "int4" else dtype
+        that datatype (int8 as W8A8); int4 and mxfp4 are weight-only with bf16 activations; nvfp4 is
+        W4A4 with FP8 between the GEMMs (its activations are quantised to NVFP4 at each GEMM's input,
+        as TensorRT-LLM's NVFP4 recipe). The KV cache follows the activations unless ``kv_dtype`` is
+        given."""
+        activations = "bf16" if dtype in WEIGHT_ONLY else "fp8" if dtype in FP4_COMPUTE else dtype
         return cls(weights=dtype, activations=activations, kv=kv_dtype or activations)

@@ -53,7 +53,7 @@ BUILTIN_MAP: dict[str, dict[str, str]] = {
         "qwen/qwen3-32b": "qwen3-32b",
         "qwen/qwen3-32b-fp8": "qwen3-32b",
         "deepseek-ai/deepseek-v3": "deepseek-v3",
-        "deepseek-ai/deepseek-r1": "deepseek-v3",
+        "deepseek-ai/deepseek-r1": "deepseek-r1",
         "mistralai/mixtral-8x7b-v0.1": "mixtral-8x7b",
     },
     "systems": {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm-80g"},

@@ -11,8 +11,9 @@ from accelerators.kinds.pim import pim_bandwidth, pim_peak
 from accelerators.schema import covering_source, kind_schemas, numeric_leaves
 
 CATALOG = [
-    "a100-sxm-80g", "alveo-u280", "alveo-u55c", "ascend-910b", "ascend-910c", "cloudmatrix384",
-    "duplex", "h100-sxm", "h200-sxm", "mi300x", "sn40l", "sn40l-node", "versal-vck190",
+    "a100-sxm-80g", "alveo-u280", "alveo-u55c", "ascend-910b", "ascend-910c", "b200", "cloudmatrix384",
+    "duplex", "gb200-nvl72", "h100-sxm", "h200-sxm", "mi300x", "mi325x", "mi355x", "sn40l", "sn40l-node",
+    "versal-vck190",
 ]
 
 
@@ -167,8 +168,8 @@ def test_u280_has_32_gb_ddr4_beside_hbm() -> None:
     assert u280.power.tdp == 225
 
 
-@pytest.mark.parametrize("name", ["a100-sxm-80g", "h100-sxm", "h200-sxm", "mi300x", "ascend-910b",
-                                  "ascend-910c", "cloudmatrix384", "duplex"])
+@pytest.mark.parametrize("name", ["a100-sxm-80g", "h100-sxm", "h200-sxm", "b200", "gb200-nvl72", "mi300x",
+                                  "mi325x", "mi355x", "ascend-910b", "ascend-910c", "cloudmatrix384", "duplex"])
 def test_roofline_devices_have_efficiency_in_range(name: str) -> None:
     eff = load_device(name).efficiency
     assert 0.5 < eff.matmul <= 1.0

@@ -13,15 +13,25 @@ from archmodel.workload import FFN, Attention, ModelConfig, MoE
 from archmodel.workloads import list_workloads, load_workload, source_url
 from archmodel.workloads.registry import CONFIG_DIR
 
-NAMES = [
+ALIASES = {"deepseek-r1": "deepseek-v3"}
+STORED = [
     "deepseek-v3", "gpt2-medium", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "llama-3.3-70b",
     "mixtral-8x22b", "mixtral-8x7b", "qwen2-57b-a14b", "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b",
 ]
+NAMES = sorted([*STORED, *ALIASES])
 
 
 def test_catalog_lists_exactly_the_shipped_config_files():
     assert list_workloads() == NAMES
-    assert sorted(p.stem for p in CONFIG_DIR.glob("*.json")) == NAMES
+    assert sorted(p.stem for p in CONFIG_DIR.glob("*.json")) == STORED
+
+
+@pytest.mark.parametrize("alias, stored", sorted(ALIASES.items()))
+def test_alias_has_its_architecture_and_its_own_source(alias, stored):
+    a, s = load_workload(alias), load_workload(stored)
+    assert a.name == alias and a.source != s.source and "DeepSeek-R1" in a.source
+    assert (a.num_layers, a.hidden_size, a.attention, a.moe) == (s.num_layers, s.hidden_size, s.attention, s.moe)
+    assert a.total_params() == s.total_params()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -32,7 +42,7 @@ def test_builtin_carries_its_huggingface_source(name):
     assert model.source.startswith("https://huggingface.co/") and model.source.endswith("/config.json")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", STORED)
 def test_builtin_json_is_plain_huggingface(name):
     """The files are the published configs: HF key names, and nothing of ours inside."""
     raw = json.loads((CONFIG_DIR / f"{name}.json").read_text())

@@ -30,23 +30,32 @@ _REPOS: dict[str, str] = {
     "qwen3-32b": "Qwen/Qwen3-32B",
 }
 
+# catalog alias -> (stored config it shares, its own repository): models released with the
+# architecture of another, their config.json equal in every key the loader reads
+# (DeepSeek-R1 is DeepseekV3ForCausalLM with DeepSeek-V3's shapes: 61 layers, 256 routed experts).
+_ALIASES: dict[str, tuple[str, str]] = {
+    "deepseek-r1": ("deepseek-v3", "deepseek-ai/DeepSeek-R1"),
+}
+
 
 def source_url(name: str) -> str:
-    """The published ``config.json`` a built-in workload was copied from."""
-    return f"https://huggingface.co/{_REPOS[name]}/blob/main/config.json"
+    """The published ``config.json`` a built-in workload was copied from (an alias: its own)."""
+    repo = _ALIASES[name][1] if name in _ALIASES else _REPOS[name]
+    return f"https://huggingface.co/{repo}/blob/main/config.json"
 
 
 def list_workloads() -> list[str]:
-    """Names of the built-in workloads, sorted."""
-    return sorted(_REPOS)
+    """Names of the built-in workloads (aliases included), sorted."""
+    return sorted([*_REPOS, *_ALIASES])
 
 
 def load_workload(name_or_path: str | os.PathLike[str]) -> ModelConfig:
     """A built-in workload by name, or a user ``config.json`` (file, or directory holding one)."""
     key = os.fspath(name_or_path)
     name = key.strip().lower()
-    if name in _REPOS:
-        return load_hf_config(CONFIG_DIR / f"{name}.json", name=name, source=source_url(name))
+    if name in _REPOS or name in _ALIASES:
+        stored = _ALIASES[name][0] if name in _ALIASES else name
+        return load_hf_config(CONFIG_DIR / f"{stored}.json", name=name, source=source_url(name))
     if os.path.exists(key) or os.sep in key or "/" in key or key.endswith(".json"):
         return load_hf_config(key)
     raise ConfigError(None, "workload", key,

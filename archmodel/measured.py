@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,16 +86,26 @@ def _ms(file: str, line: int, col: str, text: str) -> float:
     return value
 
 
+SILICON_CONCURRENCY = re.compile(r"(?:^|[;\s])silicon_concurrency=(\d+)(?:$|[;\s])")
+
+
+def _silicon_concurrency(r: dict) -> int | None:
+    """The measured client concurrency the source field ``silicon_data_source`` names, if any."""
+    match = SILICON_CONCURRENCY.search(r.get("silicon_data_source") or "")
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
 def _aic_row(file: str, line: int, r: dict) -> MeasuredRow:
     mode = r["mode"].strip()
     if mode not in ("agg", "disagg"):
         raise ConfigError(file, f"row {line}: mode", mode, "'agg' or 'disagg'")
     agg_blank = None if mode == "agg" else 0
     ep = _int(file, line, "moe_ep_size", r.get("moe_ep_size", ""), blank=1, minimum=0) or 1
+    batch = _int(file, line, "batch_size", r["batch_size"], blank=agg_blank, minimum=0 if agg_blank == 0 else 1)
     return MeasuredRow(
         line=line, model=r["model_path"].strip(), system=r["system"].strip(), backend=r["backend"].strip(),
         mode=mode, isl=_int(file, line, "isl", r["isl"]), osl=_int(file, line, "osl", r["osl"]),
-        concurrency=_int(file, line, "batch_size", r["batch_size"], blank=agg_blank, minimum=0 if agg_blank == 0 else 1),
+        concurrency=_silicon_concurrency(r) or batch,
         tp=_int(file, line, "tp_size", r["tp_size"], blank=agg_blank, minimum=0 if agg_blank == 0 else 1),
         pp=_int(file, line, "pp_size", r.get("pp_size", ""), blank=1),
         ep=ep, attention_dp=_int(file, line, "attention_dp_size", r.get("attention_dp_size", ""), blank=1),

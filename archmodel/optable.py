@@ -99,11 +99,25 @@ def uniform_experts_touched() -> sp.Expr:
     return (E / ep) * (1 - (1 - k / E) ** (b * s * eg))
 
 
+def _windows(model: ModelConfig, L: float) -> list[tuple[str, float, sp.Expr, sp.Expr]]:
+    """(name suffix, layer count, query-key pairs per sequence and head, keys read per sequence)
+    for the full-attention layers and the windowed ones: a windowed query sees at most the last
+    ``sliding_window`` keys (causal within the step: query ``i`` of the step sees ``c + i``)."""
+    ctx = s * c + s * (s + 1) / 2
+    windowed = model.windowed_layers()
+    if not windowed:
+        return [("", L, ctx, c + s)]
+    w = sp.Integer(model.sliding_window)
+    share = windowed / model.num_layers
+    parts = [("", L * (1 - share), ctx, c + s)] if windowed < model.num_layers else []
+    return parts + [("_swa", L * share, s * sp.Min(c + (s + 1) / 2, w), sp.Min(c + s, w + s - 1))]
+
+
 def _attention_ops(model: ModelConfig, L: float) -> list[OpSpec]:
     T = b * s
     a = model.attention
-    ctx = s * c + s * (s + 1) / 2  # query-key pairs per sequence and head (causal within the step)
     heads = h / tp
+    windows = _windows(model, L)
     ops = [_elementwise("attn_norm", "attention", L, T * d, T * d, 4)]
     if a.kind == "mla":
         kv_lat = kvr + rope
@@ -116,28 +130,30 @@ def _attention_ops(model: ModelConfig, L: float) -> list[OpSpec]:
         # Weight absorption (as DeepSeek's decode): queries move into the latent space, so attention
         # is multi-query over the (kv_lora + rope) latent; W_UK and W_UV cost one GEMM each.
         ops.append(_gemm("kv_b_absorb", "attention", L, T, heads * (nope + vd), kvr))
-        ops.append(OpSpec("attn_score", "attention", "attention", L,
-                          flops=2 * b * heads * kv_lat * ctx,
-                          act_in=T * heads * kv_lat * aB, kv_read=b * (c + s) * kv_lat * kvB,
-                          m=s * heads, n=c + s, kdim=kv_lat, instances=b))
-        ops.append(OpSpec("attn_context", "attention", "attention", L,
-                          flops=2 * b * heads * kvr * ctx,
-                          act_out=T * heads * kvr * aB, kv_read=b * (c + s) * kvr * kvB,
-                          m=s * heads, n=kvr, kdim=c + s, instances=b))
+        for suffix, count, ctx, keys in windows:
+            ops.append(OpSpec("attn_score" + suffix, "attention", "attention", count,
+                              flops=2 * b * heads * kv_lat * ctx,
+                              act_in=T * heads * kv_lat * aB, kv_read=b * keys * kv_lat * kvB,
+                              m=s * heads, n=keys, kdim=kv_lat, instances=b))
+            ops.append(OpSpec("attn_context" + suffix, "attention", "attention", count,
+                              flops=2 * b * heads * kvr * ctx,
+                              act_out=T * heads * kvr * aB, kv_read=b * keys * kvr * kvB,
+                              m=s * heads, n=kvr, kdim=keys, instances=b))
         ops.append(_gemm("o_proj", "attention", L, T, d, heads * vd))
     else:
         kv_heads = sp.Max(kvh / tp, 1)  # KV heads are replicated when tp exceeds them
         group = h / kvh
         ops.append(_gemm("qkv_proj", "attention", L, T, (heads + 2 * kv_heads) * hd, d,
                          kv_write=T * 2 * kv_heads * hd * kvB))
-        ops.append(OpSpec("attn_score", "attention", "attention", L,
-                          flops=2 * b * heads * hd * ctx,
-                          act_in=T * heads * hd * aB, kv_read=b * (c + s) * kv_heads * hd * kvB,
-                          m=s * group, n=c + s, kdim=hd, instances=b * kv_heads))
-        ops.append(OpSpec("attn_context", "attention", "attention", L,
-                          flops=2 * b * heads * hd * ctx,
-                          act_out=T * heads * hd * aB, kv_read=b * (c + s) * kv_heads * hd * kvB,
-                          m=s * group, n=hd, kdim=c + s, instances=b * kv_heads))
+        for suffix, count, ctx, keys in windows:
+            ops.append(OpSpec("attn_score" + suffix, "attention", "attention", count,
+                              flops=2 * b * heads * hd * ctx,
+                              act_in=T * heads * hd * aB, kv_read=b * keys * kv_heads * hd * kvB,
+                              m=s * group, n=keys, kdim=hd, instances=b * kv_heads))
+            ops.append(OpSpec("attn_context" + suffix, "attention", "attention", count,
+                              flops=2 * b * heads * hd * ctx,
+                              act_out=T * heads * hd * aB, kv_read=b * keys * kv_heads * hd * kvB,
+                              m=s * group, n=hd, kdim=keys, instances=b * kv_heads))
         ops.append(_gemm("o_proj", "attention", L, T, d, heads * hd))
     ops.append(_allreduce("attn_allreduce", "attention", L))
     return ops

@@ -55,6 +55,8 @@ BUILTIN_MAP: dict[str, dict[str, str]] = {
         "deepseek-ai/deepseek-v3": "deepseek-v3",
         "deepseek-ai/deepseek-r1": "deepseek-r1",
         "mistralai/mixtral-8x7b-v0.1": "mixtral-8x7b",
+        "openai/gpt-oss-120b": "gpt-oss-120b",
+        "openai/gpt-oss-20b": "gpt-oss-20b",
     },
     "systems": {"h100_sxm": "h100-sxm", "h200_sxm": "h200-sxm", "a100_sxm": "a100-sxm-80g"},
 }

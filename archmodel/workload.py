@@ -43,6 +43,7 @@ class Attention:
     qkv_bias: bool = False  # bias on the input projections (q, k, v; MLA: q_a/q and kv_a)
     o_bias: bool = False  # bias on the output projection
     qk_norm: bool = False  # per-head RMSNorm on queries and keys (Qwen3)
+    sinks: bool = False  # a learned per-head logit in every softmax's denominator (gpt-oss)
 
     @property
     def group_size(self) -> int:
@@ -71,6 +72,8 @@ class Attention:
             count += d
         if self.qk_norm:
             count += 2 * self.head_dim
+        if self.sinks:
+            count += self.num_heads
         return count
 
     def _mla_params(self, d: int) -> int:
@@ -127,6 +130,7 @@ class MoE:
     shared_intermediate_size: int = 0  # per shared expert
     router_bias: bool = False  # a per-expert bias on the routing scores (DeepSeek-V3 noaux_tc)
     shared_expert_gate: bool = False  # a d -> 1 sigmoid gate on the shared expert (Qwen2-MoE)
+    expert_bias: bool = False  # biases on every expert projection (gpt-oss: gate_up 2f, down d)
 
     @property
     def matrices(self) -> int:
@@ -134,7 +138,10 @@ class MoE:
 
     def expert_params(self, hidden_size: int) -> int:
         """Parameters of one routed expert."""
-        return self.matrices * hidden_size * self.expert_intermediate_size
+        count = self.matrices * hidden_size * self.expert_intermediate_size
+        if self.expert_bias:
+            count += (self.matrices - 1) * self.expert_intermediate_size + hidden_size
+        return count
 
     def shared_params(self, hidden_size: int) -> int:
         """Parameters of all shared experts together, with their gate."""
@@ -168,7 +175,7 @@ class ModelConfig:
     """A decoder-only transformer, dense or MoE."""
 
     name: str
-    family: str  # mixtral | qwen2_moe | qwen3_moe | deepseek_v3 | llama | gpt2
+    family: str  # mixtral | qwen2_moe | qwen3_moe | deepseek_v3 | gpt_oss | llama | qwen3 | gpt2
     num_layers: int
     hidden_size: int
     vocab_size: int
@@ -186,7 +193,8 @@ class ModelConfig:
     norm: NormKind = "rmsnorm"
     position_embeddings: int = 0  # rows of a learned absolute position table (GPT-2); 0 for RoPE
     moe_layer_indices: tuple[int, ...] = ()  # which layers are MoE; () means the last num_moe_layers
-    sliding_window: int = 0  # attention window in tokens when every layer uses one; 0: full attention
+    sliding_window: int = 0  # attention window in tokens; 0: full attention
+    sliding_window_layers: tuple[int, ...] = ()  # the windowed layers; () with a window: every layer
     num_nextn_predict_layers: int = 0  # DeepSeek multi-token-prediction modules (not counted)
 
     @property
@@ -252,12 +260,20 @@ class ModelConfig:
         """Bytes to hold every parameter at ``bytes_per_element`` (e.g. 2 for bf16, 0.5 for int4)."""
         return self.total_params() * bytes_per_element
 
+    def windowed_layers(self) -> int:
+        """How many layers attend over the last ``sliding_window`` tokens only."""
+        if not self.sliding_window:
+            return 0
+        return len(self.sliding_window_layers) if self.sliding_window_layers else self.num_layers
+
     # ---- KV cache -----------------------------------------------------------------------------
     def kv_cache_bytes_per_token(self, bytes_per_element: float) -> float:
         """KV-cache bytes one cached token occupies across all layers."""
         return self.num_layers * self.attention.kv_elements_per_token() * bytes_per_element
 
     def kv_cache_bytes(self, tokens: int, bytes_per_element: float) -> float:
-        """KV-cache bytes of one sequence holding ``tokens`` tokens (a sliding window caps it)."""
-        kept = min(tokens, self.sliding_window) if self.sliding_window else tokens
-        return kept * self.kv_cache_bytes_per_token(bytes_per_element)
+        """KV-cache bytes of one sequence holding ``tokens`` tokens (a windowed layer keeps its window)."""
+        windowed = self.windowed_layers()
+        kept = min(tokens, self.sliding_window) if windowed else tokens
+        layer_token = self.attention.kv_elements_per_token() * bytes_per_element
+        return ((self.num_layers - windowed) * tokens + windowed * kept) * layer_token

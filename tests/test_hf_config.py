@@ -215,7 +215,25 @@ def test_unsupported_model_type_lists_supported(tmp_path):
     for t in ("llama", "mistral", "mixtral", "qwen2_moe", "qwen3_moe", "deepseek_v2", "deepseek_v3", "gpt2"):
         assert t in e.allowed
     assert set(SUPPORTED_MODEL_TYPES) == {"llama", "mistral", "mixtral", "qwen3", "qwen2_moe", "qwen3_moe",
-                                          "deepseek_v2", "deepseek_v3", "gpt2"}
+                                          "deepseek_v2", "deepseek_v3", "gpt_oss", "gpt2"}
+
+
+GPT_OSS_TINY = {"model_type": "gpt_oss", "hidden_size": 64, "intermediate_size": 32, "num_hidden_layers": 4,
+                "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100,
+                "num_local_experts": 8, "num_experts_per_tok": 2, "sliding_window": 16}
+
+
+def test_gpt_oss_layer_types_choose_the_windowed_layers(tmp_path):
+    default = load_hf_config(write(tmp_path, GPT_OSS_TINY, "a.json"))
+    listed = load_hf_config(write(tmp_path, {**GPT_OSS_TINY, "layer_types": ["full_attention"] * 3
+                                             + ["sliding_attention"]}, "b.json"))
+    assert (default.sliding_window_layers, listed.sliding_window_layers) == ((0, 2), (3,))
+    assert default.sliding_window == 16 and default.moe.expert_bias and default.attention.sinks
+
+
+def test_gpt_oss_bad_layer_types_name_the_key(tmp_path):
+    e = _error(write(tmp_path, {**GPT_OSS_TINY, "layer_types": ["sliding_attention", "chunked"]}))
+    assert e.field == "layer_types" and "num_hidden_layers (4)" in e.allowed and "sliding_attention" in e.allowed
 
 
 def test_missing_model_type(tmp_path):

@@ -37,13 +37,30 @@ def test_reader_on_real_rows(tmp_path):
     schema, rows = read_measured(_sample(tmp_path))
     assert schema == "aiconfigurator"
     disagg, llama, qwen, _, oss = rows
-    assert (disagg.mode, disagg.concurrency, disagg.tp) == ("disagg", 0, 0)
+    # the concurrency is the one the source names (silicon_concurrency=6), the agg columns blank
+    assert (disagg.mode, disagg.concurrency, disagg.tp) == ("disagg", 6, 0)
     assert llama.model == "meta-llama/Llama-3.1-8B-Instruct" and llama.backend == "trtllm"
     assert (llama.isl, llama.osl, llama.concurrency, llama.tp, llama.ep, llama.precision) == (1024, 128, 8, 1, 1, "")
     assert (qwen.tp, qwen.ep, qwen.moe_tp, qwen.gemm_quant) == (4, 4, 1, "fp8_block")
     assert oss.moe_quant == "nvfp4"
     assert llama.ttft_ms > 0 and llama.tpot_ms > 0
     assert [r.line for r in rows] == [2, 3, 4, 5, 6]
+
+
+def test_the_named_silicon_concurrency_wins_over_batch_size(tmp_path):
+    """Some sources write a per-GPU batch_size and the benchmark's concurrency in the source field."""
+    header = ("id,silicon_data_source,backend,model_path,system,precision,mode,isl,osl,gemm_quant_mode,"
+              "moe_quant_mode,batch_size,tp_size,pp_size,attention_dp_size,moe_tp_size,moe_ep_size,"
+              "silicon_ttft_ms,silicon_tpot_ms")
+    rows = ["a,job=1; silicon_concurrency=192; image=x,trtllm,openai/gpt-oss-120b,h100_sxm,fp8,agg,4000,1000,"
+            "fp8,fp8,48,4,1,,4,1,1591,48.8",
+            "b,job=2; image=x,trtllm,openai/gpt-oss-120b,h100_sxm,fp8,agg,4000,1000,fp8,fp8,48,4,1,,4,1,1591,48.8",
+            "c,no_silicon_concurrency=7,trtllm,openai/gpt-oss-120b,h100_sxm,fp8,agg,4000,1000,fp8,fp8,48,4,1,,4,1,"
+            "1591,48.8"]
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    _, read = read_measured(path)
+    assert [r.concurrency for r in read] == [192, 48, 48]
 
 
 @needs_data

@@ -15,7 +15,7 @@ from archmodel.workloads.registry import CONFIG_DIR
 
 ALIASES = {"deepseek-r1": "deepseek-v3"}
 STORED = [
-    "deepseek-v3", "gpt2-medium", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "llama-3.3-70b",
+    "deepseek-v3", "gpt-oss-120b", "gpt-oss-20b", "gpt2-medium", "llama-2-7b", "llama-3.1-70b", "llama-3.1-8b", "llama-3.3-70b",
     "mixtral-8x22b", "mixtral-8x7b", "qwen2-57b-a14b", "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b",
 ]
 NAMES = sorted([*STORED, *ALIASES])
@@ -173,6 +173,27 @@ def test_published_parameter_counts(name, total, active):
     m = load_workload(name)
     assert m.total_params() == pytest.approx(total, rel=0.02)
     assert m.active_params() == pytest.approx(active, rel=0.02)
+
+
+# OpenAI, "gpt-oss-120b & gpt-oss-20b model card" (2025), table 1: total 116.83B / 20.91B and
+# active 5.13B / 3.61B per token; the card's active count leaves out the input embedding
+# (201,088 x 2,880), which our convention counts.
+@pytest.mark.parametrize(("name", "total", "active"), [("gpt-oss-120b", 116.83e9, 5.13e9),
+                                                       ("gpt-oss-20b", 20.91e9, 3.61e9)])
+def test_gpt_oss_parameter_counts(name, total, active):
+    m = load_workload(name)
+    embedding = m.vocab_size * m.hidden_size
+    assert m.total_params() == pytest.approx(total, rel=0.001)
+    assert m.active_params() - embedding == pytest.approx(active, rel=0.002)
+
+
+def test_gpt_oss_alternates_windowed_and_full_layers():
+    m = load_workload("gpt-oss-120b")
+    assert (m.sliding_window, m.windowed_layers(), m.sliding_window_layers[:3]) == (128, 18, (0, 2, 4))
+    assert m.attention.sinks and m.attention.qkv_bias and m.moe.expert_bias and m.moe.router_bias
+    per_layer_token = m.attention.kv_elements_per_token()  # 2 x 8 KV heads x 64
+    assert m.kv_cache_bytes(8192, 1) == (18 * 8192 + 18 * 128) * per_layer_token
+    assert m.kv_cache_bytes(100, 1) == 36 * 100 * per_layer_token
 
 
 @pytest.mark.parametrize(("name", "exact"), [

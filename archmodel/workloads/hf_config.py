@@ -1,7 +1,7 @@
 """Read a Hugging Face ``config.json`` from disk (offline) into a :class:`ModelConfig`.
 
 Dispatches on ``model_type``. Supported: ``llama``, ``mistral`` (dense, llama-like), ``qwen3`` (dense), ``mixtral``,
-``qwen2_moe``, ``qwen3_moe``, ``deepseek_v2``, ``deepseek_v3`` and ``gpt2``. Keys are read with
+``qwen2_moe``, ``qwen3_moe``, ``deepseek_v2``, ``deepseek_v3``, ``gpt_oss`` and ``gpt2``. Keys are read with
 the same names and defaults as the ``transformers`` configuration classes; keys that do not
 change the shape of the computation (dropouts, token ids, RoPE scaling ...) are ignored.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +260,45 @@ def _parse_gpt2(f: _Fields, name: str, source: str) -> ModelConfig:
                        position_embeddings=positions)
 
 
+LAYER_TYPES = ("full_attention", "sliding_attention")
+
+
+def _windowed_layers(f: _Fields, layers: int) -> tuple[int, ...]:
+    """The ``sliding_attention`` layers of ``layer_types``; absent: every other layer from 0 (the
+    ``transformers`` GptOssConfig default)."""
+    value = f.raw.get("layer_types")
+    if value is None:
+        return tuple(range(0, layers, 2))
+    if not (isinstance(value, list) and len(value) == layers and all(v in LAYER_TYPES for v in value)):
+        f.rule("layer_types", value, f"a list of num_hidden_layers ({layers}) entries, each one of: "
+               + ", ".join(LAYER_TYPES))
+        return ()
+    return tuple(i for i, v in enumerate(value) if v == "sliding_attention")
+
+
+def _parse_gpt_oss(f: _Fields, name: str, source: str) -> ModelConfig:
+    """gpt-oss: every layer a top-k MoE of SwiGLU experts with biases (router too); attention with
+    q/k/v/o biases and a learned sink logit per head; layers alternate between a sliding window
+    (``layer_types``) and full attention."""
+    c = _common(f, name, source, max_pos_default=131072)
+    bias = f.flag("attention_bias", True)
+    attention = replace(_gqa_attention(f, c["hidden_size"], f.integer("num_attention_heads"),
+                                       qkv_bias=bias, o_bias=bias), sinks=True)
+    experts = f.integer("num_local_experts")
+    top_k = f.integer("num_experts_per_tok")
+    _check_top_k(f, top_k, experts, "num_local_experts")
+    moe = MoE(num_experts=experts, top_k=top_k, expert_intermediate_size=f.integer("intermediate_size"),
+              gated=True, router_bias=True, expert_bias=True)
+    layers = c["num_layers"]
+    return ModelConfig(family="gpt_oss", attention=attention, dense_ffn=None, moe=moe,
+                       num_dense_layers=0, num_moe_layers=layers, moe_layer_indices=tuple(range(layers)),
+                       tie_word_embeddings=f.flag("tie_word_embeddings", False),
+                       sliding_window=f.integer("sliding_window", default=128, minimum=0),
+                       sliding_window_layers=_windowed_layers(f, layers), **c)
+
+
 _PARSERS: dict[str, Callable[[_Fields, str, str], ModelConfig]] = {
+    "gpt_oss": _parse_gpt_oss,
     "llama": _parse_llama,
     "mistral": _parse_llama,
     "mixtral": _parse_mixtral,

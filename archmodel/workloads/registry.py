@@ -17,6 +17,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # catalog name -> Hugging Face repository whose config.json is stored as configs/<name>.json
 _REPOS: dict[str, str] = {
     "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+    "gpt-oss-120b": "openai/gpt-oss-120b",
+    "gpt-oss-20b": "openai/gpt-oss-20b",
     "gpt2-medium": "openai-community/gpt2-medium",
     "llama-2-7b": "meta-llama/Llama-2-7b-hf",
     "llama-3.1-8b": "meta-llama/Llama-3.1-8B",

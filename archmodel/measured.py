@@ -13,9 +13,13 @@ Two schemas are read (the header decides):
 
 Every row keeps its line number in the file so refusals and errors can name it. A blank
 parallelism field (``moe_ep_size``, ``attention_dp_size``, ``pp_size``, ``moe_tp_size``) reads as 1,
-as does a ``moe_ep_size`` or ``moe_tp_size`` of 0 (the source writes 0 for dense models). Disaggregated rows leave the
-aggregated columns blank; they are read with those fields as 0 (``validate`` lists them as not yet
-simulated).
+as does a ``moe_ep_size`` or ``moe_tp_size`` of 0 (the source writes 0 for dense models).
+Disaggregated rows leave the aggregated columns blank; they are read with those fields as 0
+(``validate`` simulates them through :func:`archmodel.serving.disagg.simulate_disaggregated`).
+Their pools are read from ``prefill_*`` and ``decode_*`` (``num_workers``, ``batch_size``,
+``tp_size``, ``attention_dp_size``, ``moe_tp_size``, ``moe_ep_size``; blank reads as 0 for the
+counts, 1 for the splits); their concurrency, when the source does not name it, is the decode
+pool's ``batch_size x num_workers``.
 """
 from __future__ import annotations
 
@@ -31,6 +35,19 @@ from accelerators.errors import ConfigError
 AIC_REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "batch_size", "tp_size",
                 "silicon_ttft_ms", "silicon_tpot_ms")
 OURS_REQUIRED = ("model", "device", "engine", "isl", "osl", "concurrency", "tp", "ep", "ttft_ms", "tpot_ms")
+
+
+@dataclass(frozen=True)
+class PhaseColumns:
+    """One pool of a disaggregated row: ``workers`` engines of ``tp`` x ``attention_dp`` devices, MoE
+    split ``moe_tp`` x ``moe_ep``, ``batch`` sequences per worker (0 where the source left it blank)."""
+
+    workers: int
+    batch: int
+    tp: int
+    attention_dp: int
+    moe_tp: int
+    moe_ep: int
 
 
 @dataclass(frozen=True)
@@ -55,12 +72,14 @@ class MeasuredRow:
     tpot_ms: float
     version: str = ""
     row_id: str = ""
+    prefill: PhaseColumns | None = None  # disaggregated rows only
+    decode: PhaseColumns | None = None
 
     def config_key(self) -> tuple:
         """Everything that defines the measurement's setting (duplicates share it)."""
         return (self.model.lower(), self.system, self.backend, self.version, self.mode, self.isl, self.osl,
                 self.concurrency, self.tp, self.pp, self.ep, self.attention_dp, self.moe_tp, self.precision,
-                self.gemm_quant, self.moe_quant)
+                self.gemm_quant, self.moe_quant, self.prefill, self.decode)
 
 
 def _int(file: str, line: int, col: str, text: str, *, blank: int | None = None, minimum: int = 1) -> int:
@@ -95,6 +114,14 @@ def _silicon_concurrency(r: dict) -> int | None:
     return int(match.group(1)) if match and int(match.group(1)) > 0 else None
 
 
+def _phase(file: str, line: int, r: dict, phase: str) -> PhaseColumns:
+    def col(name: str) -> int:
+        return _int(file, line, f"{phase}_{name}", r.get(f"{phase}_{name}", ""), blank=0, minimum=0)
+    return PhaseColumns(workers=col("num_workers"), batch=col("batch_size"), tp=col("tp_size") or 1,
+                        attention_dp=col("attention_dp_size") or 1, moe_tp=col("moe_tp_size") or 1,
+                        moe_ep=col("moe_ep_size") or 1)
+
+
 def _aic_row(file: str, line: int, r: dict) -> MeasuredRow:
     mode = r["mode"].strip()
     if mode not in ("agg", "disagg"):
@@ -102,6 +129,10 @@ def _aic_row(file: str, line: int, r: dict) -> MeasuredRow:
     agg_blank = None if mode == "agg" else 0
     ep = _int(file, line, "moe_ep_size", r.get("moe_ep_size", ""), blank=1, minimum=0) or 1
     batch = _int(file, line, "batch_size", r["batch_size"], blank=agg_blank, minimum=0 if agg_blank == 0 else 1)
+    prefill = decode = None
+    if mode == "disagg":
+        prefill, decode = _phase(file, line, r, "prefill"), _phase(file, line, r, "decode")
+        batch = decode.batch * max(decode.workers, 1)  # the decode pool's sequences, unless named below
     return MeasuredRow(
         line=line, model=r["model_path"].strip(), system=r["system"].strip(), backend=r["backend"].strip(),
         mode=mode, isl=_int(file, line, "isl", r["isl"]), osl=_int(file, line, "osl", r["osl"]),
@@ -114,7 +145,8 @@ def _aic_row(file: str, line: int, r: dict) -> MeasuredRow:
         moe_quant=(r.get("moe_quant_mode") or "").strip(),
         ttft_ms=_ms(file, line, "silicon_ttft_ms", r["silicon_ttft_ms"]),
         tpot_ms=_ms(file, line, "silicon_tpot_ms", r["silicon_tpot_ms"]),
-        version=(r.get("backend_version") or "").strip(), row_id=(r.get("id") or "").strip())
+        version=(r.get("backend_version") or "").strip(), row_id=(r.get("id") or "").strip(),
+        prefill=prefill, decode=decode)
 
 
 def _our_row(file: str, line: int, r: dict) -> MeasuredRow:

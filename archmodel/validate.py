@@ -3,9 +3,11 @@
 ``validate(path)`` reads a measured CSV (:mod:`archmodel.measured`), maps each row's model and
 system to a catalog workload and device (``BUILTIN_MAP`` plus a user map file), and simulates every
 aggregated row the way it was measured: ``concurrency`` closed-loop clients on the row's engine
-preset (:mod:`archmodel.serving`) at its tensor and expert parallelism and precision. Rows it does
-not simulate are listed with the reason, never dropped: a disaggregated row (``serve-pd`` comes
-next), a duplicate of an earlier row's setting, a row repeating an earlier row's measured values
+preset (:mod:`archmodel.serving`) at its tensor and expert parallelism and precision; a
+disaggregated row through :func:`archmodel.serving.disagg.simulate_disaggregated` (the
+``serve-pd`` model: its prefill and decode pools, workers x tensor x attention-data-parallel
+devices, at its concurrency), grouped apart (``model / engine disagg``). Rows it does not simulate
+are listed with the reason, never dropped: a duplicate of an earlier row's setting, a row repeating an earlier row's measured values
 under another setting (the source's tp64 rows that copy tp8 rows), an nvfp4 row on Hopper (an artefact of the source:
 Hopper has no FP4 tensor cores), an unknown model or system, attention data parallelism (not yet
 simulated), a parallelism the model cannot run, a sequence that does not fit.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import yaml
@@ -32,6 +35,7 @@ from .measured import MeasuredRow, read_measured
 from .parallel import Parallelism
 from .precision import Precision
 from .serving import engine_preset, simulate
+from .serving.disagg import PhasePool, simulate_disaggregated
 from .workload import ModelConfig
 from .workloads import list_workloads, load_workload
 
@@ -129,7 +133,7 @@ class RowResult:
 
     @property
     def group(self) -> str:
-        return f"{self.row.model} / {self.row.backend}"
+        return f"{self.row.model} / {self.row.backend}" + (" disagg" if self.row.mode == "disagg" else "")
 
     def error(self, metric: str) -> float:
         return (self.predicted[metric] - self.measured[metric]) / self.measured[metric]
@@ -176,6 +180,18 @@ class _Plan:
     device: str
     precision: Precision
     parallel: Parallelism
+    pools: tuple[PhasePool, PhasePool] | None = None  # disaggregated: prefill, decode
+
+
+def _pool(columns) -> PhasePool:
+    """A pool of the row's phase; a blank worker count reads as one worker. MoE: expert-parallel over
+    ``moe_ep``; with ``moe_ep`` 1 the experts are split over the worker's tensor-parallel group, or,
+    with attention data parallelism, over all its ``tp x attention_dp`` devices (vLLM and SGLang run
+    the MoE layers of a data-parallel-attention engine as one group; moearch places them expert-
+    parallel, which stores and reads the same bytes per device)."""
+    ep = columns.moe_ep if columns.moe_ep > 1 else columns.tp * columns.attention_dp if columns.attention_dp > 1 else 1
+    parallel = Parallelism(tp=columns.tp, dp=columns.attention_dp, ep=ep)
+    return PhasePool(max(columns.workers, 1), parallel, columns.batch or None)
 
 
 def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan | str:
@@ -183,8 +199,6 @@ def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan 
     first = seen.setdefault(row.config_key(), row.line)
     copied = seen.setdefault(("measured", row.model.lower(), row.backend, row.isl, row.osl, row.ttft_ms, row.tpot_ms),
                              row.line)
-    if row.mode == "disagg":
-        return "disaggregated row: simulation through serve-pd comes next"
     if first != row.line:
         return f"duplicate of line {first} (the same setting measured again)"
     if copied != row.line:
@@ -199,6 +213,8 @@ def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan 
     device = names.system(row.system)
     if device is None:
         return f"unknown system {row.system!r}: not in the built-in map or the --map file"
+    if row.mode == "disagg":
+        return _disagg_plan(row, workload, device)
     if row.attention_dp > 1:
         return f"attention data parallelism {row.attention_dp}: not simulated yet"
     dtype = PRECISIONS.get(row.gemm_quant.lower() or row.precision.lower())
@@ -211,6 +227,19 @@ def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan 
     except ConfigError as exc:
         return f"parallelism not runnable: {exc}"
     return _Plan(workload, device, Precision.of(dtype), parallel)
+
+
+def _disagg_plan(row: MeasuredRow, workload: str, device: str) -> _Plan | str:
+    dtype = PRECISIONS.get(row.gemm_quant.lower() or row.precision.lower())
+    if dtype is None:
+        return f"precision {row.gemm_quant or row.precision!r} not modelled (allowed: {', '.join(sorted(PRECISIONS))})"
+    if row.prefill is None or row.decode is None or row.concurrency < 1:
+        return "disaggregated row without its pools or concurrency"
+    try:
+        pools = (_pool(row.prefill), _pool(row.decode))
+    except ConfigError as exc:
+        return f"parallelism not runnable: {exc}"
+    return _Plan(workload, device, Precision.of(dtype), pools[1].parallel, pools)
 
 
 def measured_metrics(row: MeasuredRow) -> dict[str, float]:
@@ -233,7 +262,7 @@ def summarise(rows: list[RowResult]) -> tuple[GroupResult, ...]:
 
 def validate(path: str | os.PathLike[str], map_file: str | os.PathLike[str] | None = None,
              requests: int | None = None) -> ValidationReport:
-    """Simulate every mappable aggregated row of ``path``; list the others with the reason."""
+    """Simulate every mappable row of ``path`` (aggregated and disaggregated); list the others with the reason."""
     schema, rows = read_measured(path)
     names = load_map(map_file)
     seen: dict[tuple, int] = {}
@@ -259,8 +288,13 @@ def validate(path: str | os.PathLike[str], map_file: str | os.PathLike[str] | No
             continue
         models[plan.workload], devices[plan.device] = model, device
         try:
-            sim = simulate(model, device, isl=row.isl, osl=row.osl, engine=engine, concurrency=row.concurrency,
-                           requests=requests, precision=plan.precision, parallel=plan.parallel)
+            if plan.pools is not None:
+                sim: Any = simulate_disaggregated(model, device, isl=row.isl, osl=row.osl, concurrency=row.concurrency,
+                                                  prefill=plan.pools[0], decode=plan.pools[1],
+                                                  precision=plan.precision)
+            else:
+                sim = simulate(model, device, isl=row.isl, osl=row.osl, engine=engine, concurrency=row.concurrency,
+                               requests=requests, precision=plan.precision, parallel=plan.parallel)
         except ConfigError as exc:
             skipped.append(Skipped(row, f"not simulated: {exc.allowed}"))
             continue

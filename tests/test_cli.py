@@ -132,10 +132,19 @@ def test_serve_pd_disaggregated_contract():
     assert mtp["tpot_s"] < data["tpot_s"]
 
 
-def test_serve_pd_rejects_non_npu_and_bad_layout():
+def test_serve_pd_on_gpus_serves_closed_loop_clients():
+    data = run_json("serve-pd", "-w", "deepseek-v3", "-d", "h100-sxm", "--isl", 1024, "--osl", 256,
+                    "--prefill-devices", 16, "--decode-devices", 16, "--decode-sequences", 8, "--dtype", "fp8")
+    assert data["concurrency"] == 8 * 16 and data["bound"] in ("clients", "prefill", "decode_slots")
+    assert data["ttft_s"] >= data["prefill_s"] + data["transfer_s"] - 1e-12 and data["decode_batch"] <= 8
+    cycle = data["ttft_s"] + 255 * data["tpot_s"]
+    assert data["requests_per_s"] * cycle == pytest.approx(128, rel=1e-3)
+
+
+def test_serve_pd_rejects_npu_flags_on_gpus_and_bad_layout():
     gpu = run("serve-pd", "-w", "deepseek-v3", "-d", "h100-sxm", "--isl", 128, "--osl", 128,
-              "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8)
-    assert gpu.exit_code == 2 and "NPU" in gpu.output
+              "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8, "--redundant", 3)
+    assert gpu.exit_code == 2 and "--redundant" in gpu.output and "NPU" in gpu.output
     layout = run("serve-pd", "-w", "deepseek-v3", "-d", "cloudmatrix384", "--isl", 128, "--osl", 128,
                  "--prefill-devices", 8, "--decode-devices", 8, "--decode-sequences", 8, "--redundant", 3)
     assert layout.exit_code == 2 and "Traceback" not in layout.output

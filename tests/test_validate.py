@@ -11,6 +11,7 @@ from archmodel.measured import read_measured
 from archmodel.parallel import Parallelism
 from archmodel.precision import Precision
 from archmodel.serving import engine_preset, simulate
+from archmodel.serving.disagg import PhasePool, simulate_disaggregated
 from archmodel.validate import load_map, measured_metrics, plan_row, validate
 from archmodel.workloads import load_workload
 
@@ -69,7 +70,10 @@ def test_mapping_refusals_name_the_reason(tmp_path):
     names, seen = load_map(), {}
     plans = [plan_row(r, names, seen) for r in rows]
     disagg, llama, qwen, unknown, oss, duplicate = plans
-    assert disagg.startswith("disaggregated row") and "serve-pd" in disagg
+    # prefill: 1 worker, attention DP 16 + EP 16; decode: 3 workers of TP16 + EP16, batch 2 each
+    assert disagg.workload == "deepseek-v3" and disagg.precision == Precision.of("fp8")
+    assert disagg.pools == (PhasePool(1, Parallelism(tp=1, dp=16, ep=16), 1),
+                            PhasePool(3, Parallelism(tp=16, ep=16), 2))
     assert llama.workload == "llama-3.1-8b" and llama.precision == Precision.of("bf16")
     assert qwen.workload == "qwen3-235b-a22b" and qwen.parallel == Parallelism(tp=4, ep=4)
     assert qwen.precision == Precision.of("fp8")
@@ -83,20 +87,25 @@ def test_validate_lists_every_row(tmp_path):
     path = _sample(tmp_path, lines=(2, 698, 683, 400), repeat=400)
     report = validate(path, requests=20)
     assert len(report.rows) + len(report.skipped) == 5
-    assert [r.row.line for r in report.rows] == [5]
-    (group,) = report.groups
+    assert [r.row.line for r in report.rows] == [2, 5]
+    disagg_group, group = report.groups
+    assert disagg_group.group == "deepseek-ai/DeepSeek-V3 / trtllm disagg" and disagg_group.rows == 1
     assert group.group == "meta-llama/Llama-3.1-8B-Instruct / trtllm" and group.rows == 1
-    row = report.rows[0]
+    row = report.rows[1]
     sim = simulate(load_workload("llama-3.1-8b"), load_device("h100-sxm"), isl=1024, osl=128,
                    engine=engine_preset("trtllm"), concurrency=8, requests=20)
     assert row.predicted["tpot_ms"] == pytest.approx(sim.tpot_s * 1e3)
     e = row.error("tpot_ms")
     assert e == pytest.approx((sim.tpot_s * 1e3 - row.measured["tpot_ms"]) / row.measured["tpot_ms"])
     assert group.mape["tpot_ms"] == pytest.approx(abs(e)) and group.mean_error["tpot_ms"] == pytest.approx(e)
+    run = simulate_disaggregated(load_workload("deepseek-v3"), load_device("h100-sxm"), isl=8192, osl=1024,
+                                 concurrency=6, prefill=PhasePool(1, Parallelism(tp=1, dp=16, ep=16), 1),
+                                 decode=PhasePool(3, Parallelism(tp=16, ep=16), 2), precision=Precision.of("fp8"))
+    assert report.rows[0].predicted["ttft_ms"] == pytest.approx(run.ttft_s * 1e3)
     data = report.to_json()
-    assert data["simulated"] == 1 and data["skipped"] == 4
+    assert data["simulated"] == 2 and data["skipped"] == 3
     assert {s["reason"].split(":")[0].split(" (")[0] for s in data["skipped_rows"]} == {
-        "disaggregated row", "unknown model 'MiniMaxAI/MiniMax-M2.5'", "nvfp4 on Hopper", "duplicate of line 5"}
+        "unknown model 'MiniMaxAI/MiniMax-M2.5'", "nvfp4 on Hopper", "duplicate of line 5"}
 
 
 def test_our_schema_and_the_derived_throughput(tmp_path):

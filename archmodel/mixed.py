@@ -126,6 +126,12 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
     tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
     timed = lambda **kw: _timed(table, dm, device, precision, parallel, tier, **kw)  # noqa: E731
     by_token = timed(b=tokens, s=1.0, c=0.0, u=touched_experts(model, tokens, 1.0, parallel, routing))
+    extra = {f.name for f in dataclasses.fields(by_token)} - set(BASE_TIME_FIELDS) - {"costs", "units", "tiers"}
+    if extra and not hasattr(dm, "combine_groups"):
+        # e.g. the RDU's fused sections: one schedule for the whole step, not per-operator times to mix
+        raise ConfigError(None, "schedule", "inflight",
+                          f"'static' on a {device.kind} device ({device.name}): its model times whole static "
+                          "batches, not mixed prefill and decode steps")
     by_seq = timed(b=seqs, s=1.0, c=0.0, u=1.0)
     # Attention groups: an empty group (no sequences or no tokens) is evaluated at one token and
     # masked to zero work, so no kernel shape degenerates.

@@ -75,3 +75,12 @@ def test_serve_flag_errors_name_the_flag(args, flag):
     result = run("serve", *MIXTRAL, *args)
     assert result.exit_code == 2, result.output
     assert f"field '{flag}'" in result.output and "Traceback" not in result.output
+
+
+def test_a_kind_without_mixed_steps_asks_for_the_static_schedule():
+    """The RDU model times fused static batches: in flight is refused with one clear error, static runs."""
+    args = ("serve", "-w", "mixtral-8x7b", "-d", "sn40l", "--devices", 2, "--isl", 1024, "--osl", 256)
+    result = run(*args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "field '--schedule'" in result.output and "'static' on a rdu device" in result.output
+    assert run_json(*args, "--schedule", "static")["tpot_s"] > 0

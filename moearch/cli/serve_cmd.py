@@ -70,7 +70,7 @@ def _engine_options(f):
 @precision_options
 @json_option
 @flag_names(**MODEL_FLAGS, **LIMIT_FLAGS, batch="--concurrency", concurrency="--concurrency", rate="--rate",
-            requests="--requests", engine="--engine")
+            requests="--requests", engine="--engine", schedule="--schedule")
 def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, schedule, engine, max_batch_size, max_num_tokens,
               kv_block_tokens, memory_fraction, chunked_prefill, rate, requests, dtype, kv_dtype, routing, as_json):
     """Serving estimate of an ISL/OSL workload: TTFT, TPOT and output tokens/s.

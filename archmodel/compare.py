@@ -1,7 +1,11 @@
 """Compare devices on one workload: the rows behind ``moearch compare`` and its bar chart.
 
-Each device runs the offline serving estimate (:func:`archmodel.serve.serve`) on the fewest of its
-chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
+Each device is served in flight (:func:`archmodel.serving.simulate`, the engine preset's limits, as
+many closed-loop clients as the engine holds unless ``concurrency`` says otherwise) or, with
+``schedule="static"`` (and on a kind whose model times only static batches: the RDU), by the
+static-batch estimate (:func:`archmodel.serve.serve`). In flight, energy per token and the
+bottleneck are those of the static estimate at the in-flight mean batch (``energy_basis``). Each
+runs on the fewest of its chips that hold the model (or ``--devices N``): the smallest power of two whose per-device weights
 leave room for at least one sequence's KV cache in main memory (no host offload). The split: MoE
 layers expert-parallel over all of them, attention and dense layers tensor-parallel within the
 scale-up domain and data-parallel across domains; a dense model is pipelined across domains
@@ -20,11 +24,14 @@ from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
 from .serve import max_batch, serve
+from .serving import engine_capacity, engine_preset, simulate
 from .step import DEVICE_MODELS, stored_weight_bytes
 
 MAX_DEVICES = 4096
-ROW_KEYS = ("device", "kind", "devices", "parallel", "batch", "output_tokens_per_s", "output_tokens_per_s_per_device",
-            "ttft_s", "tpot_s", "energy_j_per_token", "tdp_bound_j_per_token", "bottleneck", "energy_defaults")
+ROW_KEYS = ("device", "kind", "devices", "parallel", "schedule", "engine", "batch", "bound", "output_tokens_per_s",
+            "output_tokens_per_s_per_device", "ttft_s", "tpot_s", "energy_j_per_token", "energy_basis",
+            "tdp_bound_j_per_token", "bottleneck", "energy_defaults")
+SCHEDULES = ("inflight", "static")
 
 
 def split_plan(model, device, n: int) -> Parallelism:
@@ -50,10 +57,37 @@ def fewest_devices(model, device, precision, isl: int, osl: int) -> int:
                       f"a model that fits {MAX_DEVICES} devices' main memory; try a smaller --dtype")
 
 
+def _static_row(model, device, isl, osl, precision, parallel, routing, batch) -> dict:
+    r = serve(model, device, isl=isl, osl=osl, batch=batch, precision=precision, parallel=parallel, routing=routing)
+    return {"schedule": "static", "engine": None, "batch": r.batch, "bound": None,
+            "output_tokens_per_s": r.output_tokens_per_s, "ttft_s": r.ttft_s, "tpot_s": r.tpot_s,
+            "energy_j_per_token": r.energy_j_per_token, "energy_basis": "static batch",
+            "bottleneck": r.bottleneck, "energy_defaults": list(r.energy_defaults)}
+
+
+def _inflight_row(model, device, isl, osl, precision, parallel, routing, batch, engine) -> dict:
+    preset = engine_preset(engine)
+    concurrency = (engine_capacity(model, device, precision, parallel, preset, isl, osl).requests * parallel.dp
+                   if batch == "auto" else batch)
+    sim = simulate(model, device, isl=isl, osl=osl, engine=preset, concurrency=concurrency, precision=precision,
+                   parallel=parallel, routing=routing)
+    at_mean = serve(model, device, isl=isl, osl=osl, batch=max(1, round(sim.mean_batch)) * parallel.dp,
+                    precision=precision, parallel=parallel, routing=routing)
+    return {"schedule": "inflight", "engine": engine, "batch": concurrency, "bound": sim.bound,
+            "output_tokens_per_s": sim.output_tokens_per_s, "ttft_s": sim.ttft_s, "tpot_s": sim.tpot_s,
+            "energy_j_per_token": at_mean.energy_j_per_token,
+            "energy_basis": f"static batch of the in-flight mean ({at_mean.batch})",
+            "bottleneck": at_mean.bottleneck, "energy_defaults": list(at_mean.energy_defaults)}
+
+
 def compare_rows(model, names: list[str], *, isl: int, osl: int, precision: Precision = Precision(),
-                 routing: Routing = Routing(), devices: int | None = None, batch: int | str = "auto") -> list[dict]:
+                 routing: Routing = Routing(), devices: int | None = None, batch: int | str = "auto",
+                 schedule: str = "inflight", engine: str = "trtllm") -> list[dict]:
     """One result row per device name (or path): ``ROW_KEYS``, each device on ``devices`` chips
-    (default: :func:`fewest_devices`) split by :func:`split_plan`."""
+    (default: :func:`fewest_devices`) split by :func:`split_plan`. ``batch``: the static batch, or
+    the in-flight clients (``"auto"``: what the engine holds)."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(None, "schedule", schedule, f"one of: {', '.join(SCHEDULES)}")
     rows = []
     for name in names:
         device = load_device(name)
@@ -61,17 +95,23 @@ def compare_rows(model, names: list[str], *, isl: int, osl: int, precision: Prec
             raise ConfigError(None, "device", name, f"a device whose kind has a model: {', '.join(sorted(DEVICE_MODELS))}")
         n = devices if devices is not None else fewest_devices(model, device, precision, isl, osl)
         parallel = split_plan(model, device, n)
-        r = serve(model, device, isl=isl, osl=osl, batch=batch, precision=precision, parallel=parallel, routing=routing)
+        args = (model, device, isl, osl, precision, parallel, routing, batch)
+        if schedule == "static":
+            row = _static_row(*args)
+        else:
+            try:
+                row = _inflight_row(*args, engine)
+            except ConfigError as exc:
+                if exc.field != "schedule":  # the kind's model times static batches only (mixed_step says)
+                    raise
+                row = _static_row(*args)
         tdp = device.power.tdp if device.power is not None else None
         rows.append({
             "device": device.name, "kind": device.kind, "devices": n,
             "parallel": {"tp": parallel.tp, "ep": parallel.ep, "pp": parallel.pp, "dp": parallel.dp},
-            "batch": r.batch, "output_tokens_per_s": r.output_tokens_per_s,
-            "output_tokens_per_s_per_device": r.output_tokens_per_s_per_device,
-            "ttft_s": r.ttft_s, "tpot_s": r.tpot_s, "energy_j_per_token": r.energy_j_per_token,
+            **row, "output_tokens_per_s_per_device": row["output_tokens_per_s"] / n,
             # A device cannot draw more than its TDP on average: an upper bound beside the model's figure.
-            "tdp_bound_j_per_token": tdp * n / r.output_tokens_per_s if tdp else None,
-            "bottleneck": r.bottleneck, "energy_defaults": list(r.energy_defaults),
+            "tdp_bound_j_per_token": tdp * n / row["output_tokens_per_s"] if tdp else None,
         })
     return rows
 

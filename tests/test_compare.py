@@ -9,6 +9,7 @@ from archmodel.compare import ROW_KEYS, fewest_devices, split_plan
 from moearch.cli.main import cli
 from archmodel.precision import Precision
 from archmodel.serve import serve
+from archmodel.serving import engine_preset, simulate
 from archmodel.workloads import load_workload
 
 DEVICES = "h100-sxm,mi300x,ascend-910c"
@@ -47,11 +48,29 @@ def test_each_device_on_the_fewest_that_hold_the_model(mixtral_rows):
     assert "static_power (not modelled)" in rows["mi300x"]["energy_defaults"]
 
 
-def test_a_row_is_the_serving_estimate_of_that_split(mixtral_rows):
+def test_a_row_is_the_in_flight_simulation_of_that_split(mixtral_rows):
+    model, h100 = load_workload("mixtral-8x7b"), load_device("h100-sxm")
+    parallel, bf16 = split_plan(model, h100, 2), Precision.of("bf16")
+    sim = simulate(model, h100, isl=512, osl=64, engine=engine_preset("trtllm"), concurrency=16, precision=bf16,
+                   parallel=parallel)
+    row = mixtral_rows["rows"][0]
+    assert (row["schedule"], row["engine"], row["batch"], row["bound"]) == ("inflight", "trtllm", 16, sim.bound)
+    assert row["tpot_s"] == pytest.approx(sim.tpot_s) and row["ttft_s"] == pytest.approx(sim.ttft_s)
+    at_mean = serve(model, h100, isl=512, osl=64, batch=round(sim.mean_batch), precision=bf16, parallel=parallel)
+    assert row["energy_j_per_token"] == pytest.approx(at_mean.energy_j_per_token)
+
+
+def test_static_schedule_is_the_static_estimate_and_the_rdu_falls_back_to_it():
+    result = run("-w", "mixtral-8x7b", "-d", "h100-sxm,sn40l", "--isl", 512, "--osl", 64, "--concurrency", 16,
+                 "--schedule", "static", "--json")
+    assert result.exit_code == 0, result.output
+    h100_row, rdu_row = json.loads(result.output)["rows"]
     model, h100 = load_workload("mixtral-8x7b"), load_device("h100-sxm")
     r = serve(model, h100, isl=512, osl=64, batch=16, precision=Precision.of("bf16"), parallel=split_plan(model, h100, 2))
-    row = mixtral_rows["rows"][0]
-    assert row["tpot_s"] == pytest.approx(r.tpot_s) and row["energy_j_per_token"] == pytest.approx(r.energy_j_per_token)
+    assert h100_row["schedule"] == "static" and h100_row["tpot_s"] == pytest.approx(r.tpot_s)
+    inflight = run("-w", "mixtral-8x7b", "-d", "sn40l", "--isl", 512, "--osl", 64, "--concurrency", 16, "--json")
+    (rdu_inflight,) = json.loads(inflight.output)["rows"]
+    assert rdu_inflight["schedule"] == "static" and rdu_inflight["tpot_s"] == pytest.approx(rdu_row["tpot_s"])
 
 
 def test_fewest_devices_for_deepseek_v3_int8():

@@ -10,7 +10,8 @@ import click
 from rich.table import Table
 
 from accelerators.errors import ConfigError
-from archmodel.compare import compare_chart, compare_rows
+from archmodel.compare import SCHEDULES, compare_chart, compare_rows
+from archmodel.serving import PRESETS
 from archmodel.formatting import si
 from moearch.cli.common import (
     MODEL_FLAGS,
@@ -46,13 +47,19 @@ def _device_names(text: str) -> list[str]:
 @click.option("--devices", "devices", type=int, default=None,
               help="Devices of each kind to use (default: the fewest that hold the model).")
 @click.option("--concurrency", "batch", default="auto", show_default=True,
-              help="Requests in flight together on each device kind, or 'auto' (the most whose KV cache fits).")
+              help="Closed-loop clients on each device kind (static: the batch), or 'auto' (what the engine holds; "
+                   "static: the most whose KV cache fits).")
 @renamed("--batch", "--concurrency", "batch")
+@click.option("--schedule", type=click.Choice(list(SCHEDULES)), default="inflight", show_default=True,
+              help="inflight: the engine's in-flight batching (a kind whose model times static batches only, the "
+                   "RDU, falls back to static and its row says so); static: one batch prefilled and decoded in lock step.")
+@click.option("--engine", type=click.Choice(list(PRESETS)), default="trtllm", show_default=True,
+              help="Engine preset of the in-flight schedule.")
 @precision_options
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG bar chart to write.")
-def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing, as_json, output):
+def compare(workload, device, isl, osl, devices, batch, schedule, engine, dtype, kv_dtype, routing, as_json, output):
     """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
     model = load_workload_arg(workload)
     names = _device_names(device)
@@ -61,21 +68,23 @@ def compare(workload, device, isl, osl, devices, batch, dtype, kv_dtype, routing
     precision = make_precision(dtype, kv_dtype)
     with flag_names(**MODEL_FLAGS, batch="--concurrency"):
         rows = compare_rows(model, names, isl=isl, osl=osl, precision=precision, routing=parse_routing(routing),
-                            devices=devices, batch=batch)
+                            devices=devices, batch=batch, schedule=schedule, engine=engine)
     title = f"{model.name}, ISL {isl} / OSL {osl}, {dtype}"
     if output is not None:
         atomic_write(output, lambda p: compare_chart(rows, p, title))
     if as_json:
         print_json({"workload": model.name, "isl": isl, "osl": osl, "dtype": dtype, "rows": rows})
         return
-    table = Table(title=title + " (energy: modelled dynamic energy; TDP bound = TDP x devices / tokens/s)")
-    for col in ("device", "devices", "split", "batch", "tokens/s", "tokens/s/device", "TTFT", "TPOT",
+    table = Table(title=title + " (energy: modelled dynamic energy, in flight at the mean batch; TDP bound = TDP x "
+                                "devices / tokens/s)")
+    for col in ("device", "devices", "split", "schedule", "clients/batch", "tokens/s", "tokens/s/device", "TTFT", "TPOT",
                 "energy/token", "TDP bound", "bottleneck"):
         table.add_column(col, justify="left" if col in ("device", "split", "bottleneck") else "right")
     for r in rows:
         p = r["parallel"]
         bound = r["tdp_bound_j_per_token"]
-        table.add_row(r["device"], str(r["devices"]), f"tp{p['tp']} ep{p['ep']} pp{p['pp']} dp{p['dp']}", str(r["batch"]),
+        table.add_row(r["device"], str(r["devices"]), f"tp{p['tp']} ep{p['ep']} pp{p['pp']} dp{p['dp']}",
+                      r["schedule"] + (f" ({r['engine']})" if r["engine"] else ""), str(r["batch"]),
                       f"{r['output_tokens_per_s']:,.0f}", f"{r['output_tokens_per_s_per_device']:,.0f}",
                       si(r["ttft_s"], "s"), si(r["tpot_s"], "s"), si(r["energy_j_per_token"], "J"),
                       si(bound, "J") if bound else "-", r["bottleneck"])

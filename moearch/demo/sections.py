@@ -11,14 +11,16 @@ def modelling_sections(data: dict, out: Path) -> list[Section]:
     s = data["settings"]
     serving = sorted(data["serving"], key=lambda r: -r["output_tokens_per_s_per_device"])
     comp = Section("devices", "Mixtral-8x7B across architectures",
-                   f"Offline serving of ISL {s['isl']} / OSL {s['osl']} requests in BF16 with the largest batch that "
-                   "fits, each device on the fewest chips that hold the model (GPU and NPU: roofline with "
+                   f"Serving ISL {s['isl']} / OSL {s['osl']} requests in BF16, in flight under TensorRT-LLM's "
+                   "default limits with as many closed-loop clients as the engine holds (the RDU, whose model "
+                   "times static batches, serves the largest static batch that fits), each device on the fewest "
+                   "chips that hold the model (GPU and NPU: roofline with "
                    "measured efficiencies; RDU: fused dataflow with three memory tiers; Logic-PIM: per-operator "
                    "xPU/PIM assignment; FPGA: DSP-limited PE arrays).")
-    comp.table(Table(("device", "kind", "chips", "split", "batch", "tokens/s", "tokens/s/chip", "TTFT", "TPOT",
-                      "energy/token", "bottleneck"),
+    comp.table(Table(("device", "kind", "chips", "split", "schedule", "clients/batch", "tokens/s", "tokens/s/chip",
+                      "TTFT", "TPOT", "energy/token", "bottleneck"),
                      [(r["device"], r["kind"], r["devices"],
-                       "tp{tp} ep{ep} pp{pp} dp{dp}".format(**r["parallel"]), r["batch"],
+                       "tp{tp} ep{ep} pp{pp} dp{dp}".format(**r["parallel"]), r["schedule"], r["batch"],
                        f"{r['output_tokens_per_s']:,.0f}", f"{r['output_tokens_per_s_per_device']:,.0f}",
                        si(r["ttft_s"], "s"), si(r["tpot_s"], "s"), si(r["energy_j_per_token"], "J"), r["bottleneck"])
                       for r in serving]))

@@ -79,17 +79,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 
 from .hwutil import eq
-from .interface import KernelGeometry, kernel_signature
+from .interface import PARAM_WORD_BITS, KernelGeometry, kernel_signature
 from .kernel.combine import CombineFeed
 from .kernel.dataflow import add_df_drains, add_df_feeder
 from .kernel.drain import add_drain_counters, add_drain_path
 from .kernel.feeder import add_feeder
-from .kernel.intake import add_load, add_params, add_weight_requests
-from .kernel.links import stage_signature
+from .kernel.intake import add_load
+from .kernel.links import max_requests, stage_signature
+from .kernel.params import ParamLoader
+from .kernel.requests import WeightRequester
 from .kernel.routing import GateDispatch, TopKFeed
 from .kernel.stages import Sequencer, open_scope
 from .kernel.storage import add_buffers, add_units
@@ -140,20 +142,45 @@ class MoEKernel(wiring.Component):
         add_units(scope)
         add_buffers(scope)
         parts = self._routing_and_combine(m, scope, seq, stage)
-        for part in (add_load, add_weight_requests, add_params, add_feeder, add_drain_counters,
+        parts += self._requests_and_params(m, scope, stage)
+        for part in (add_load, add_feeder, add_drain_counters,
                      add_drain_path, add_df_feeder, add_df_drains):
             part(scope)
         parts.append(self._y_writer(m, scope, stage))
         wiring.connect(m, seq.stage, *(p.stage for p in parts))
-        x_done_nxt, p_done_nxt, gemm_done, df_done = scope.take('x_done_nxt', 'p_done_nxt',
-                                                                'gemm_done', 'df_done')
-        m.d.comb += [seq.x_end.done.eq(x_done_nxt), seq.p_end.done.eq(p_done_nxt),
-                     seq.gemm_end.done.eq(gemm_done)]
+        x_done_nxt, gemm_done, df_done = scope.take('x_done_nxt', 'gemm_done', 'df_done')
+        m.d.comb += [seq.x_end.done.eq(x_done_nxt), seq.gemm_end.done.eq(gemm_done)]
         if prog.has_df:
             m.d.comb += seq.df_end.done.eq(df_done)
         gd, = (p for p in parts if isinstance(p, GateDispatch))
-        m.d.comb += gd.rqg.eq(scope.take('rqg')[0])
+        pl, = (p for p in parts if isinstance(p, ParamLoader))
+        wiring.connect(m, pl.p_end, seq.p_end)
+        m.d.comb += gd.rqg.eq(pl.rqg)
         return m
+
+    def _requests_and_params(self, m: Module, scope: Any,
+                             stage: wiring.Signature) -> list[wiring.Component]:
+        probes, g, has_df = self.probes, self.geom, self.program.has_df
+        wr = WeightRequester(g, stage, has_df=has_df,
+                             wreq=self.signature.members["wreq"].signature)
+        pl = ParamLoader(g, stage)
+        m.submodules.requests, m.submodules.params = wr, pl
+        wiring.connect(m, wr.wreq, wiring.flipped(self.wreq))
+        router_w_done, feeder_w_ready, df_w_ready = Signal(), Signal(), Signal()
+        wdata = self.wdata
+        m.d.comb += [pl.word.eq(wdata.payload[:PARAM_WORD_BITS]), pl.valid.eq(wdata.valid),
+                     pl.router_w_done.eq(router_w_done),
+                     wdata.ready.eq(Mux(pl.own, 1, Mux(scope.take('is_df')[0], df_w_ready,
+                                                       feeder_w_ready))),
+                     probes["req_fire"].eq(wr.fire), probes["param_fire"].eq(pl.fire),
+                     probes["w_fire"].eq(wdata.valid & wdata.ready)]
+        q = pl.q
+        q_up, q_down = q.q_up, q.q_down
+        q_gate, q_hid = (q.q_gate, q.q_hid) if g.gated else (None, None)
+        max_reqs = max_requests(g, has_df)
+        scope.publish(locals(), 'df_w_ready', 'feeder_w_ready', 'max_reqs', 'q_down', 'q_gate',
+                      'q_hid', 'q_up', 'router_w_done')
+        return [wr, pl]
 
     def _y_writer(self, m: Module, scope: Any, stage: wiring.Signature) -> YWriter:
         """The y writer, fed by the sequential drain's down rows and the dataflow D rows."""

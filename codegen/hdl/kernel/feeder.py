@@ -23,12 +23,6 @@ def add_feeder(scope: KernelScope) -> None:
     # ---------------------------------------------------------------- GEMM feeder
     n_tiles = stage.col_tiles
     kk_n = stage.k
-    mrows = Signal(range(T + 1))    # M of the running GEMM
-    with m.If(load):
-        e_tiles = select([tiles[i] for i in range(E)], stage.expert)
-        e_part = select([lanes[i] for i in range(E)], stage.expert).any()
-        m.d.sync += [rt.eq(Mux(is_exp | is_df, e_tiles + e_part, rtt)),
-                     mrows.eq(Mux(is_exp | is_df, stage.count, T))]
     feeding = Signal()
     fn = Signal(range(max(2, max_reqs)))
     fm = Signal(range(max(2, rtt)))
@@ -120,4 +114,4 @@ def add_feeder(scope: KernelScope) -> None:
         else:
             m.d.comb += pe.i.payload.a[r].eq(xa)
 
-    scope.publish(locals(), 'df_fp', 'df_rd_en', 'df_x_hi', 'df_x_lo', 'fm', 'fn', 'mrows', 'n_tiles', 'x_rows')
+    scope.publish(locals(), 'df_fp', 'df_rd_en', 'df_x_hi', 'df_x_lo', 'fm', 'fn', 'n_tiles', 'x_rows')

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..controller import Controller
-from ..hwutil import eq
+from ..hwutil import eq, select
 from ..schedule_rom import Program, StageTask
 from .links import STAGE_END, TASK_FLAGS, stage_signature, tally_signature
 from .scope import KernelScope, ceil_div
@@ -26,7 +26,9 @@ class Sequencer(wiring.Component):
     stage's end condition from the parts' ends (``x_end`` token intake, ``p_end`` parameter
     block, ``gemm_end`` a GEMM's drain, ``tk_end`` top-k, ``gates_end`` / ``disp_end`` gate
     normaliser and dispatcher, ``comb_end`` combine, ``df_end`` the dataflow expert).
-    The dispatcher's ``tally`` gives the controller the tokens per expert (``counts``)."""
+    The dispatcher's ``tally`` gives the controller the tokens per expert (``counts``) and, at
+    ``load``, the running expert's row tiles and rows (``rt``, ``mrows`` on the stage bus; a
+    router / front GEMM: every row tile, ``T`` rows)."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -64,6 +66,13 @@ class Sequencer(wiring.Component):
                      st.row.eq(ctrl.row), st.expert.eq(ctrl.expert), st.count.eq(ctrl.count),
                      st.col_tiles.eq(fields.col_tiles), st.k.eq(fields.k),
                      ctrl.counts.eq(self.tally.counts)]
+        T, E = prog.geom.tokens, prog.geom.experts
+        with m.If(st.load):
+            e_tiles = select([self.tally.tiles[i] for i in range(E)], st.expert)
+            e_part = select([self.tally.lanes[i] for i in range(E)], st.expert).any()
+            m.d.sync += [st.rt.eq(Mux(st.is_exp | st.is_df, e_tiles + e_part,
+                                      ceil_div(T, prog.geom.rows))),
+                         st.mrows.eq(Mux(st.is_exp | st.is_df, st.count, T))]
         done = Signal()
         m.d.comb += ctrl.done.eq(done)
         run = st.run
@@ -104,10 +113,11 @@ def open_scope(kernel: Any, m: Module, stage: Any) -> KernelScope:
     probes = kernel.probes
     run, load, layer_init = stage.run, stage.load, stage.layer_init
     flags = {name: getattr(stage, name) for name in TASK_FLAGS}
+    rt, mrows = stage.rt, stage.mrows
     scope = KernelScope()
     scope.publish(flags, *TASK_FLAGS)
     scope.publish(locals(), 'kernel', 'm', 'C', 'E', 'P', 'R', 'T', 'W', 'cbits', 'stage',
                   'd', 'f', 'g', 'has_df', 'has_seq', 'jbits',
-                  'k', 'layer_init', 'load', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
+                  'k', 'layer_init', 'load', 'mrows', 'rt', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
                   'seq_front', 'tbits', 'wpt')
     return scope

@@ -6,7 +6,6 @@ from amaranth.lib import data
 from amaranth.lib.memory import Memory
 
 from ..buffers import LaneBanks, WindowBanks
-from ..interface import PARAM_WORD_BITS
 from ..lookup_table import LookupTable
 from ..pe_array import PEArray
 from ..requantizer import Requantizer
@@ -53,7 +52,7 @@ def add_buffers(scope: KernelScope) -> None:
     W, cd, cg, cu = scope.take('W', 'cd', 'cg', 'cu')
     d, f, g, has_df = scope.take('d', 'f', 'g', 'has_df')
     has_seq, jbits, k, m = scope.take('has_seq', 'jbits', 'k', 'm')
-    nA, nD, nU, nq = scope.take('nA', 'nD', 'nU', 'nq')
+    nA, nD, nU = scope.take('nA', 'nD', 'nU')
     ntd, nte, ntf, rtt = scope.take('ntd', 'nte', 'ntf', 'rtt')
     seq_front, tbits, wH, wpt = scope.take('seq_front', 'tbits', 'wH', 'wpt')
     # ---------------------------------------------------------------- buffers
@@ -74,10 +73,6 @@ def add_buffers(scope: KernelScope) -> None:
     d_wr = dmem.write_port(granularity=1)
     d_rd1 = dmem.read_port(domain="sync")  # expert A gather (feeder)
     d_rd2 = dmem.read_port(domain="sync")  # down drain: token and rank of each row
-    m.submodules.params = pmem = Memory(shape=data.ArrayLayout(unsigned(PARAM_WORD_BITS), nq),
-                                        depth=max(2, E), init=[])
-    p_wr = pmem.write_port(granularity=1)
-    p_rd = pmem.read_port(domain="sync")
     m.submodules.gates = gmem = Memory(shape=data.ArrayLayout(unsigned(16), k), depth=max(2, T), init=[])
     g_wr, g_rd = gmem.write_port(), gmem.read_port(domain="sync")
     # y: word a = slot * ceil(d/W) + w lives in bank a % nb at a // nb, nb (a power of two)
@@ -110,5 +105,5 @@ def add_buffers(scope: KernelScope) -> None:
         s_wr, s_rd = smem.write_port(), smem.read_port(domain="sync")
 
     scope.publish(locals(), 'd_rd1', 'd_rd2', 'd_wr', 'entry', 'g_rd', 'g_wr', 'hbuf', 'hdf', 'kmax', 'l_rd',
-                'l_wr', 'last_valid', 'last_valid_df', 'lg', 'nb', 'p_rd', 'p_wr', 's_rd', 's_wr', 'spans',
+                'l_wr', 'last_valid', 'last_valid_df', 'lg', 'nb', 's_rd', 's_wr', 'spans',
                 'upq', 'upqdf', 'wt_rd', 'wt_wr', 'xbuf', 'y_ports')

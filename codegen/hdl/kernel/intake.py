@@ -1,4 +1,4 @@
-"""Token intake (``x_in -> x``), the weight request port ``wreq`` and the parameter block."""
+"""Token intake (``x_in -> x``): :class:`TokenIntake`."""
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, unsigned
@@ -6,9 +6,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hwutil import eq, wrap_inc
-from .scope import KernelScope
 
-__all__ = ['TokenIntake', 'add_load']
+__all__ = ['TokenIntake']
 
 
 class TokenIntake(wiring.Component):
@@ -57,20 +56,3 @@ class TokenIntake(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [xw.eq(0), xt.eq(0), x_done.eq(0)]
         return m
-
-
-def add_load(scope: KernelScope) -> None:
-    """The token intake ``x_in -> x``."""
-    T, W, is_front, is_load = scope.take('T', 'W', 'is_front', 'is_load')
-    kernel, layer_init, m, probes = scope.take('kernel', 'layer_init', 'm', 'probes')
-    run, wpt, xbuf = scope.take('run', 'wpt', 'xbuf')
-    # ---------------------------------------------------------------- load (x_in -> x)
-    m.submodules.intake = intake = TokenIntake(W, wpt, T)
-    wiring.connect(m, wiring.flipped(kernel.x_in), intake.x)
-    m.d.comb += [intake.active.eq(run & (is_load | is_front)), intake.clear.eq(layer_init),
-                 probes["x_fire"].eq(intake.fire),
-                 xbuf.w_addr.eq(intake.w_addr), xbuf.w_lane.eq(intake.w_lane),
-                 xbuf.w_en.eq(intake.w_en), xbuf.w_data.eq(intake.w_data)]
-    xt, x_done_nxt = intake.tokens, intake.done_next
-
-    scope.publish(locals(), 'x_done_nxt', 'xt')

@@ -28,9 +28,9 @@ from amaranth.lib.wiring import In, Out
 from ..geometry import PARAM_WORD_BITS, KernelGeometry, ceil_div
 from ..schedule_rom import Program, rom_layout
 
-__all__ = ["STAGE_END", "TASK_FLAGS", "BANK_READ", "BANK_WRITE", "BankPort", "count_bits", "df_tap_signature",
-           "gather_signature", "max_requests", "params_signature", "stage_signature",
-           "tally_signature"]
+__all__ = ["BANK_READ", "BANK_WRITE", "STAGE_END", "TASK_FLAGS", "BankPort", "count_bits",
+           "df_tap_signature", "gather_signature", "max_requests", "params_signature", "stage_signature",
+           "tally_signature", "unit_stream"]
 
 #: the stage-task decode flags of the stage bus
 TASK_FLAGS = ("is_load", "is_router", "is_front", "is_topk", "is_gn", "is_up", "is_gate",
@@ -109,6 +109,14 @@ def df_tap_signature(geom: KernelGeometry) -> wiring.Signature:
         assert geom.df is not None
         members["upq_window"] = In(data.ArrayLayout(unsigned(8), geom.df.cg))
     return wiring.Signature(members)
+
+
+def unit_stream(unit: Any, name: str) -> wiring.Signature:
+    """The stream signature of ``unit``'s member ``name`` (driver side): a part's ``Out`` of it
+    connects to the unit's input stream, its ``In`` to the unit's output stream."""
+    member = unit.signature.members[name]
+    sig: wiring.Signature = member.signature
+    return sig.flip() if member.flow == In else sig  # type: ignore[return-value]
 
 
 class BankPort:

@@ -1,5 +1,4 @@
-"""The kernel's sequencing: :class:`Sequencer` (controller, stage decodes, stage end) and the
-constants the parts not yet converted to components read (:func:`open_scope`)."""
+"""The kernel's sequencing: :class:`Sequencer` (controller, stage decodes, stage end)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,9 +11,9 @@ from ..controller import Controller
 from ..hwutil import eq, select
 from ..schedule_rom import Program, StageTask
 from .links import STAGE_END, TASK_FLAGS, stage_signature, tally_signature
-from .scope import KernelScope, ceil_div
+from ..geometry import ceil_div
 
-__all__ = ['Sequencer', 'open_scope']
+__all__ = ['Sequencer']
 
 #: the stage-end inputs of the sequencer (``df_end`` only with an ``expert_df`` row)
 STAGE_ENDS = ("x_end", "p_end", "gemm_end", "tk_end", "gates_end", "disp_end", "comb_end")
@@ -93,31 +92,3 @@ class Sequencer(wiring.Component):
             with m.If(st.is_df):
                 m.d.comb += done.eq(run & self.df_end.done)
         return m
-
-
-def open_scope(kernel: Any, m: Module, stage: Any) -> KernelScope:
-    """The geometry's constants and the stage bus ``stage`` for the parts that read a scope."""
-    g, prog = kernel.geom, kernel.program
-    T, d, f, E, k = g.tokens, g.hidden, g.ffn, g.experts, g.top_k
-    R, C, W = g.rows, g.cols, g.stream_bytes
-    wpt = g.words_per_token
-    nte, ntf = ceil_div(E, C), ceil_div(f, C)
-    ntd = ceil_div(d, C)
-    rtt = ceil_div(T, R)
-    nq, P = g.requants_per_expert, g.param_words
-    seq_front = prog.front == "sequential"
-    has_df, has_seq = prog.has_df, prog.has_seq
-    tbits = max(1, (T - 1).bit_length())
-    jbits = max(1, (k - 1).bit_length())
-    cbits = max(1, T.bit_length())
-    probes = kernel.probes
-    run, load, layer_init = stage.run, stage.load, stage.layer_init
-    flags = {name: getattr(stage, name) for name in TASK_FLAGS}
-    rt, mrows = stage.rt, stage.mrows
-    scope = KernelScope()
-    scope.publish(flags, *TASK_FLAGS)
-    scope.publish(locals(), 'kernel', 'm', 'C', 'E', 'P', 'R', 'T', 'W', 'cbits', 'stage',
-                  'd', 'f', 'g', 'has_df', 'has_seq', 'jbits',
-                  'k', 'layer_init', 'load', 'mrows', 'rt', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
-                  'seq_front', 'tbits', 'wpt')
-    return scope

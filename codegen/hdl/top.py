@@ -61,19 +61,28 @@ cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts; an ``e
 stage takes the cycles of ``archmodel.fpga.schedule._df_timing`` (one word a cycle, waits as
 described there).
 
-The parts (:mod:`codegen.hdl.kernel`) ``MoEKernel.elaborate`` joins: the ``wiring.Component``
-submodules :class:`~codegen.hdl.kernel.stages.Sequencer` (``seq``: controller, stage decodes on
-the stage bus, each stage's end), :class:`~codegen.hdl.kernel.routing.TopKFeed` (``route_topk``),
+The parts (:mod:`codegen.hdl.kernel`) ``MoEKernel.elaborate`` joins are ``wiring.Component``
+submodules connected with ``wiring.connect``: :class:`~codegen.hdl.kernel.stages.Sequencer`
+(``seq``: controller, stage decodes on the stage bus with the GEMM's ``rt`` / ``mrows``, each
+stage's end) drives the stage bus of every other part:
+:class:`~codegen.hdl.kernel.routing.TopKFeed` (``route_topk``),
 :class:`~codegen.hdl.kernel.routing.GateDispatch` (``route_gn``),
-:class:`~codegen.hdl.kernel.combine.CombineFeed` (``combine``) and
-:class:`~codegen.hdl.kernel.ywriter.YWriter` (``ywriter``), connected with ``wiring.connect``
-(stage bus from ``seq`` to every part, the parts' ends and the dispatcher's tally to ``seq``,
-memory ports of ``logits``, ``sel``, ``gates``, ``dispatch`` and ``y``, serializer -> top-k ->
-gate normaliser, combine -> ``y_out``); and the functions of ``storage`` (units, buffers),
-``intake`` (x, ``wreq``, parameter block), ``feeder``, ``drain`` and ``dataflow``, which add their
-logic to the kernel's module and share signals through a
-:class:`~codegen.hdl.kernel.scope.KernelScope`; the kernel assigns those signals to the
-components' ports.
+:class:`~codegen.hdl.kernel.combine.CombineFeed` (``combine``),
+:class:`~codegen.hdl.kernel.ywriter.YWriter` (``ywriter``),
+:class:`~codegen.hdl.kernel.intake.TokenIntake` (``intake``),
+:class:`~codegen.hdl.kernel.requests.WeightRequester` (``requests``: ``wreq``),
+:class:`~codegen.hdl.kernel.params.ParamLoader` (``params``: the params memory),
+:class:`~codegen.hdl.kernel.feeder.GemmFeeder` (``feeder``),
+:class:`~codegen.hdl.kernel.drain.Drain` (``drain``) and, with an ``expert_df`` row,
+:class:`~codegen.hdl.kernel.dataflow.DfFeeder` (``df_feeder``) and
+:class:`~codegen.hdl.kernel.dataflow.DfDrains` (``df_drains``). The parts' ends and the
+dispatcher's tally go to ``seq``; the units (:func:`~codegen.hdl.kernel.storage.add_units`: PE
+array, requantisers, LUT, serializer) and the buffers
+(:func:`~codegen.hdl.kernel.storage.add_buffers`) are submodules of the kernel, joined to the
+parts by their streams, memory ports and :class:`~codegen.hdl.kernel.links.BankPort` sides.
+Plain assignments join only what has no matching signature: ``wdata`` into the feeders and the
+parameter loader and its ``ready`` arbitration, the intake's x writes, ``router_w_done``,
+``h_tiles``, RQg, ``x_end`` and the probes.
 """
 from __future__ import annotations
 

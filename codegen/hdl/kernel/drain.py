@@ -100,12 +100,15 @@ class Drain(wiring.Component):
         m.d.comb += pe_out_fire.eq(pe_o.valid & pe_o.ready)
         # PE output routing
         q_up, q_down = q.q_up, q.q_down
-        q_gate = q.q_gate if g.gated else None
-        m.d.comb += [rq1_i.payload.acc.eq(pe_o.payload.data),
-                     rq1_i.payload.mult.eq(Mux(is_down, q_down[:16], Mux(is_gate, q_gate[:16], q_up[:16])) if g.gated
-                                           else Mux(is_down, q_down[:16], q_up[:16])),
-                     rq1_i.payload.shift.eq(Mux(is_down, q_down[16:], Mux(is_gate, q_gate[16:], q_up[16:])) if g.gated
-                                            else Mux(is_down, q_down[16:], q_up[16:]))]
+        if g.gated:
+            q_gate = q.q_gate
+            mult = Mux(is_down, q_down[:16], Mux(is_gate, q_gate[:16], q_up[:16]))
+            shift = Mux(is_down, q_down[16:], Mux(is_gate, q_gate[16:], q_up[16:]))
+        else:
+            mult = Mux(is_down, q_down[:16], q_up[:16])
+            shift = Mux(is_down, q_down[16:], q_up[16:])
+        m.d.comb += [rq1_i.payload.acc.eq(pe_o.payload.data), rq1_i.payload.mult.eq(mult),
+                     rq1_i.payload.shift.eq(shift)]
         with m.If(is_exp):
             m.d.comb += [rq1_i.valid.eq(pe_o.valid), pe_o.ready.eq(rq1_i.ready)]
         with m.Else():

@@ -116,7 +116,7 @@ def unit_stream(unit: Any, name: str) -> wiring.Signature:
     connects to the unit's input stream, its ``In`` to the unit's output stream."""
     member = unit.signature.members[name]
     sig: wiring.Signature = member.signature
-    return sig.flip() if member.flow == In else sig  # type: ignore[return-value]
+    return sig.flip() if member.flow == In else sig
 
 
 class BankPort:

@@ -61,40 +61,51 @@ cycle and keeps ``wdata`` valid, as ``archmodel.fpga.schedule`` predicts; an ``e
 stage takes the cycles of ``archmodel.fpga.schedule._df_timing`` (one word a cycle, waits as
 described there).
 
-The parts (:mod:`codegen.hdl.kernel`) ``MoEKernel.elaborate`` joins: the ``wiring.Component``
-submodules :class:`~codegen.hdl.kernel.stages.Sequencer` (``seq``: controller, stage decodes on
-the stage bus, each stage's end), :class:`~codegen.hdl.kernel.routing.TopKFeed` (``route_topk``),
+The parts (:mod:`codegen.hdl.kernel`) ``MoEKernel.elaborate`` joins are ``wiring.Component``
+submodules connected with ``wiring.connect``: :class:`~codegen.hdl.kernel.stages.Sequencer`
+(``seq``: controller, stage decodes on the stage bus with the GEMM's ``rt`` / ``mrows``, each
+stage's end) drives the stage bus of every other part:
+:class:`~codegen.hdl.kernel.routing.TopKFeed` (``route_topk``),
 :class:`~codegen.hdl.kernel.routing.GateDispatch` (``route_gn``),
-:class:`~codegen.hdl.kernel.combine.CombineFeed` (``combine``) and
-:class:`~codegen.hdl.kernel.ywriter.YWriter` (``ywriter``), connected with ``wiring.connect``
-(stage bus from ``seq`` to every part, the parts' ends and the dispatcher's tally to ``seq``,
-memory ports of ``logits``, ``sel``, ``gates``, ``dispatch`` and ``y``, serializer -> top-k ->
-gate normaliser, combine -> ``y_out``); and the functions of ``storage`` (units, buffers),
-``intake`` (x, ``wreq``, parameter block), ``feeder``, ``drain`` and ``dataflow``, which add their
-logic to the kernel's module and share signals through a
-:class:`~codegen.hdl.kernel.scope.KernelScope`; the kernel assigns those signals to the
-components' ports.
+:class:`~codegen.hdl.kernel.combine.CombineFeed` (``combine``),
+:class:`~codegen.hdl.kernel.ywriter.YWriter` (``ywriter``),
+:class:`~codegen.hdl.kernel.intake.TokenIntake` (``intake``),
+:class:`~codegen.hdl.kernel.requests.WeightRequester` (``requests``: ``wreq``),
+:class:`~codegen.hdl.kernel.params.ParamLoader` (``params``: the params memory),
+:class:`~codegen.hdl.kernel.feeder.GemmFeeder` (``feeder``),
+:class:`~codegen.hdl.kernel.drain.Drain` (``drain``) and, with an ``expert_df`` row,
+:class:`~codegen.hdl.kernel.dataflow.DfFeeder` (``df_feeder``) and
+:class:`~codegen.hdl.kernel.dataflow.DfDrains` (``df_drains``). The parts' ends and the
+dispatcher's tally go to ``seq``; the units (:func:`~codegen.hdl.kernel.storage.add_units`: PE
+array, requantisers, LUT, serializer) and the buffers
+(:func:`~codegen.hdl.kernel.storage.add_buffers`) are submodules of the kernel, joined to the
+parts by their streams, memory ports and :class:`~codegen.hdl.kernel.links.BankPort` sides.
+Plain assignments join only what has no matching signature: ``wdata`` into the feeders and the
+parameter loader and its ``ready`` arbitration, the intake's x writes, ``router_w_done``,
+``h_tiles``, RQg, ``x_end`` and the probes.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 
-from .hwutil import eq
-from .interface import KernelGeometry, kernel_signature
+from .interface import PARAM_WORD_BITS, KernelGeometry, kernel_signature
 from .kernel.combine import CombineFeed
-from .kernel.dataflow import add_df_drains, add_df_feeder
-from .kernel.drain import add_drain_counters, add_drain_path
-from .kernel.feeder import add_feeder
-from .kernel.intake import add_load, add_params, add_weight_requests
-from .kernel.links import stage_signature
+from .kernel.dataflow import DfDrains, DfFeeder
+from .kernel.drain import Drain
+from .kernel.feeder import GemmFeeder
+from .kernel.intake import TokenIntake
+from .kernel.links import BANK_READ, BANK_WRITE, BankPort, max_requests, stage_signature
+from .kernel.params import ParamLoader
+from .kernel.requests import WeightRequester
 from .kernel.routing import GateDispatch, TopKFeed
-from .kernel.stages import Sequencer, open_scope
-from .kernel.storage import add_buffers, add_units
+from .kernel.stages import Sequencer
+from .kernel.storage import Buffers, Units, add_buffers, add_units
 from .kernel.ywriter import YWriter
 from .schedule_rom import Program, build_program
+from .split import SplitPEArray, SplitRequantizer
 from .tables import activation_table
 
 __all__ = ["MoEKernel", "PROBES"]
@@ -136,66 +147,168 @@ class MoEKernel(wiring.Component):
         m.submodules.seq = seq = Sequencer(prog)
         m.d.comb += [self.stage.eq(seq.stage.row), self.stage_valid.eq(seq.stage.run),
                      self.expert.eq(seq.stage.expert)]
-        scope = open_scope(self, m, seq.stage)
-        add_units(scope)
-        add_buffers(scope)
-        parts = self._routing_and_combine(m, scope, seq, stage)
-        for part in (add_load, add_weight_requests, add_params, add_feeder, add_drain_counters,
-                     add_drain_path, add_df_feeder, add_df_drains):
-            part(scope)
-        parts.append(self._y_writer(m, scope, stage))
-        wiring.connect(m, seq.stage, *(p.stage for p in parts))
-        x_done_nxt, p_done_nxt, gemm_done, df_done = scope.take('x_done_nxt', 'p_done_nxt',
-                                                                'gemm_done', 'df_done')
-        m.d.comb += [seq.x_end.done.eq(x_done_nxt), seq.p_end.done.eq(p_done_nxt),
-                     seq.gemm_end.done.eq(gemm_done)]
-        if prog.has_df:
-            m.d.comb += seq.df_end.done.eq(df_done)
+        units = add_units(m, prog, self.act_table, seq.stage.is_df)
+        bufs = add_buffers(m, prog)
+        m.d.comb += self.pe_busy.eq(units.pe.busy)
+        parts = self._routing_and_combine(m, bufs, units, seq, stage)
+        wr, pl = self._requests_and_params(m, seq, stage)
         gd, = (p for p in parts if isinstance(p, GateDispatch))
-        m.d.comb += gd.rqg.eq(scope.take('rqg')[0])
+        m.d.comb += gd.rqg.eq(pl.rqg)
+        feeder, drain = self._gemm(m, bufs, units, seq, pl, stage)
+        yw = self._y_writer(m, bufs, drain, stage)
+        parts += [wr, pl, feeder, drain, yw]
+        if prog.has_df:
+            parts += self._dataflow(m, bufs, units, seq, pl, feeder, drain, yw, stage)
+        else:
+            m.d.comb += self.wdata.ready.eq(Mux(pl.own, 1, feeder.w_ready))
+        wiring.connect(m, seq.stage, *(p.stage for p in parts))
         return m
 
-    def _y_writer(self, m: Module, scope: Any, stage: wiring.Signature) -> YWriter:
-        """The y writer, fed by the sequential drain's down rows and the dataflow D rows."""
-        has_df, C, ntd = self.program.has_df, self.geom.cols, scope.take('ntd')[0]
-        d_rd2, y_ports, spans, lg, entry = scope.take('d_rd2', 'y_ports', 'spans', 'lg', 'entry')
-        yw = YWriter(self.geom, stage, has_df=has_df, spans=spans, lg=lg,
-                     dispatch=d_rd2.signature, y_wr=y_ports[0][0].signature, entry=entry,
-                     seq_cols=scope.take('max_reqs')[0] * C)
+    def _requests_and_params(self, m: Module, seq: Sequencer,
+                             stage: wiring.Signature) -> tuple[WeightRequester, ParamLoader]:
+        """The weight requests (``wreq``) and the parameter block (``wdata`` while it owns it)."""
+        probes, wdata = self.probes, self.wdata
+        wr = WeightRequester(self.geom, stage, has_df=self.program.has_df,
+                             wreq=self.signature.members["wreq"].signature)
+        pl = ParamLoader(self.geom, stage)
+        m.submodules.requests, m.submodules.params = wr, pl
+        wiring.connect(m, wr.wreq, wiring.flipped(self.wreq))
+        wiring.connect(m, pl.p_end, seq.p_end)
+        m.d.comb += [pl.word.eq(wdata.payload[:PARAM_WORD_BITS]), pl.valid.eq(wdata.valid),
+                     probes["req_fire"].eq(wr.fire), probes["param_fire"].eq(pl.fire),
+                     probes["w_fire"].eq(wdata.valid & wdata.ready)]
+        return wr, pl
+
+    def _gemm(self, m: Module, bufs: Buffers, units: Units, seq: Sequencer, pl: ParamLoader,
+              stage: wiring.Signature) -> tuple[GemmFeeder, Drain]:
+        """Token intake, the GEMM feeder and the drain, joined to the buffers and the units."""
+        g, prog, probes = self.geom, self.program, self.probes
+        C, xbuf, hbuf = g.cols, bufs.xbuf, bufs.hbuf
+        m.submodules.intake = intake = TokenIntake(g.stream_bytes, g.words_per_token, g.tokens)
+        wiring.connect(m, wiring.flipped(self.x_in), intake.x)
+        st = seq.stage
+        m.d.comb += [intake.active.eq(st.run & (st.is_load | st.is_front)),
+                     intake.clear.eq(st.layer_init), seq.x_end.done.eq(intake.done_next),
+                     probes["x_fire"].eq(intake.fire),
+                     xbuf.w_addr.eq(intake.w_addr), xbuf.w_lane.eq(intake.w_lane),
+                     xbuf.w_en.eq(intake.w_en), xbuf.w_data.eq(intake.w_data)]
+        x_rd = BankPort(xbuf, *BANK_READ)
+        h_rd = BankPort(hbuf, *BANK_READ) if hbuf is not None else None
+        h_wr = BankPort(hbuf, *BANK_WRITE) if hbuf is not None else None
+        feeder = GemmFeeder(g, stage, has_df=prog.has_df, x=x_rd.signature,
+                            dispatch=bufs.d_rd1.signature,
+                            h=h_rd.signature if h_rd is not None else None,
+                            wt_rd=bufs.wt_rd.signature if bufs.wt_rd is not None else None,
+                            wt_wr=bufs.wt_wr.signature if bufs.wt_wr is not None else None)
+        drain = Drain(g, stage, units=units, seq_front=prog.front == "sequential",
+                      has_df=prog.has_df,
+                      logits=bufs.l_wr.signature if bufs.l_wr is not None else None,
+                      h=h_wr.signature if h_wr is not None else None,
+                      upq=bufs.upq.signature if bufs.upq is not None else None)
+        m.submodules.feeder, m.submodules.drain = feeder, drain
+        wiring.connect(m, feeder.x, x_rd)
+        wiring.connect(m, feeder.dispatch, bufs.d_rd1)
+        wiring.connect(m, feeder.pe, units.pe.i)
+        if h_rd is not None and h_wr is not None:
+            wiring.connect(m, feeder.h, h_rd)
+            wiring.connect(m, drain.h, h_wr)
+        if bufs.wt_rd is not None:
+            wiring.connect(m, feeder.wt_rd, bufs.wt_rd)
+            wiring.connect(m, feeder.wt_wr, bufs.wt_wr)
+        m.d.comb += [feeder.x_tokens.eq(intake.tokens), feeder.w_data.eq(self.wdata.payload[:8 * C]),
+                     feeder.w_valid.eq(self.wdata.valid), pl.router_w_done.eq(feeder.router_w_done),
+                     probes["pe_in_fire"].eq(feeder.fire), probes["pe_out_fire"].eq(drain.pe_out_fire)]
+        wiring.connect(m, units.pe.o, drain.pe)
+        wiring.connect(m, drain.rq1_i, units.rq1.i)
+        wiring.connect(m, units.rq1.o, drain.rq1_o)
+        wiring.connect(m, drain.lut_i, units.lut.i)
+        wiring.connect(m, units.lut.o, drain.lut_o)
+        if units.rq2 is not None:
+            wiring.connect(m, drain.rq2_i, units.rq2.i)
+            wiring.connect(m, units.rq2.o, drain.rq2_o)
+        if units.ser is not None:
+            wiring.connect(m, drain.ser, units.ser.i)
+        if bufs.l_wr is not None:
+            wiring.connect(m, drain.logits, bufs.l_wr)
+        if bufs.upq is not None:
+            wiring.connect(m, drain.upq, bufs.upq)
+        wiring.connect(m, pl.q, drain.q)
+        wiring.connect(m, drain.gemm_end, seq.gemm_end)
+        return feeder, drain
+
+    def _dataflow(self, m: Module, bufs: Buffers, units: Units, seq: Sequencer, pl: ParamLoader,
+                  feeder: GemmFeeder, drain: Drain, yw: YWriter,
+                  stage: wiring.Signature) -> list[wiring.Component]:
+        """The dataflow expert's feeder and drains on the split array's groups."""
+        g, probes, pe, rq1 = self.geom, self.probes, units.pe, units.rq1
+        assert isinstance(pe, SplitPEArray) and isinstance(rq1, SplitRequantizer)
+        assert bufs.hdf is not None
+        h_rd, h_wr = BankPort(bufs.hdf, *BANK_READ), BankPort(bufs.hdf, *BANK_WRITE)
+        upqdf = bufs.upqdf
+        dff = DfFeeder(g, stage, pe=pe, h=h_rd.signature)
+        dfd = DfDrains(g, stage, pe=pe, rq1=rq1, h=h_wr.signature,
+                       upq=upqdf.signature if upqdf is not None else None)
+        m.submodules.df_feeder, m.submodules.df_drains = dff, dfd
+        dn = 2 if g.gated else 1
+        wiring.connect(m, dff.a, pe.group_in(0))
+        wiring.connect(m, dff.d, pe.group_in(1))
+        wiring.connect(m, dff.gather, feeder.df)
+        wiring.connect(m, dff.h, h_rd)
+        wiring.connect(m, pe.group_out(0), dfd.a)
+        wiring.connect(m, pe.group_out(1), dfd.d)
+        wiring.connect(m, dfd.rq_up, rq1.group_in(0))
+        wiring.connect(m, rq1.group_out(0), dfd.up)
+        wiring.connect(m, dfd.rq_dn, rq1.group_in(dn))
+        wiring.connect(m, rq1.group_out(dn), dfd.dn)
+        if g.gated:
+            assert upqdf is not None
+            wiring.connect(m, dfd.rq_gt, rq1.group_in(1))
+            wiring.connect(m, rq1.group_out(1), dfd.gt)
+            wiring.connect(m, dfd.upq, upqdf)
+        wiring.connect(m, pl.q, dfd.q)
+        wiring.connect(m, drain.df, dfd.df)
+        wiring.connect(m, dfd.h, h_wr)
+        wiring.connect(m, dfd.y, yw.df_rows)
+        wiring.connect(m, dfd.df_end, seq.df_end)
+        wdata = self.wdata
+        m.d.comb += [dff.w_data.eq(wdata.payload[:8 * g.cols]), dff.w_valid.eq(wdata.valid),
+                     dff.h_tiles.eq(dfd.h_tiles),
+                     wdata.ready.eq(Mux(pl.own, 1, Mux(seq.stage.is_df, dff.w_ready,
+                                                       feeder.w_ready))),
+                     probes["df_a_beat"].eq(dff.a_beat), probes["df_d_beat"].eq(dff.d_beat),
+                     probes["df_upq_row"].eq(dfd.upq_row), probes["df_h_row"].eq(dfd.h_row),
+                     probes["df_y_row"].eq(dfd.y_row)]
+        return [dff, dfd]
+
+    def _y_writer(self, m: Module, bufs: Buffers, drain: Drain,
+                  stage: wiring.Signature) -> YWriter:
+        """The y writer, fed by the sequential drain's down rows (and the dataflow D rows)."""
+        y_ports, d_rd2 = bufs.y_ports, bufs.d_rd2
+        yw = YWriter(self.geom, stage, has_df=self.program.has_df, spans=bufs.spans, lg=bufs.lg,
+                     dispatch=d_rd2.signature, y_wr=y_ports[0][0].signature, entry=bufs.entry,
+                     seq_cols=max_requests(self.geom, self.program.has_df) * self.geom.cols)
         m.submodules.ywriter = yw
         wiring.connect(m, yw.dispatch, d_rd2)
         for b, (y_wr, _) in enumerate(y_ports):
             wiring.connect(m, yw.y_wr[b], y_wr)
-        rq1, row_ok, sm_nxt, sr, so, sn = scope.take('rq1', 'row_ok', 'sm_nxt', 'sr', 'so', 'sn')
-        y_ready, = scope.take('y_ready')
-        sq = yw.seq_rows
-        m.d.comb += [sq.valid.eq(rq1.o.valid & row_ok), sq.data.eq(rq1.o.payload),
-                     sq.blk_nxt.eq(sm_nxt), sq.lane.eq(sr), sq.col.eq(so),
-                     sq.last_tile.eq(eq(sn, ntd - 1)), y_ready.eq(sq.ready)]
-        if has_df:
-            df = yw.df_rows
-            valid, data_, blk_nxt, lane, col, last_tile = scope.take(
-                'df_y_valid', 'df_y_data', 'df_y_blk_nxt', 'df_y_lane', 'df_y_off',
-                'df_y_last_tile')
-            m.d.comb += [df.valid.eq(valid), df.data.eq(data_), df.blk_nxt.eq(blk_nxt),
-                         df.lane.eq(lane), df.col.eq(col), df.last_tile.eq(last_tile)]
+        wiring.connect(m, drain.seq_rows, yw.seq_rows)
         return yw
 
-    def _routing_and_combine(self, m: Module, scope: Any, seq: Sequencer,
+    def _routing_and_combine(self, m: Module, bufs: Buffers, units: Units, seq: Sequencer,
                              stage: wiring.Signature) -> list[wiring.Component]:
         """Top-k, gate normaliser / dispatcher and combine, joined to the buffers, the
-        sequencer and ``y_out``; publishes the dispatcher's ``lanes`` and ``tiles``."""
+        sequencer (the dispatcher's tally) and ``y_out``."""
         probes, seq_front = self.probes, self.program.front == "sequential"
-        g_wr, g_rd, d_wr, y_ports, lg = scope.take('g_wr', 'g_rd', 'd_wr', 'y_ports', 'lg')
+        g_wr, g_rd, d_wr, y_ports = bufs.g_wr, bufs.g_rd, bufs.d_wr, bufs.y_ports
         if seq_front:
-            l_rd, s_wr, s_rd = scope.take('l_rd', 's_wr', 's_rd')
+            l_rd, s_wr, s_rd = bufs.l_rd, bufs.s_wr, bufs.s_rd
             topk = TopKFeed(self.geom, stage, logits=l_rd.signature, sel=s_wr.signature)
             gd = GateDispatch(self.geom, stage, gates=g_wr.signature, dispatch=d_wr.signature,
                               sel=s_rd.signature)
         else:
             topk = TopKFeed(self.geom, stage)
             gd = GateDispatch(self.geom, stage, gates=g_wr.signature, dispatch=d_wr.signature)
-        comb = CombineFeed(self.geom, stage, lg=lg, y_rd=y_ports[0][1].signature,
+        comb = CombineFeed(self.geom, stage, lg=bufs.lg, y_rd=y_ports[0][1].signature,
                            gates=g_rd.signature)
         m.submodules.route_topk, m.submodules.route_gn, m.submodules.combine = topk, gd, comb
         if seq_front:
@@ -203,8 +316,8 @@ class MoEKernel(wiring.Component):
             wiring.connect(m, topk.sel, s_wr)
             wiring.connect(m, gd.sel, s_rd)
         else:
-            ser, = scope.take('ser')
-            wiring.connect(m, ser.o, topk.ser)
+            assert units.ser is not None
+            wiring.connect(m, units.ser.o, topk.ser)
             wiring.connect(m, topk.o, gd.topk)
         wiring.connect(m, gd.gates, g_wr)
         wiring.connect(m, gd.dispatch, d_wr)
@@ -221,5 +334,4 @@ class MoEKernel(wiring.Component):
                      probes["topk_out_valid"].eq(topk.out_valid),
                      probes["gn_in_fire"].eq(gd.in_fire), probes["gn_out_fire"].eq(gd.out_fire),
                      probes["disp_busy"].eq(gd.busy), probes["y_fire"].eq(comb.y_fire)]
-        scope.publish({'lanes': gd.tally.lanes, 'tiles': gd.tally.tiles}, 'lanes', 'tiles')
         return [topk, gd, comb]

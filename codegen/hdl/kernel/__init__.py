@@ -1,12 +1,13 @@
 """The parts of :class:`codegen.hdl.top.MoEKernel`.
 
-``wiring.Component`` parts (submodules of the kernel, joined with ``wiring.connect`` over the
-signatures of :mod:`~.links`): :class:`~.stages.Sequencer` (controller, stage decodes, stage
-ends), :class:`~.routing.TopKFeed`, :class:`~.routing.GateDispatch` (gate normaliser,
-dispatcher), :class:`~.combine.CombineFeed`, :class:`~.ywriter.YWriter`.
-
-Parts that still add their logic to the kernel's module, in this order, each reading what the
-earlier ones published in the :class:`~codegen.hdl.kernel.scope.KernelScope` that
-:func:`~.stages.open_scope` opens: :mod:`~.storage` (units, buffers), :mod:`~.intake` (x, wreq,
-parameter block), :mod:`~.feeder`, :mod:`~.drain`, :mod:`~.dataflow`.
+Every part is a ``wiring.Component`` (a submodule of the kernel) joined with ``wiring.connect``
+over the signatures of :mod:`~.links` (stage bus, stage ends, tally, requantiser words, the
+dataflow gather and drain tap, :class:`~.links.BankPort` buffer sides):
+:class:`~.stages.Sequencer` (controller, stage decodes, stage ends, ``rt`` / ``mrows``),
+:class:`~.routing.TopKFeed`, :class:`~.routing.GateDispatch` (gate normaliser, dispatcher),
+:class:`~.combine.CombineFeed`, :class:`~.ywriter.YWriter`, :class:`~.intake.TokenIntake`,
+:class:`~.requests.WeightRequester`, :class:`~.params.ParamLoader`,
+:class:`~.feeder.GemmFeeder`, :class:`~.drain.Drain`, :class:`~.dataflow.DfFeeder` and
+:class:`~.dataflow.DfDrains`. The datapath units and the buffers they share are ordinary
+submodules of the kernel, made by :func:`~.storage.add_units` and :func:`~.storage.add_buffers`.
 """

@@ -1,20 +1,19 @@
-"""The kernel's sequencing: :class:`Sequencer` (controller, stage decodes, stage end) and the
-constants the parts not yet converted to components read (:func:`open_scope`)."""
+"""The kernel's sequencing: :class:`Sequencer` (controller, stage decodes, stage end)."""
 from __future__ import annotations
 
 from typing import Any
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..controller import Controller
-from ..hwutil import eq
+from ..hwutil import eq, select
 from ..schedule_rom import Program, StageTask
 from .links import STAGE_END, TASK_FLAGS, stage_signature, tally_signature
-from .scope import KernelScope, ceil_div
+from ..geometry import ceil_div
 
-__all__ = ['Sequencer', 'open_scope']
+__all__ = ['Sequencer']
 
 #: the stage-end inputs of the sequencer (``df_end`` only with an ``expert_df`` row)
 STAGE_ENDS = ("x_end", "p_end", "gemm_end", "tk_end", "gates_end", "disp_end", "comb_end")
@@ -26,7 +25,9 @@ class Sequencer(wiring.Component):
     stage's end condition from the parts' ends (``x_end`` token intake, ``p_end`` parameter
     block, ``gemm_end`` a GEMM's drain, ``tk_end`` top-k, ``gates_end`` / ``disp_end`` gate
     normaliser and dispatcher, ``comb_end`` combine, ``df_end`` the dataflow expert).
-    The dispatcher's ``tally`` gives the controller the tokens per expert (``counts``)."""
+    The dispatcher's ``tally`` gives the controller the tokens per expert (``counts``) and, at
+    ``load``, the running expert's row tiles and rows (``rt``, ``mrows`` on the stage bus; a
+    router / front GEMM: every row tile, ``T`` rows)."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -64,6 +65,13 @@ class Sequencer(wiring.Component):
                      st.row.eq(ctrl.row), st.expert.eq(ctrl.expert), st.count.eq(ctrl.count),
                      st.col_tiles.eq(fields.col_tiles), st.k.eq(fields.k),
                      ctrl.counts.eq(self.tally.counts)]
+        T, E = prog.geom.tokens, prog.geom.experts
+        with m.If(st.load):
+            e_tiles = select([self.tally.tiles[i] for i in range(E)], st.expert)
+            e_part = select([self.tally.lanes[i] for i in range(E)], st.expert).any()
+            m.d.sync += [st.rt.eq(Mux(st.is_exp | st.is_df, e_tiles + e_part,
+                                      ceil_div(T, prog.geom.rows))),
+                         st.mrows.eq(Mux(st.is_exp | st.is_df, st.count, T))]
         done = Signal()
         m.d.comb += ctrl.done.eq(done)
         run = st.run
@@ -84,30 +92,3 @@ class Sequencer(wiring.Component):
             with m.If(st.is_df):
                 m.d.comb += done.eq(run & self.df_end.done)
         return m
-
-
-def open_scope(kernel: Any, m: Module, stage: Any) -> KernelScope:
-    """The geometry's constants and the stage bus ``stage`` for the parts that read a scope."""
-    g, prog = kernel.geom, kernel.program
-    T, d, f, E, k = g.tokens, g.hidden, g.ffn, g.experts, g.top_k
-    R, C, W = g.rows, g.cols, g.stream_bytes
-    wpt = g.words_per_token
-    nte, ntf = ceil_div(E, C), ceil_div(f, C)
-    ntd = ceil_div(d, C)
-    rtt = ceil_div(T, R)
-    nq, P = g.requants_per_expert, g.param_words
-    seq_front = prog.front == "sequential"
-    has_df, has_seq = prog.has_df, prog.has_seq
-    tbits = max(1, (T - 1).bit_length())
-    jbits = max(1, (k - 1).bit_length())
-    cbits = max(1, T.bit_length())
-    probes = kernel.probes
-    run, load, layer_init = stage.run, stage.load, stage.layer_init
-    flags = {name: getattr(stage, name) for name in TASK_FLAGS}
-    scope = KernelScope()
-    scope.publish(flags, *TASK_FLAGS)
-    scope.publish(locals(), 'kernel', 'm', 'C', 'E', 'P', 'R', 'T', 'W', 'cbits', 'stage',
-                  'd', 'f', 'g', 'has_df', 'has_seq', 'jbits',
-                  'k', 'layer_init', 'load', 'nq', 'ntd', 'nte', 'ntf', 'probes', 'rtt', 'run',
-                  'seq_front', 'tbits', 'wpt')
-    return scope

@@ -95,13 +95,17 @@ def validate_groups_table(report: dict[str, Any]) -> str:
 
 
 def validate_concurrency_table(report: dict[str, Any], metric: str) -> str:
-    """Mean signed error of ``metric`` per group and client concurrency (how the error moves with load)."""
-    levels = sorted({r["concurrency"] for r in report["rows"]})
+    """Mean signed error of ``metric`` per aggregated group and client concurrency (how the error moves
+    with load); disaggregated groups, whose pools differ from row to row, are left out."""
+    rows = [r for r in report["rows"] if not r["group"].endswith(" disagg")]
+    levels = sorted({r["concurrency"] for r in rows})
     lines = ["| group | " + " | ".join(f"c={c}" for c in levels) + " |", "|---|" + "---:|" * len(levels)]
     for g in report["groups"]:
+        if g["group"].endswith(" disagg"):
+            continue
         cells = []
         for c in levels:
-            errs = [r[f"{metric}_error"] for r in report["rows"] if r["group"] == g["group"] and r["concurrency"] == c]
+            errs = [r[f"{metric}_error"] for r in rows if r["group"] == g["group"] and r["concurrency"] == c]
             cells.append(f"{sum(errs) / len(errs):+.0%} ({len(errs)})" if errs else "—")
         lines.append(f"| {g['group']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ import pytest
 from installed import build_wheel, installed_env, run_installed, unpack
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("summary", "devices", "roofline", "tiers", "coe", "dse", "kernel")
+SECTIONS = ("summary", "devices", "roofline", "tiers", "coe", "validation", "dse", "kernel")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 # Appended to a copy of the report (the report itself has no scripts): after load, the title says

@@ -1,7 +1,8 @@
 """`moearch demo`: the main job, end to end, with a progress display and an HTML report.
 
 Steps (each a module of :mod:`moearch.demo`): model Mixtral-8x7B across architectures and a
-Composition-of-Experts case (``modelling``); explore the FPGA MoE-kernel space with multi-agent RL
+Composition-of-Experts case (``modelling``); check the serving simulation against measured engines
+(``validation``: the parity plot of the development set, when it is found); explore the FPGA MoE-kernel space with multi-agent RL
 and two baselines (``exploration``); generate, C-simulate, verify and synthesise the kernel of the
 best design (``kernel``); write ``DIR/index.html`` (self-contained) and print a summary.
 """
@@ -15,7 +16,7 @@ import click
 
 from archmodel.formatting import si
 from moearch.cli.common import atomic_write, console
-from moearch.demo import exploration, kernel, modelling, report, sections
+from moearch.demo import exploration, kernel, modelling, report, sections, validation
 from moearch.demo.progress import StepLog, demo_progress
 
 
@@ -23,7 +24,10 @@ from moearch.demo.progress import StepLog, demo_progress
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-report"), show_default=True,
               help="Report folder (index.html, demo.json, charts, the kernel).")
 @click.option("--quick", is_flag=True, help="Smallest settings (what `make test` runs).")
-def demo(out: Path, quick: bool) -> None:
+@click.option("--measured", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Measured serving rows to validate against (default: $MOEARCH_MEASURED, else the development "
+                   "set ../shared/datasets/aic-silicon/h100-measured.csv if present).")
+def demo(out: Path, quick: bool, measured: Path | None) -> None:
     """Run the main job and write a self-contained HTML report."""
 
     start = time.perf_counter()
@@ -31,6 +35,8 @@ def demo(out: Path, quick: bool) -> None:
     steps = [
         ("modelling", "modelling Mixtral-8x7B on GPU, NPU, RDU, Logic-PIM and FPGA devices",
          lambda log: modelling.run(out, quick, log)),
+        ("validation", "the serving simulation against measured engines",
+         lambda log: validation.run(out, quick, measured, log)),
         ("exploration", "exploring the FPGA MoE-kernel space (multi-agent RL, random, genetic)",
          lambda log: exploration.run(out, quick, log)),
         ("kernel", "the best design's kernel",
@@ -61,7 +67,8 @@ def demo(out: Path, quick: bool) -> None:
     summary.kpis([("kernel C-simulation", "bit-exact" if k["csim_bit_exact"] else "MISMATCH"),
                   ("kernel RTL verification", "passed" if verify.get("passed") else "FAILED" if verify else "no RTL"),
                   ("measured vs predicted cycles", f"{timing['error']:+.1%}" if timing else "-")])
-    body = [summary, *sections.modelling_sections(model, out), *sections.exploration_sections(data["exploration"], out),
+    body = [summary, *sections.modelling_sections(model, out), *sections.validation_sections(data["validation"], out),
+            *sections.exploration_sections(data["exploration"], out),
             *sections.kernel_sections(k, out)]
     page = report.render("moearch demo report",
                          "Mixture-of-Experts hardware: modelling, design-space exploration, kernel generation and "

@@ -126,3 +126,24 @@ def kernel_sections(data: dict, out: Path) -> list[Section]:
                           r["ok"])
                          for r in res["data"]["rows"]]))
     return [sec]
+
+
+def validation_sections(data: dict, out: Path) -> list[Section]:
+    """The parity plot and per-group errors of the serving simulation against measured engines."""
+    sec = Section("validation", "Serving estimates against measured engines")
+    if not data["available"]:
+        sec.text(f"No measured data set was found (looked for {data['looked_for']}; set ${data['env']} or pass "
+                 "--measured FILE to `moearch demo`), so this section is empty.", note=True)
+        return [sec]
+    sample = f"every {data['every']}th row of " if data["every"] > 1 else ""
+    sec.text(f"`moearch validate` on {sample}{Path(data['file']).name}: {data['simulated']} rows simulated the way "
+             f"they were measured (in-flight engine presets; disaggregated rows on their two pools), "
+             f"{data['skipped']} listed with the reason they are not. Error = predicted / measured - 1; no figure "
+             "of the model was set from these rows.")
+    sec.table(Table(("group", "rows", "TTFT MAPE", "TPOT MAPE", "tok/s MAPE", "TTFT bias", "TPOT bias", "tok/s bias"),
+                    [(g["group"], g["rows"], f"{g['mape']['ttft_ms']:.1%}", f"{g['mape']['tpot_ms']:.1%}",
+                      f"{g['mape']['tokens_per_s']:.1%}", f"{g['mean_error']['ttft_ms']:+.1%}",
+                      f"{g['mean_error']['tpot_ms']:+.1%}", f"{g['mean_error']['tokens_per_s']:+.1%}")
+                     for g in data["groups"]]))
+    sec.image(out / "parity.png", "predicted against measured TTFT, TPOT and throughput")
+    return [sec]

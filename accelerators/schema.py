@@ -67,6 +67,12 @@ class Efficiency(Frozen):
     matmul: Fraction
     memory: Fraction
     kernel_overhead: TimeOrZero
+    #: what a large GEMM sustains at a datatype whose measured fraction differs from ``matmul``
+    matmul_by_dtype: dict[Dtype, Fraction] = {}
+
+    def matmul_at(self, dtype: str) -> float:
+        """The fraction of the ``dtype`` peak a large GEMM sustains (``matmul`` unless listed)."""
+        return self.matmul_by_dtype.get(dtype, self.matmul)  # type: ignore[call-overload]
 
 
 class PowerSpec(Frozen):

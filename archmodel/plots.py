@@ -24,7 +24,7 @@ def roofline_plot(step, device, precision, path: Path, title: str) -> None:
     ax = fig.add_axes((0.08, 0.1, 0.64, 0.82))
     x = np.logspace(-1, 4, 200)
     ax.loglog(x, np.minimum(peak, x * bw), color="black", lw=2, label=f"peak {peak / 1e12:.0f} TFLOP/s, {bw / 1e12:.2f} TB/s")
-    ax.loglog(x, np.minimum(peak * eff.matmul, x * bw * eff.memory), color="gray", ls="--", lw=1,
+    ax.loglog(x, np.minimum(peak * eff.matmul_at(precision.compute_dtype), x * bw * eff.memory), color="gray", ls="--", lw=1,
               label="achievable (device efficiency)")
     ridge = peak / bw
     ax.axvline(ridge, color="gray", ls=":", lw=1)

@@ -128,7 +128,7 @@ def device_values(device, precision: Precision, parallel: Parallelism, weight_ti
     main = device.main_memory
     tier = weight_tier or main.name
     w_bw = device.interconnect.host.bandwidth if tier == "host" else device.tier(tier).read_bandwidth
-    matrix = device.peak(precision.compute_dtype) * eff.matmul
+    matrix = device.peak(precision.compute_dtype) * eff.matmul_at(precision.compute_dtype)
     vector = device.compute.vector or matrix
     tile_m, tile_n = device.compute.tile
     bw_tp, lat_tp = _link(device, parallel.tp)

@@ -26,6 +26,7 @@ from functools import cached_property
 
 from accelerators.errors import ConfigError
 from archmodel.fpga import Budget, make_budget
+from archmodel.fpga.budget import power_of_two_arrays
 from archmodel.moe_layer import uniform_counts
 
 from .hdl.tables import activation_table, exp_table
@@ -295,6 +296,31 @@ class KernelPlan:
         }
 
 
+#: an array whose predicted layer is within this share of the fastest one counts as reaching it
+ARRAY_TOLERANCE = 0.01
+
+
+def _pow2_ceil(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def fastest_array(spec: KernelSpec, counts: tuple[int, ...]) -> tuple[int, int]:
+    """The array ``--pe`` defaults to: the smallest power-of-two array (``C`` = ``R`` or ``2R``) that
+    fits the part and whose predicted layer (the schedule at ``counts``, with the part's memory
+    system) is within ``ARRAY_TOLERANCE`` of the fastest such array's; never more rows than the
+    tokens nor columns than the layer's widest dimension (each rounded up to a power of two)."""
+    shape = spec.shape
+    budget = make_budget(spec.device, 1, 1)
+    arrays = power_of_two_arrays(budget, max_rows=_pow2_ceil(spec.tokens),
+                                 max_cols=_pow2_ceil(max(spec.hidden, spec.ffn, spec.experts)))
+    if not arrays:
+        raise ConfigError(None, "pe", None, f"an array that fits {spec.device}: not even 1x1 does")
+    cycles = {rc: schedule_moe_layer(shape, counts, make_budget(spec.device, *rc), style=spec.style,
+                                     stream_bytes=spec.stream_bytes).total_cycles for rc in arrays}
+    best = min(cycles.values())
+    return min((rc for rc, n in cycles.items() if n <= best * (1 + ARRAY_TOLERANCE)), key=lambda rc: rc[0] * rc[1])
+
+
 def build_plan(spec: KernelSpec, tokens_per_expert: tuple[int, ...] | None = None) -> KernelPlan:
     """Validate ``spec``, schedule it and derive the controller program.
 
@@ -305,7 +331,8 @@ def build_plan(spec: KernelSpec, tokens_per_expert: tuple[int, ...] | None = Non
     spec.validate()
     shape = spec.shape
     counts = tuple(tokens_per_expert) if tokens_per_expert is not None else uniform_counts(shape)
-    budget = make_budget(spec.device, spec.pe_rows, spec.pe_cols)
+    rows, cols = (spec.pe_rows, spec.pe_cols) if spec.pe_rows is not None else fastest_array(spec, counts)
+    budget = make_budget(spec.device, rows, cols)
     schedule = schedule_moe_layer(shape, counts, budget, style=spec.style, stream_bytes=spec.stream_bytes)
     n_front = sum(1 for s in schedule.stages if s.expert is None and s.task != "combine")
     front = _group_steps(schedule.stages[:n_front], front=True)

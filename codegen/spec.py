@@ -70,7 +70,7 @@ def max_abs_accumulator(hidden: int, ffn: int, top_k: int, gated: bool) -> int:
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """The user's request. ``pe_rows``/``pe_cols`` ``None``: the part's default array."""
+    """The user's request. ``pe_rows``/``pe_cols`` ``None``: the array the cost model picks (:func:`codegen.plan.fastest_array`)."""
 
     tokens: int
     hidden: int

@@ -24,7 +24,7 @@ from accelerators.errors import ConfigError
 from accelerators.kinds.fpga import FpgaSpec
 from accelerators.schema import Device
 
-__all__ = ["BRAM36_BYTES", "URAM_BYTES", "Budget", "make_budget", "resolve_device"]
+__all__ = ["BRAM36_BYTES", "URAM_BYTES", "Budget", "array_fits", "make_budget", "power_of_two_arrays", "resolve_device"]
 
 #: UG573 (UltraScale Architecture Memory Resources): a RAMB36E2 holds 36 Kib = 4,608 bytes
 #: (32 Kib data + 4 Kib parity; the kernels use the parity bits only in x9/x18/x36/x72 widths).
@@ -99,19 +99,26 @@ def _offchip(device: Device, channels: int | None) -> tuple[int, float]:
     return 0, device.main_memory.read_bandwidth
 
 
-def default_array(budget: Budget) -> tuple[int, int]:
-    """The largest power-of-two PE array (``C`` = ``R`` or ``2R``) whose DSPs, together with a
-    ``C``-lane requantiser (2 DSP a lane) and a ``C``-lane combiner (1 DSP a lane), fit the part."""
-    dsp = budget.fpga.dsp
-    best = (1, 1)
-    r = 1
-    while r <= 4096:
-        for c in (r, 2 * r):
-            need = -(-r * c // budget.macs_per_dsp) + 3 * c
-            if need <= dsp and r * c > best[0] * best[1]:
-                best = (r, c)
+def array_fits(budget: Budget, rows: int, cols: int) -> bool:
+    """Whether an ``rows x cols`` PE array, with a ``cols``-lane requantiser (2 DSP a lane) and a
+    ``cols``-lane combiner (1 DSP a lane), fits the part's DSPs."""
+    return -(-rows * cols // budget.macs_per_dsp) + 3 * cols <= budget.fpga.dsp
+
+
+def power_of_two_arrays(budget: Budget, max_rows: int = 4096, max_cols: int = 8192) -> list[tuple[int, int]]:
+    """Every power-of-two array (``C`` = ``R`` or ``2R``) that fits the part, at most ``max_rows`` x
+    ``max_cols``, smallest first."""
+    arrays, r = [], 1
+    while r <= max_rows:
+        arrays += [(r, c) for c in (r, 2 * r) if c <= max_cols and array_fits(budget, r, c)]
         r *= 2
-    return best
+    return arrays
+
+
+def default_array(budget: Budget) -> tuple[int, int]:
+    """The largest power-of-two PE array (``C`` = ``R`` or ``2R``) that fits the part
+    (:func:`array_fits`)."""
+    return max(power_of_two_arrays(budget), key=lambda rc: rc[0] * rc[1], default=(1, 1))
 
 
 def make_budget(device: str | Path | Device, rows: int | None = None, cols: int | None = None, *,

@@ -11,7 +11,7 @@ from codegen.plan import build_plan
 from codegen.spec import KernelSpec
 
 SEQ = KernelSpec(16, 64, 128, 8, 2, True, pe_rows=8, pe_cols=8)          # seq-stream / seq-tiled
-DF = KernelSpec(16, 64, 128, 8, 2, False)                                 # df variant, default array
+DF = KernelSpec(16, 64, 128, 8, 2, False, pe_rows=64, pe_cols=128)        # df variant, the U280's largest array
 SEQ_FRONT = KernelSpec(12, 40, 72, 8, 1, False, pe_rows=4, pe_cols=4, style="sequential")
 
 

@@ -10,13 +10,14 @@ from accelerators.errors import ConfigError
 from codegen.schedule import schedule_moe_layer
 from archmodel.fpga.tasks import MoELayer, uniform_counts
 from codegen.hls.emit import pack_requant_block, pack_token_stream, pack_weight_image, unpack_token_stream
-from codegen.plan import OPS, build_plan
+from archmodel.fpga.budget import make_budget, power_of_two_arrays
+from codegen.plan import ARRAY_TOLERANCE, OPS, build_plan, fastest_array
 from codegen.spec import KernelSpec
 from verification import golden
 
 SPECS = [KernelSpec(16, 64, 128, 8, 2, True, pe_rows=8, pe_cols=8),
          KernelSpec(12, 40, 72, 8, 1, False, pe_rows=4, pe_cols=4, style="sequential", stream_bytes=16),
-         KernelSpec(16, 64, 128, 4, 2, False),
+         KernelSpec(16, 64, 128, 4, 2, False, pe_rows=64, pe_cols=128),  # the U280's largest array
          KernelSpec(16, 48, 96, 4, 2, True, pe_rows=4, pe_cols=9, style="dataflow")]
 
 
@@ -118,3 +119,19 @@ def test_budget_that_cannot_hold_the_buffers_is_a_config_error() -> None:
     # a huge token count on a tiny part's memory: the schedule says what does not fit
     with pytest.raises(ConfigError):
         build_plan(KernelSpec(4096, 8192, 8192, 8, 2, True, device="versal-vck190", pe_rows=8, pe_cols=8))
+
+
+def test_the_default_array_is_the_smallest_that_reaches_the_fastest_layer() -> None:
+    """No --pe: the cost model picks the array; never more rows than tokens nor columns than the layer."""
+    spec = KernelSpec(8, 32, 64, 4, 2, True)
+    counts = uniform_counts(spec.shape)
+    rows, cols = fastest_array(spec, counts)
+    assert rows <= 8 and cols <= 64
+    budget = make_budget("alveo-u280", 1, 1)
+    cycles = {rc: schedule_moe_layer(spec.shape, counts, make_budget("alveo-u280", *rc)).total_cycles
+              for rc in power_of_two_arrays(budget, max_rows=8, max_cols=64)}
+    best = min(cycles.values())
+    assert cycles[(rows, cols)] <= best * (1 + ARRAY_TOLERANCE)
+    assert all(r * c >= rows * cols for (r, c), n in cycles.items() if n <= best * (1 + ARRAY_TOLERANCE))
+    plan = build_plan(spec)
+    assert (plan.schedule.budget.rows, plan.schedule.budget.cols) == (rows, cols)

@@ -31,7 +31,7 @@ SHAPES: dict[str, KernelSpec] = {
     "e8-k2-plain-seqfront": KernelSpec(12, 40, 72, 8, 2, False, pe_rows=4, pe_cols=4, style="sequential",
                                        activation="gelu"),
     # the part's default array (64 x 128): the dataflow expert variant, gated
-    "e8-k2-gated-df": KernelSpec(16, 64, 128, 8, 2, True),
+    "e8-k2-gated-df": KernelSpec(16, 64, 128, 8, 2, True, pe_rows=64, pe_cols=128),  # the U280's largest array
     # dataflow variant on 9 columns: sub-arrays of 5 and 4 columns straddle the 9-lane weight words
     "e4-k2-plain-df9": KernelSpec(16, 48, 96, 4, 2, False, pe_rows=4, pe_cols=9, style="dataflow"),
     # k = 1, gated, identity activation, 2 x 8 array, T not a multiple of R, 4-byte words

@@ -78,7 +78,8 @@ class YWriter(wiring.Component):
         m.d.comb += slot.eq(ent.token * k + ent.rank)
         lw = max(0, (W - 1).bit_length())
         w0 = y_col >> lw
-        off = y_col & (W - 1) if W > 1 else Const(0, 1)
+        # the byte offset within a word, at its own width (a wider shift amount would widen the shifter)
+        off = (y_col & (W - 1))[:lw] if W > 1 else Const(0, 1)
         nvalid_mask = Mux(sq.last_tile, (1 << last_valid) - 1, (1 << C) - 1)
         if self.has_df:
             nvalid_mask = Mux(is_df, Mux(df.last_tile, (1 << last_valid_df) - 1, (1 << cd) - 1),

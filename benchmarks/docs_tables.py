@@ -122,7 +122,94 @@ def validate_skipped_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _si(x: float, unit: str) -> str:
+    """``3.35e12, 'B/s'`` -> ``3.35 TB/s`` (three significant digits)."""
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {prefix}{unit}"
+    return f"{x:.3g} {unit}"
+
+
+def _lead(text: str) -> str:
+    """The citation up to its first comma or semicolon outside parentheses (the work, not the figures)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch in ",;" and depth == 0:
+            return text[:i]
+    return text
+
+
+def _count(x: float) -> str:
+    """``70.55e9`` -> ``70.6B``."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def device_catalog_table(devices: list[dict[str, Any]]) -> str:
+    """``moearch devices --json``: per chip, dense peaks by datatype, every memory tier, the
+    scale-up link (per direction x domain), TDP, the peak's source."""
+    lines = ["| device | kind | chips | dense peak per chip | memory tiers (capacity, read bandwidth) "
+             "| scale-up (per direction x domain) | TDP | peak from |", "|---|---|---:|---|---|---|---:|---|"]
+    for d in devices:
+        unit = {"int8": "OPS", "int4": "OPS"}
+        peaks = ", ".join(f"{k} {_si(v, unit.get(k, 'FLOPS'))}" for k, v in d["peak"].items() if k != "fp32")
+        tiers = ", ".join(f"{t['name']} {_si(t['capacity'], 'B')} ({_si(t['read_bandwidth'], 'B/s')})"
+                          for t in d["memory"])
+        up = d["scale_up"]
+        link = "-" if up is None else f"{up['name']}, {_si(up['bandwidth'], 'B/s')} x {up['domain'] or 1}"
+        tdp = f"{d['tdp']:.0f} W" if d["tdp"] else "-"
+        source = _lead(d["peak_source"]) + (f" (extends {d['extends']})" if d["extends"] else "")
+        lines.append(f"| `{d['name']}` | {d['kind']} | {d['chips']} | {peaks} | {tiers} | {link} | {tdp} | {source} |")
+    return "\n".join(lines) + "\n"
+
+
+def _attention_text(m: dict[str, Any]) -> str:
+    a = m["attention"]
+    if a["kind"] == "mla":
+        text = f"MLA, {a['heads']} heads, kv_lora {a['kv_lora_rank']} + rope {a['rope_dim']}"
+    elif a["kind"] == "mha":
+        text = f"MHA {a['heads']}"
+    else:
+        text = f"GQA {a['heads']} q / {a['kv_heads']} kv"
+    if a["kind"] != "mla" and a["head_dim"] * a["heads"] != m["hidden"]:
+        text += f", head {a['head_dim']}"
+    text += ", q/k norm" if a["qk_norm"] else ""
+    text += ", sinks" if a["sinks"] else ""
+    if m["windowed_layers"]:
+        text += f"; window {m['sliding_window']} on {m['windowed_layers']} of {m['layers']} layers"
+    return text
+
+
+def workload_catalog_table(models: list[dict[str, Any]]) -> str:
+    """``moearch workloads --json``: the shape of every built-in model and where it comes from."""
+    lines = ["| name | layers | hidden | attention | experts / top-k | params total / active | KV B/tok (fp16) "
+             "| source |", "|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        layers = str(m["layers"])
+        if m["dense_layers"] and m["moe_layers"]:
+            layers += f" ({m['dense_layers']} dense + {m['moe_layers']} MoE)"
+        moe = m["moe"]
+        if moe is None:
+            ffn = m["dense_ffn"]
+            experts = f"dense ({'SwiGLU' if ffn['gated'] else m['hidden_act'].split('_')[0].upper()}, {ffn['intermediate']})"
+        else:
+            experts = f"{moe['experts']} / {moe['top_k']}"
+            if moe["shared"]:
+                experts += f", +{moe['shared']} shared"
+                if moe["shared_intermediate"] != moe["intermediate"]:
+                    experts += f" ({moe['shared_intermediate']})"
+        params = f"{_count(m['total_params'])} / {_count(m['active_params'])}"
+        lines.append(f"| `{m['name']}` | {layers} | {m['hidden']} | {_attention_text(m)} | {experts} | {params} "
+                     f"| {m['kv_bytes_per_token_fp16']} | {m['source']} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "device-catalog": device_catalog_table,
+    "workload-catalog": workload_catalog_table,
     "validate-groups": validate_groups_table,
     "validate-concurrency": validate_concurrency_table,
     "validate-skipped": validate_skipped_table,

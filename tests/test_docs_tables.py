@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from moearch.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 # Loaded from its file: benchmarks/ must not go on sys.path, where its codegen.py would shadow the
@@ -52,3 +56,14 @@ def test_the_hypervolume_table_has_ratios_not_seconds() -> None:
 def test_an_unknown_kind_is_an_error(spec: str) -> None:
     with pytest.raises(ValueError, match="unknown generated-table kind"):
         docs_tables.render(spec)
+
+
+@pytest.mark.parametrize("command, data", [("devices", "devices.json"), ("workloads", "workloads.json")])
+def test_the_catalog_tables_come_from_the_current_catalog(command: str, data: str) -> None:
+    """docs/catalog-data/*.json is what `moearch devices|workloads --json` prints today (a device or
+    workload file changed without regenerating fails here)."""
+    result = CliRunner().invoke(cli, [command, "--json"])
+    assert result.exit_code == 0, result.output
+    stored = json.loads((REPO / "docs" / "catalog-data" / data).read_text(encoding="utf-8"))
+    assert json.loads(result.output) == stored, (
+        f"regenerate: moearch {command} --json > docs/catalog-data/{data}; python benchmarks/docs_tables.py")

@@ -19,7 +19,7 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         return
     rows = [load_device(name) for name in list_devices()]
     if as_json:
-        print_json([{"name": d.name, "kind": d.kind, "chips": d.chips} for d in rows])
+        print_json([_device_row(d) for d in rows])
         return
     table = Table(title="Device catalog")
     for col in ("name", "kind", "chips", "matrix peak/chip", "main memory", "bandwidth", "TDP"):
@@ -30,6 +30,18 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         table.add_row(d.name, d.kind, str(d.chips), f"{si(d.compute.peak[dtype], 'OP/s')} {dtype}", si(main.capacity, "B"),
                       si(main.read_bandwidth, "B/s"), si(d.power.tdp, "W") if d.power else "-")
     console.print(table)
+
+
+def _device_row(d) -> dict:
+    """The catalog figures of one device (per chip; bandwidths per direction), for ``--json`` and the
+    generated table in docs/devices.md."""
+    up = d.interconnect.scale_up
+    return {"name": d.name, "kind": d.kind, "chips": d.chips, "extends": d.extends, "description": d.description,
+            "peak": dict(d.compute.peak), "memory": [{"name": t.name, "capacity": t.capacity,
+                                                     "read_bandwidth": t.read_bandwidth} for t in d.memory],
+            "scale_up": None if up is None else {"name": up.name, "bandwidth": up.bandwidth, "domain": up.domain,
+                                                 "topology": up.topology},
+            "tdp": d.power.tdp if d.power else None, "peak_source": d.sources.get("compute.peak", "")}
 
 
 @devices.command("show")
@@ -68,14 +80,32 @@ def _flatten(data, prefix: str = ""):
         yield prefix.rstrip("."), data
 
 
+def _workload_row(m) -> dict:
+    """The shape of one built-in model, for ``--json`` and the generated table in docs/workloads.md."""
+    a, moe = m.attention, m.moe
+    return {"name": m.name, "model_type": m.model_type, "layers": m.num_layers, "dense_layers": m.num_dense_layers,
+            "moe_layers": m.num_moe_layers, "hidden": m.hidden_size,
+            "attention": {"kind": a.kind, "heads": a.num_heads, "kv_heads": a.num_kv_heads, "head_dim": a.head_dim,
+                          "kv_lora_rank": a.kv_lora_rank, "rope_dim": a.qk_rope_head_dim, "qk_norm": a.qk_norm,
+                          "sinks": a.sinks},
+            "sliding_window": m.sliding_window, "windowed_layers": m.windowed_layers(),
+            "dense_ffn": None if m.dense_ffn is None else {"intermediate": m.dense_ffn.intermediate_size,
+                                                           "gated": m.dense_ffn.gated},
+            "hidden_act": m.hidden_act,
+            "moe": None if moe is None else {"experts": moe.num_experts, "top_k": moe.top_k,
+                                             "intermediate": moe.expert_intermediate_size,
+                                             "shared": moe.num_shared_experts, "shared_intermediate": moe.shared_intermediate_size},
+            "total_params": m.total_params(), "active_params": m.active_params(),
+            "kv_bytes_per_token_fp16": m.kv_cache_bytes_per_token(2), "source": m.source}
+
+
 @click.command("workloads")
 @json_option
 def workloads(as_json: bool) -> None:
     """List the built-in models."""
     rows = [load_workload(name) for name in list_workloads()]
     if as_json:
-        print_json([{"name": m.name, "layers": m.num_layers, "hidden": m.hidden_size,
-                     "total_params": m.total_params(), "active_params": m.active_params()} for m in rows])
+        print_json([_workload_row(m) for m in rows])
         return
     table = Table(title="Built-in workloads")
     for col in ("name", "layers", "hidden", "attention", "experts", "params", "active"):

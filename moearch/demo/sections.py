@@ -146,4 +146,8 @@ def validation_sections(data: dict, out: Path) -> list[Section]:
                       f"{g['mean_error']['tpot_ms']:+.1%}", f"{g['mean_error']['tokens_per_s']:+.1%}")
                      for g in data["groups"]]))
     sec.image(out / "parity.png", "predicted against measured TTFT, TPOT and throughput")
+    sec.text("How far to trust these numbers: the serving figures in this report come from the same "
+             "simulation, so read them with the errors above (per group, measured engines on H100). "
+             "docs/validation.md lists every comparison moearch makes against published or measured "
+             "figures, its error and its cause.", note=True)
     return [sec]

@@ -31,7 +31,7 @@ from accelerators.errors import ConfigError
 
 from .devices.gpu import StepTimes, weights_tier
 from .optable import COST_FIELDS, ROLES, OpCosts, OperatorTable
-from .parallel import Parallelism
+from .parallel import Parallelism, check_split
 from .precision import Precision
 from .routing import Routing
 from .step import Step, device_model, operator_table, stored_weight_bytes, touched_experts
@@ -123,6 +123,7 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
 
     table = operator_table(model, parallel.pp)
     dm = device_model(model, device.kind, parallel.pp)
+    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
     tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
     timed = lambda **kw: _timed(table, dm, device, precision, parallel, tier, **kw)  # noqa: E731
     by_token = timed(b=tokens, s=1.0, c=0.0, u=touched_experts(model, tokens, 1.0, parallel, routing))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .devices.gpu import BOUND_NAMES, StepTimes, weights_tier
 from .optable import OperatorTable, OpCosts
-from .parallel import Parallelism
+from .parallel import Parallelism, check_split
 from .precision import Precision
 from .routing import Routing, experts_touched
 from .workload import ModelConfig
@@ -86,6 +86,7 @@ def touched_experts(model: ModelConfig, b, s, parallel: Parallelism, routing: Ro
 def timed_step(model: ModelConfig, device, dm, *, b, s, c, precision: Precision, parallel: Parallelism,
                routing: Routing, weight_tier: str | None) -> Step:
     """One forward step of ``model`` on ``device`` timed by the device model ``dm``."""
+    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
     table = operator_table(model, parallel.pp)
     tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,

@@ -66,7 +66,7 @@ def test_every_option_is_documented(path: tuple[str, ...]) -> None:
 
 def test_defaults_in_the_table_are_the_commands_own() -> None:
     rows = {(c, cell): line for line in DOC.splitlines() for c, cell in _rows("Every command and option")
-            if line.startswith(f"| `{c}") and f"| {cell} |" in line}
+            if line.startswith(f"| `{c}` |") and f"| {cell} |" in line}
     checked = 0
     for (command, cell), line in rows.items():
         default = line.rstrip(" |").rsplit("|", 1)[1].strip()

@@ -254,6 +254,9 @@ class NPUModel(RooflineModel):
 
     device_symbols = NPU_SYMBOLS
     units = UNIT_OF_KIND
+    #: a pool's experts are averaged over its packages (CloudMatrix384's EP320 makes them whole with
+    #: redundant copies and shared-expert dies: ``ExpertLayout``), so ``ep`` need not divide them
+    averages_experts = True
 
     def __init__(self, table: OperatorTable, layout: ExpertLayout | None = None):
         self.layout = layout

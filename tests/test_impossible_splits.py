@@ -55,3 +55,18 @@ def test_the_cli_names_the_flag():
     result = CliRunner().invoke(cli, ["serve", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", "3",
                                       "--isl", "128", "--osl", "128"])
     assert result.exit_code == 2 and "field '--tp': got 3" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["serve", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", "4000", "--osl", "500"],
+    ["compare", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", "4000", "--osl", "500"],
+    ["serve-pd", "-w", "llama-2-7b", "-d", "a100-sxm-80g", "--isl", "4000", "--osl", "500",
+     "--prefill-devices", "1", "--decode-devices", "1", "--concurrency", "4"],
+])
+def test_sequences_beyond_the_models_positions_are_refused_unless_asked(command):
+    """Llama-2-7B has 4,096 positions: 4,000 + 500 tokens is refused, and modelled with the flag."""
+    refused = CliRunner().invoke(cli, command)
+    assert refused.exit_code == 2 and "field '--isl + --osl': got 4500" in refused.output
+    assert "4096 positions of llama-2-7b" in refused.output and "Traceback" not in refused.output
+    allowed = CliRunner().invoke(cli, [*command, "--beyond-max-positions", "--json"])
+    assert allowed.exit_code == 0, allowed.output

@@ -137,6 +137,20 @@ def precision_options(f: Callable) -> Callable:
     return f
 
 
+def positions_option(f: Callable) -> Callable:
+    return click.option("--beyond-max-positions", "beyond_positions", is_flag=True,
+                        help="Model sequences longer than the model's max_position_embeddings "
+                             "(refused otherwise: the model was not trained for them).")(f)
+
+
+def check_positions(model, tokens: int, flag: str, allow: bool) -> None:
+    """Refuse sequences of more than the model's positions unless ``allow`` (``--beyond-max-positions``)."""
+    limit = model.max_position_embeddings
+    if not allow and tokens > limit:
+        raise ConfigError(None, flag, tokens, f"at most the {limit} positions of {model.name} "
+                          "(max_position_embeddings); --beyond-max-positions to model it anyway")
+
+
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 

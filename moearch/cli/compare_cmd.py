@@ -14,11 +14,13 @@ from archmodel.compare import SCHEDULES, compare_chart, compare_rows
 from archmodel.serving import PRESETS
 from archmodel.formatting import si
 from moearch.cli.common import (
+    check_positions,
     MODEL_FLAGS,
     atomic_write,
     console,
     flag_names,
     json_option,
+    positions_option,
     load_workload_arg,
     make_precision,
     parse_concurrency,
@@ -56,12 +58,15 @@ def _device_names(text: str) -> list[str]:
 @click.option("--engine", type=click.Choice(list(PRESETS)), default="trtllm", show_default=True,
               help="Engine preset of the in-flight schedule.")
 @precision_options
+@positions_option
 @json_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG bar chart to write.")
-def compare(workload, device, isl, osl, devices, batch, schedule, engine, dtype, kv_dtype, routing, as_json, output):
+def compare(workload, device, isl, osl, devices, batch, schedule, engine, dtype, kv_dtype, routing, beyond_positions,
+            as_json, output):
     """Serve one workload on several devices: tokens/s, TPOT, energy per token and bottleneck, side by side."""
     model = load_workload_arg(workload)
+    check_positions(model, isl + osl, "--isl + --osl", beyond_positions)
     names = _device_names(device)
     whole_number("--devices", devices)
     batch = parse_concurrency(batch)

@@ -9,11 +9,13 @@ from archmodel.formatting import si
 from archmodel.serve import serve
 from archmodel.serving import PRESETS, engine_capacity, engine_preset, simulate
 from moearch.cli.common import (
+    check_positions,
     MODEL_FLAGS,
     console,
     device_option,
     flag_names,
     json_option,
+    positions_option,
     load_device_arg,
     load_workload_arg,
     make_parallel,
@@ -68,17 +70,20 @@ def _engine_options(f):
 @renamed("--batch", "--concurrency", "batch")
 @_engine_options
 @precision_options
+@positions_option
 @json_option
 @flag_names(**MODEL_FLAGS, **LIMIT_FLAGS, batch="--concurrency", concurrency="--concurrency", rate="--rate",
             requests="--requests", engine="--engine", schedule="--schedule")
 def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, schedule, engine, max_batch_size, max_num_tokens,
-              kv_block_tokens, memory_fraction, chunked_prefill, rate, requests, dtype, kv_dtype, routing, as_json):
+              kv_block_tokens, memory_fraction, chunked_prefill, rate, requests, dtype, kv_dtype, routing, beyond_positions,
+              as_json):
     """Serving estimate of an ISL/OSL workload: TTFT, TPOT and output tokens/s.
 
     By default the requests are scheduled as ENGINE schedules them (in-flight batching within its
     limits; each limit is a flag); --schedule static prefills one batch at once and decodes it in
     lock step (an upper bound no engine reaches at large batches)."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
+    check_positions(m, (isl or 0) + osl, "--isl + --osl", beyond_positions)
     parallel = make_parallel(dev, devices, tp, ep, pp)
     precision = make_precision(dtype, kv_dtype)
     batch = parse_concurrency(batch)

@@ -19,10 +19,12 @@ from archmodel.formatting import si
 from archmodel.parallel import Parallelism
 from archmodel.serving.disagg import PhasePool, simulate_disaggregated
 from moearch.cli.common import (
+    check_positions,
     console,
     device_option,
     flag_names,
     json_option,
+    positions_option,
     load_device_arg,
     load_workload_arg,
     make_precision,
@@ -59,11 +61,13 @@ def pool_parallelism(devices: int, is_moe: bool) -> Parallelism:
               help="Closed-loop clients (not NPU; default: --decode-sequences x --decode-devices).")
 @click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4", "nvfp4", "mxfp4"]), default="int8",
               show_default=True)
+@positions_option
 @json_option
 def serve_pd(workload, device, isl, osl, prefill_devices, prefill_batch, decode_devices, decode_batch, redundant,
-             shared_dies, mtp_acceptance, concurrency, dtype, as_json):
+             shared_dies, mtp_acceptance, concurrency, dtype, beyond_positions, as_json):
     """Prefill/decode-disaggregated serving: TTFT from the prefill pool, TPOT from the decode pool."""
     model, dev = load_workload_arg(workload), load_device_arg(device)
+    check_positions(model, isl + osl, "--isl + --osl", beyond_positions)
     if dev.kind != "npu":
         _serve_pd_closed_loop(model, dev, isl, osl, prefill_devices, decode_devices, decode_batch, concurrency,
                               dtype, as_json, npu_only={"--redundant": redundant, "--mtp": mtp_acceptance})

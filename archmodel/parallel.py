@@ -55,9 +55,11 @@ class Parallelism:
 def check_split(model: ModelConfig, parallel: Parallelism, *, whole_experts: bool = True) -> None:
     """Refuse a split no engine runs (one ConfigError naming the degree): tensor parallelism must
     keep attention heads whole (``tp`` divides the query heads; the KV heads are split or replicated
-    whole, so ``tp`` divides them or is a multiple of them), and expert parallelism must place whole
-    experts evenly (``ep`` divides the routed experts) unless the device model averages experts over
-    its ranks (``whole_experts=False``: the NPU pool model, whose deployments add redundant copies)."""
+    whole, so ``tp`` divides them or is a multiple of them), and expert parallelism must place the
+    experts evenly: ``ep`` divides the routed experts, or is a multiple of them (each expert then
+    tensor-split over ``ep / experts`` ranks, as TensorRT-LLM's ``moe_tp x moe_ep``), unless the
+    device model averages experts over its ranks (``whole_experts=False``: the NPU pool model, whose
+    deployments add redundant copies)."""
     a, tp, ep = model.attention, parallel.tp, parallel.ep
     if a.num_heads % tp:
         raise ConfigError(None, "tp", tp, f"a divisor of the {a.num_heads} attention heads of {model.name} "
@@ -65,6 +67,8 @@ def check_split(model: ModelConfig, parallel: Parallelism, *, whole_experts: boo
     if a.kind != "mla" and a.num_kv_heads % tp and tp % a.num_kv_heads:
         raise ConfigError(None, "tp", tp, f"a divisor or a multiple of the {a.num_kv_heads} KV heads of {model.name} "
                           "(KV heads are split or replicated whole)")
-    if whole_experts and model.is_moe and model.moe is not None and model.moe.num_experts % ep:
-        raise ConfigError(None, "ep", ep, f"a divisor of the {model.moe.num_experts} routed experts of {model.name} "
-                          "(each expert-parallel rank holds as many whole experts)")
+    experts = model.moe.num_experts if model.is_moe and model.moe is not None else 0
+    if whole_experts and experts and experts % ep and ep % experts:
+        raise ConfigError(None, "ep", ep, f"a divisor of the {experts} routed experts of {model.name} (each rank "
+                          f"holds as many whole experts) or a multiple of them (each expert split over ep/{experts} "
+                          "ranks)")

@@ -22,6 +22,7 @@ MIXTRAL, H100 = load_workload("mixtral-8x7b"), load_device("h100-sxm")
     ("llama-3.1-70b", Parallelism(tp=16, dp=1), None, None),       # 8 KV heads replicated twice: runs
     ("qwen3-235b-a22b", Parallelism(tp=8), None, None),             # 4 KV heads replicated: runs
     ("mixtral-8x7b", Parallelism(tp=1, ep=3, dp=3), "ep", "8 routed experts"),
+    ("mixtral-8x7b", Parallelism(tp=1, ep=32, dp=32), None, None),  # each expert split over 4 ranks
     ("deepseek-v3", Parallelism(tp=1, ep=16, dp=16), None, None),
     ("deepseek-v3", Parallelism(tp=1, ep=24, dp=24), "ep", "256 routed experts"),
 ])

@@ -20,6 +20,7 @@ from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
 
 from .formatting import si
+from .mixed import mixes_steps
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
@@ -96,15 +97,8 @@ def compare_rows(model, names: list[str], *, isl: int, osl: int, precision: Prec
         n = devices if devices is not None else fewest_devices(model, device, precision, isl, osl)
         parallel = split_plan(model, device, n)
         args = (model, device, isl, osl, precision, parallel, routing, batch)
-        if schedule == "static":
-            row = _static_row(*args)
-        else:
-            try:
-                row = _inflight_row(*args, engine)
-            except ConfigError as exc:
-                if exc.field != "schedule":  # the kind's model times static batches only (mixed_step says)
-                    raise
-                row = _static_row(*args)
+        # a kind whose model times static batches only (the RDU) is served static; its row says so
+        row = _inflight_row(*args, engine) if schedule == "inflight" and mixes_steps(device.kind) else _static_row(*args)
         tdp = device.power.tdp if device.power is not None else None
         rows.append({
             "device": device.name, "kind": device.kind, "devices": n,

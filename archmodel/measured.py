@@ -111,7 +111,7 @@ SILICON_CONCURRENCY = re.compile(r"(?:^|[;\s])silicon_concurrency=(\d+)(?:$|[;\s
 def _silicon_concurrency(r: dict) -> int | None:
     """The measured client concurrency the source field ``silicon_data_source`` names, if any."""
     match = SILICON_CONCURRENCY.search(r.get("silicon_data_source") or "")
-    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+    return (int(match.group(1)) or None) if match else None
 
 
 def _phase(file: str, line: int, r: dict, phase: str) -> PhaseColumns:

@@ -31,10 +31,11 @@ from accelerators.errors import ConfigError
 
 from .devices.gpu import StepTimes, weights_tier
 from .optable import COST_FIELDS, ROLES, OpCosts, OperatorTable
-from .parallel import Parallelism, check_split
+from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
-from .step import Step, device_model, operator_table, stored_weight_bytes, touched_experts
+from .step import DEVICE_MODELS, Step, device_model, operator_table, stored_weight_bytes, touched_experts
+from .step_base import check_model_split
 from .workload import ModelConfig
 
 BASE_TIME_FIELDS = ("compute", "memory", "comm", "launch")
@@ -103,6 +104,12 @@ def _default_combine(parts: list[StepTimes], i: int) -> tuple[dict[str, np.ndarr
     return row, parts[0].units[i]
 
 
+def mixes_steps(kind: str) -> bool:
+    """Whether the device model of ``kind`` can time a mixed prefill and decode step (its
+    ``mixes_steps`` attribute, true unless it says otherwise: the RDU's fused sections cannot)."""
+    return bool(getattr(DEVICE_MODELS[kind], "mixes_steps", True))
+
+
 def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_seqs, context, *,
                prefill_context=0, precision: Precision = Precision(), parallel: Parallelism = Parallelism(),
                routing: Routing = Routing(), weight_tier: str | None = None) -> Step:
@@ -123,16 +130,14 @@ def mixed_step(model: ModelConfig, device, prefill_seqs, prefill_tokens, decode_
 
     table = operator_table(model, parallel.pp)
     dm = device_model(model, device.kind, parallel.pp)
-    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
-    tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
-    timed = lambda **kw: _timed(table, dm, device, precision, parallel, tier, **kw)  # noqa: E731
-    by_token = timed(b=tokens, s=1.0, c=0.0, u=touched_experts(model, tokens, 1.0, parallel, routing))
-    extra = {f.name for f in dataclasses.fields(by_token)} - set(BASE_TIME_FIELDS) - {"costs", "units", "tiers"}
-    if extra and not hasattr(dm, "combine_groups"):
-        # e.g. the RDU's fused sections: one schedule for the whole step, not per-operator times to mix
+    check_model_split(model, parallel, dm)
+    if not mixes_steps(device.kind):
         raise ConfigError(None, "schedule", "inflight",
                           f"'static' on a {device.kind} device ({device.name}): its model times whole static "
                           "batches, not mixed prefill and decode steps")
+    tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
+    timed = lambda **kw: _timed(table, dm, device, precision, parallel, tier, **kw)  # noqa: E731
+    by_token = timed(b=tokens, s=1.0, c=0.0, u=touched_experts(model, tokens, 1.0, parallel, routing))
     by_seq = timed(b=seqs, s=1.0, c=0.0, u=1.0)
     # Attention groups: an empty group (no sequences or no tokens) is evaluated at one token and
     # masked to zero work, so no kernel shape degenerates.

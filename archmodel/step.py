@@ -10,11 +10,11 @@ import numpy as np
 from types import MappingProxyType
 
 from .devices import device_kind, device_kinds
-from .parallel import Parallelism, check_split
+from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
-from .step_base import (Step, compiled_model, kv_bytes_per_token, operator_table, stored_weight_bytes, timed_step,
-                        touched_experts)
+from .step_base import (Step, check_model_split, compiled_model, kv_bytes_per_token, operator_table,
+                        stored_weight_bytes, timed_step, touched_experts)
 from .workload import ModelConfig
 
 __all__ = ["DEVICE_MODELS", "Step", "device_model", "kv_bytes_per_token", "model_step", "operator_table",
@@ -44,7 +44,7 @@ def step_latency(model: ModelConfig, device, *, b, s, c, precision: Precision = 
     """Seconds per forward step for arrays of design points, without per-operator arrays (sweeps)."""
     table = operator_table(model, parallel.pp)
     dm = device_model(model, device.kind, parallel.pp)
-    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
+    check_model_split(model, parallel, dm)
     tier = weight_tier or device.main_memory.name
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,
                              kvB=precision.kv_bytes, tp=parallel.tp, ep=parallel.ep)

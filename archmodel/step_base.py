@@ -83,10 +83,16 @@ def touched_experts(model: ModelConfig, b, s, parallel: Parallelism, routing: Ro
                            model.moe.top_k, routing) / parallel.ep
 
 
+def check_model_split(model: ModelConfig, parallel: Parallelism, dm) -> None:
+    """:func:`~archmodel.parallel.check_split` for the device model ``dm`` (its ``averages_experts``
+    lets experts spread unevenly over its ranks)."""
+    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
+
+
 def timed_step(model: ModelConfig, device, dm, *, b, s, c, precision: Precision, parallel: Parallelism,
                routing: Routing, weight_tier: str | None) -> Step:
     """One forward step of ``model`` on ``device`` timed by the device model ``dm``."""
-    check_split(model, parallel, whole_experts=not getattr(dm, "averages_experts", False))
+    check_model_split(model, parallel, dm)
     table = operator_table(model, parallel.pp)
     tier = weight_tier or weights_tier(device, stored_weight_bytes(model, precision, parallel))
     args = table.step_inputs(b=b, s=s, c=c, wB=precision.weight_bytes, aB=precision.activation_bytes,

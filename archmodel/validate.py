@@ -217,29 +217,37 @@ def plan_row(row: MeasuredRow, names: NameMap, seen: dict[tuple, int]) -> _Plan 
         return _disagg_plan(row, workload, device)
     if row.attention_dp > 1:
         return f"attention data parallelism {row.attention_dp}: not simulated yet"
-    dtype = PRECISIONS.get(row.gemm_quant.lower() or row.precision.lower())
-    if dtype is None:
-        return f"precision {row.gemm_quant or row.precision!r} not modelled (allowed: {', '.join(sorted(PRECISIONS))})"
+    precision = _precision_of(row)
+    if isinstance(precision, str):
+        return precision
     if row.ep * row.moe_tp != row.tp and row.ep > 1:
         return f"moe_ep {row.ep} x moe_tp {row.moe_tp} is not tp {row.tp}"
     try:
         parallel = Parallelism(tp=row.tp, ep=row.ep, pp=row.pp)
     except ConfigError as exc:
         return f"parallelism not runnable: {exc}"
-    return _Plan(workload, device, Precision.of(dtype), parallel)
+    return _Plan(workload, device, precision, parallel)
 
 
-def _disagg_plan(row: MeasuredRow, workload: str, device: str) -> _Plan | str:
+def _precision_of(row: MeasuredRow) -> Precision | str:
+    """The row's precision (its GEMM quantisation, else its precision column), or why it is not modelled."""
     dtype = PRECISIONS.get(row.gemm_quant.lower() or row.precision.lower())
     if dtype is None:
         return f"precision {row.gemm_quant or row.precision!r} not modelled (allowed: {', '.join(sorted(PRECISIONS))})"
+    return Precision.of(dtype)
+
+
+def _disagg_plan(row: MeasuredRow, workload: str, device: str) -> _Plan | str:
+    precision = _precision_of(row)
+    if isinstance(precision, str):
+        return precision
     if row.prefill is None or row.decode is None or row.concurrency < 1:
         return "disaggregated row without its pools or concurrency"
     try:
         pools = (_pool(row.prefill), _pool(row.decode))
     except ConfigError as exc:
         return f"parallelism not runnable: {exc}"
-    return _Plan(workload, device, Precision.of(dtype), pools[1].parallel, pools)
+    return _Plan(workload, device, precision, pools[1].parallel, pools)
 
 
 def measured_metrics(row: MeasuredRow) -> dict[str, float]:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from archmodel.formatting import si
+
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(<!-- generated: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
@@ -122,14 +124,6 @@ def validate_skipped_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _si(x: float, unit: str) -> str:
-    """``3.35e12, 'B/s'`` -> ``3.35 TB/s`` (three significant digits)."""
-    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g} {prefix}{unit}"
-    return f"{x:.3g} {unit}"
-
-
 def _lead(text: str) -> str:
     """The citation up to its first comma or semicolon outside parentheses (the work, not the figures)."""
     depth = 0
@@ -155,11 +149,11 @@ def device_catalog_table(devices: list[dict[str, Any]]) -> str:
              "| scale-up (per direction x domain) | TDP | peak from |", "|---|---|---:|---|---|---|---:|---|"]
     for d in devices:
         unit = {"int8": "OPS", "int4": "OPS"}
-        peaks = ", ".join(f"{k} {_si(v, unit.get(k, 'FLOPS'))}" for k, v in d["peak"].items() if k != "fp32")
-        tiers = ", ".join(f"{t['name']} {_si(t['capacity'], 'B')} ({_si(t['read_bandwidth'], 'B/s')})"
+        peaks = ", ".join(f"{k} {si(v, unit.get(k, 'FLOPS'))}" for k, v in d["peak"].items() if k != "fp32")
+        tiers = ", ".join(f"{t['name']} {si(t['capacity'], 'B')} ({si(t['read_bandwidth'], 'B/s')})"
                           for t in d["memory"])
         up = d["scale_up"]
-        link = "-" if up is None else f"{up['name']}, {_si(up['bandwidth'], 'B/s')} x {up['domain'] or 1}"
+        link = "-" if up is None else f"{up['name']}, {si(up['bandwidth'], 'B/s')} x {up['domain'] or 1}"
         tdp = f"{d['tdp']:.0f} W" if d["tdp"] else "-"
         source = _lead(d["peak_source"]) + (f" (extends {d['extends']})" if d["extends"] else "")
         lines.append(f"| `{d['name']}` | {d['kind']} | {d['chips']} | {peaks} | {tiers} | {link} | {tdp} | {source} |")

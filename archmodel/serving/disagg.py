@@ -101,7 +101,8 @@ def erlang_c(servers: int, load: float) -> float:
 def _transfer_s(model: ModelConfig, device, precision: Precision, pool: PhasePool, isl: int) -> float:
     link = device.interconnect.scale_out or device.interconnect.scale_up
     if link is None:
-        return 0.0
+        raise ConfigError(None, "device", device.name, "a device with a scale-out or scale-up link: the prefill "
+                          "pool sends each request's KV cache to the decode pool over it")
     nbytes = model.kv_cache_bytes(isl, precision.kv_bytes)
     return nbytes / (link.bandwidth * pool.parallel.tp) + (link.latency or 0.0)
 

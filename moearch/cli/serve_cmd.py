@@ -83,7 +83,7 @@ def serve_cmd(workload, device, devices, tp, ep, pp, isl, osl, batch, schedule, 
     limits; each limit is a flag); --schedule static prefills one batch at once and decodes it in
     lock step (an upper bound no engine reaches at large batches)."""
     m, dev = load_workload_arg(workload), load_device_arg(device)
-    check_positions(m, (isl or 0) + osl, "--isl + --osl", beyond_positions)
+    check_positions(m, isl + osl, "--isl + --osl", beyond_positions)
     parallel = make_parallel(dev, devices, tp, ep, pp)
     precision = make_precision(dtype, kv_dtype)
     batch = parse_concurrency(batch)

@@ -151,6 +151,10 @@ class RDUModel:
     :class:`archmodel.devices.gpu.RooflineModel` (``device_args``, ``step_times``, ``step_total``).
     The ``weight_tier`` the facade passes is ignored: placement is this model's own decision."""
 
+    #: a step is one schedule of fused sections, not per-operator times that a mixed prefill and
+    #: decode step could combine: the in-flight simulation refuses this kind (``archmodel.mixed``)
+    mixes_steps = False
+
     def __init__(self, table: OperatorTable, fusion: Fusion = Fusion(), efficiency: RDUEfficiency | None = None):
         self.table = table
         self.fusion = fusion

@@ -308,14 +308,14 @@ class OperatorTable:
         model's dimension symbols, with uniform routing written out; ``single_device`` sets
         tp = ep = 1 so the formula reads as in the papers."""
         op = self.specs[self.names.index(name)]
-        expr = sp.sympify(getattr(op, quantity)).subs(u, uniform_experts_touched())
+        expr = sp.sympify(getattr(op, quantity), strict=True).subs(u, uniform_experts_touched())
         if single_device:
             expr = expr.subs({tp: 1, ep: 1, eg: 1, etp: 1}).subs(sp.Max(1, kvh), kvh)
         return expr
 
     def substitute(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with the model's dimensions filled in."""
-        return sp.sympify(expr).subs(self.dims)
+        return sp.sympify(expr, strict=True).subs(self.dims)
 
     @cached_property
     def _compiled(self) -> Callable[..., list]:

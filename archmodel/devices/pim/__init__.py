@@ -133,7 +133,7 @@ def lorenz_table(q: float, steps: int = SPLIT_STEPS) -> tuple[np.ndarray, np.nda
 
 def is_expert_gemm(op: OpSpec) -> bool:
     """A GEMM repeated over the touched experts (``instances`` depends on ``u``)."""
-    return op.kind == "gemm" and u in sp.sympify(op.instances).free_symbols
+    return op.kind == "gemm" and u in sp.sympify(op.instances, strict=True).free_symbols
 
 
 def pim_time_exprs(op: OpSpec) -> tuple[sp.Expr, sp.Expr]:

@@ -199,7 +199,7 @@ class RDUModel:
     def _compiled(self):
         exprs = [getattr(op, f) for op in self.table.specs for f in FIELDS]
         exprs += [e for fam in self.families for e in (fam.instance_bytes, fam.instances, fam.reads)]
-        return compile_exprs(STEP_SYMBOLS, [self.table.substitute(sp.sympify(e)) for e in exprs])
+        return compile_exprs(STEP_SYMBOLS, [self.table.substitute(sp.sympify(e, strict=True)) for e in exprs])
 
     def _costs(self, step_args: tuple) -> tuple[dict[str, list[np.ndarray]], tuple[np.ndarray, ...], tuple]:
         vals = [np.asarray(v, dtype=float) for v in self._compiled(*step_args)]

@@ -5,7 +5,23 @@ input without reading our code. The CLI turns it into exit code 2.
 """
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
+from pathlib import Path
+
+#: Errors of the machine, not of the input: the disk, the folder's permissions, the file system.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO,
+                          errno.EFBIG, errno.EMFILE, errno.ENFILE})
+
+
+def output_error(error: OSError, output: str | Path) -> OSError:
+    """``error`` naming the output the user asked for (not the temporary file it was written
+    through), when it is a write error of the machine; other errors unchanged."""
+    if error.errno not in WRITE_ERRNOS:
+        return error
+    renamed = OSError(error.errno, error.strerror, str(output))
+    renamed.__cause__ = error
+    return renamed
 
 
 class ConfigError(ValueError):

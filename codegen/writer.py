@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 
 import rtl_templates
-from accelerators.errors import ConfigError
+from accelerators.errors import ConfigError, output_error
 
 from .hls.emit import emit_hls, hls_interface
 from .paths import absolute_paths
@@ -124,9 +124,13 @@ def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> 
     """Generate ``plan`` into ``out_dir`` (replaced as a whole); see the module docstring."""
     out = check_output_dir(out_dir)
     parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale(out)
+        tmp = parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise output_error(exc, out)  # noqa: B904 - the cause is kept by output_error
     try:
         hls_paths = emit_hls(plan, tmp / "hls")
         rtl_description = None
@@ -145,10 +149,33 @@ def write_kernel(plan: KernelPlan, out_dir: str | Path, *, rtl: bool = True) -> 
         _check_no_absolute_paths(tmp)
         files = tuple(sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()))
         _replace(tmp, out)
+    except OSError as exc:  # disk full, read-only folder: name the output, leave the old one
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(exc, out)  # noqa: B904 - the cause is kept by output_error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return WriteResult(out, files, manifest, bool(rtl_files), rtl_message, plan)
+
+
+def _sweep_stale(out: Path) -> None:
+    """Remove the temporary and moved-aside folders a killed codegen left beside ``out``
+    (``.NAME.tmp-PID-*``, ``.NAME.old-PID-*`` of a process that no longer runs)."""
+    for sibling in out.parent.glob(f".{out.name}.*-*-*"):
+        kind, _, rest = sibling.name[len(out.name) + 2:].partition("-")
+        pid = rest.partition("-")[0]
+        if kind in ("tmp", "old") and pid.isdigit() and not _alive(int(pid)) and sibling.is_dir():
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _replace(tmp: Path, out: Path) -> None:

@@ -15,7 +15,7 @@ from click.core import ParameterSource
 from rich.console import Console
 
 from accelerators.catalog import load_device
-from accelerators.errors import ConfigError
+from accelerators.errors import ConfigError, output_error
 from archmodel.parallel import Parallelism
 from archmodel.precision import DTYPES, Precision
 from archmodel.routing import Routing
@@ -186,8 +186,11 @@ def print_json(data: Any) -> None:
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file beside ``path`` and rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise output_error(exc, path)  # noqa: B904 - the cause is kept by output_error
     os.close(fd)
     try:
         write(Path(tmp))
@@ -195,6 +198,8 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the mode a plain open() would
         os.replace(tmp, path)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        raise output_error(exc, path)  # noqa: B904 - the cause is kept by output_error
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,11 +1,12 @@
 """The ``moearch`` command: one entry point for the four tools."""
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
 
-from accelerators.errors import ConfigError
+from accelerators.errors import WRITE_ERRNOS, ConfigError
 from moearch.cli.catalog_cmds import devices, workloads
 from moearch.cli.codegen_cmd import codegen
 from moearch.cli.coe_cmd import coe
@@ -21,7 +22,9 @@ from moearch.cli.verify_cmd import verify
 
 
 class MoearchGroup(click.Group):
-    """Turns bad user input into one clear message and exit code 2."""
+    """Turns bad user input into one clear message and exit code 2, and a file the machine cannot
+    write (disk full, read-only folder) into one message and exit code 1. Every output is written
+    through a temporary name and renamed into place, so the previous output stays as it was."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -29,6 +32,14 @@ class MoearchGroup(click.Group):
         except ConfigError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            where = exc.filename or "an output file"
+            code = errno.errorcode.get(exc.errno, exc.errno)
+            click.echo(f"error: cannot write {where}: {exc.strerror or exc} ({code}); the previous output, "
+                       "if any, is unchanged", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=MoearchGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -120,3 +120,71 @@ def test_report_renders_in_chromium_with_every_image(report: Path) -> None:
     subprocess.run([*common, "--window-size=1280,4000", f"--screenshot={shot}", (report / "index.html").as_uri()],
                    capture_output=True, text=True, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- killed part-way, then run again ---------------------------------------------------------------
+def _run_seconds(report: Path) -> float:
+    """The uninterrupted run's time, from its last line (``report: .../index.html  (NNN s)``)."""
+    match = re.search(r"index\.html\s+\((\d+) s\)", (report.parent / "output.txt").read_text())
+    assert match, "the demo did not print its run time"
+    return float(match.group(1))
+
+
+def _whole(name: str, data: bytes) -> bool:
+    """Whether a file of the report is complete (a half-written one is not)."""
+    if name.endswith(".png"):
+        return data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
+    if name.endswith(".json"):
+        json.loads(data)
+        return True
+    if name.endswith(".html"):
+        return data.rstrip().endswith(b"</html>")
+    if name.endswith(".db"):
+        import sqlite3
+        with sqlite3.connect(f"file:{name}?mode=ro", uri=True) as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'status'").fetchone()[0] in ("'done'", '"done"')
+    return True
+
+
+def _results(data: dict) -> dict:
+    """What the demo concluded, without timings, seeds cocotb drew, or paths."""
+    kernel = data["kernel"]
+    sims = (kernel["verify"] or {}).get("simulators", {})
+    return {
+        "serving": data["modelling"]["serving"], "coe": data["modelling"]["coe"],
+        "validation": data["validation"].get("groups"),
+        "exploration": [{k: j[k] for k in ("agent", "evaluations", "best", "best_design", "rows")}
+                        for j in data["exploration"]["jobs"]],
+        "kernel": {"design": kernel["design"], "spec": kernel["spec"], "predicted": kernel["predicted_cycles"],
+                   "csim": kernel["csim_bit_exact"],
+                   "sims": {n: (s["passed"], (s["timing"] or {}).get("measured_cycles")) for n, s in sims.items()}},
+    }
+
+
+def test_the_demo_killed_part_way_then_rerun_gives_the_same_results(installed: Path, report: Path,
+                                                                      tmp_path: Path) -> None:
+    import random
+    import signal
+    import sqlite3  # noqa: F401 - used by _whole for the job stores
+
+    out = tmp_path / "demo-report"
+    shutil.copytree(report, out)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    delay = random.Random(16).uniform(0.1, 0.9) * _run_seconds(report)
+    proc = subprocess.Popen([sys.executable, "-S", "-m", "moearch.cli.main", "demo", "--quick", "--out", out.name],
+                            cwd=tmp_path, env=installed_env(installed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=delay)
+        pytest.fail(f"the demo finished before its kill at {delay:.0f} s")
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        name = path.relative_to(out).as_posix()
+        data = path.read_bytes()
+        if before.get(name) != data:  # rewritten by the killed run: it must be whole
+            assert _whole(str(path) if name.endswith(".db") else name, data), name
+    rerun = run_installed(installed, tmp_path, "demo", "--quick", "--out", out.name)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert _results(json.loads((out / "demo.json").read_text())) == _results(json.loads((report / "demo.json").read_text()))

@@ -6,6 +6,7 @@ stores, and the best design overall goes on to the kernel step.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +45,14 @@ def run(out: Path, quick: bool, note: Note = silent) -> dict:
     jobs_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for agent, options in AGENTS:
-        path = jobs_dir / f"{agent}.db"
-        for stale in jobs_dir.glob(f"{agent}.db*"):  # the demo owns its output folder: start the job afresh
+        path, partial = jobs_dir / f"{agent}.db", jobs_dir / f".{agent}.db.partial"
+        for stale in jobs_dir.glob(f".{agent}.db.partial*"):  # the demo owns its output folder: start afresh
             stale.unlink()
         note(f"DSE job {agent} ({settings.budget} unique evaluations, SQLite store {path.name})")
-        run_job(space_path(), path, JobSettings(agent=agent, seed=settings.seed, budget=settings.budget,
-                                                options=options),
+        run_job(space_path(), partial, JobSettings(agent=agent, seed=settings.seed, budget=settings.budget,
+                                                   options=options),
                 progress=lambda done, total, _best: note.count(done, total, "evaluations"))
+        os.replace(partial, path)  # the store is closed (its WAL checkpointed): a killed demo leaves no half job
         paths.append(path)
     note("DSE report: Pareto front, best-so-far and hypervolume curves")
     jobs = load_jobs(paths)

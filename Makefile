@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := -c constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv-demo venv-dev sysdeps bench clean
+.PHONY: demo test lint venv-demo venv-dev sysdeps bench fuzz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ test: venv-dev sysdeps lint
 
 bench: venv-dev
 	$(PY) benchmarks/sweep.py
+
+# The large fuzz run (docs/robustness.md): FUZZ_EXAMPLES inputs per surface; the counts go to
+# docs/robustness-data/fuzz.json and the tables of docs/robustness.md are regenerated from it.
+FUZZ_EXAMPLES ?= 10000
+fuzz: venv-dev
+	$(PY) tests/fuzz_run.py --examples $(FUZZ_EXAMPLES)
+	$(PY) benchmarks/docs_tables.py
 
 clean:
 	rm -rf build demo-report .pytest_cache

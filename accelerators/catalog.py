@@ -18,7 +18,7 @@ from typing import Any, Final
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from accelerators.errors import ConfigError
+from accelerators.errors import ConfigError, read_user_text
 from accelerators.schema import Device, covering_source, leaf_paths, numeric_leaves
 from accelerators.yaml_loader import UniqueKeyLoader
 
@@ -140,10 +140,7 @@ def _merge_named(base: list[Mapping[str, Any]], override: list[Mapping[str, Any]
 
 
 def _read_raw(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(str(path), None, str(path), f"a readable device file ({error.strerror})") from None
+    text = read_user_text(path, "device file")
     try:
         data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:

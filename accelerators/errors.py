@@ -56,3 +56,15 @@ class ConfigError(ValueError):
         head = f"{next(iter(files)) or '<input>'}: " if len(files) == 1 else ""
         combined.args = (f"{head}{len(flat)} problems:\n" + "\n".join(f"  - {p}" for p in flat),)
         return combined
+
+
+def read_user_text(path: str | Path, what: str) -> str:
+    """The UTF-8 text of a file the user named; ``ConfigError`` naming it when it cannot be read or
+    is not UTF-8 text (``what``: "device file", "CSV file" ...)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), None, str(path), f"a readable {what} ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(str(path), f"byte {error.start}", error.object[error.start:error.start + 4],
+                          f"a {what} in UTF-8 text ({error.reason})") from None

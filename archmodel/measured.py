@@ -28,9 +28,8 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from accelerators.errors import ConfigError
+from accelerators.errors import ConfigError, read_user_text
 
 AIC_REQUIRED = ("backend", "model_path", "system", "mode", "isl", "osl", "batch_size", "tp_size",
                 "silicon_ttft_ms", "silicon_tpot_ms")
@@ -170,10 +169,7 @@ def read_measured(path: str | os.PathLike[str]) -> tuple[str, list[MeasuredRow]]
     """The schema (``"aiconfigurator"`` or ``"moearch"``) and the rows of a measured CSV file.
     Lines starting with ``#`` are comments."""
     file = os.fspath(path)
-    try:
-        text = Path(file).read_text()
-    except OSError as exc:
-        raise ConfigError(file, None, file, f"a readable CSV file ({exc.strerror})") from None
+    text = read_user_text(file, "CSV file")
     lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.startswith("#")]
     if not lines:
         raise ConfigError(file, "header", "", "a CSV header naming the columns")

@@ -201,7 +201,32 @@ def workload_catalog_table(models: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fuzz_counts_table(result: dict[str, Any]) -> str:
+    """``tests/fuzz_run.py``: per input surface, inputs tried, accepted (exit 0), refused (exit 2
+    with the error naming the input) and failures of the property, with the run's date."""
+    lines = ["| surface | inputs | accepted | refused | failures | seconds | run |", "|---|---|---|---|---|---|---|"]
+    for s in result["surfaces"].values():
+        lines.append(f"| {s['surface']}: {s['doc']} | {s['inputs']:,} | {s['accepted']:,} | {s['refused']:,} "
+                     f"| {s['failures']:,} | {s['seconds']:,.0f} | {s['date']} |")
+    return "\n".join(lines) + "\n"
+
+
+def fuzz_failures_table(result: dict[str, Any]) -> str:
+    """Every kind of failure the latest fuzz run found, per surface (none: the property held)."""
+    rows = [(s["surface"], k) for s in result["surfaces"].values() for k in s["kinds"]]
+    if not rows:
+        return "No failure in the latest run.\n"
+    lines = ["| surface | failure | inputs | first input |", "|---|---|---|---|"]
+    for surface, k in rows:
+        args = " ".join(k["example"]["args"]).replace("|", "\\|")
+        problem = k["problem"].replace("|", "\\|")
+        lines.append(f"| {surface} | {problem} | {k['count']:,} | `{args}` |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "fuzz-counts": fuzz_counts_table,
+    "fuzz-failures": fuzz_failures_table,
     "device-catalog": device_catalog_table,
     "workload-catalog": workload_catalog_table,
     "validate-groups": validate_groups_table,

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from accelerators.catalog import load_device
-from accelerators.errors import ConfigError
+from accelerators.errors import ConfigError, read_user_text
 from accelerators.yaml_loader import UniqueKeyLoader
 from archmodel.workloads import load_workload
 
@@ -44,10 +44,7 @@ from .space import (
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(str(path), None, str(path), f"a readable space file ({error.strerror})") from None
+    text = read_user_text(path, "space file")
     return parse_space(text, source=str(path), base_dir=path.parent)
 
 

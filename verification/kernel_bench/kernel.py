@@ -30,6 +30,7 @@ from codegen.manifest import MANIFEST_SCHEMA, check_manifest
 from codegen.plan import build_plan
 from codegen.spec import KernelSpec
 from verification import golden
+from verification.kernel_bench.manifest_fields import check_fields
 from verification.runner import DesignSources
 
 __all__ = ["KernelDir", "Layer", "PredictedStage", "assignment_for_counts", "make_layer",
@@ -87,6 +88,12 @@ class KernelDir:
         if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
             got = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
             raise ConfigError(str(path), "schema", got, MANIFEST_SCHEMA)
+        rtl = manifest.get("rtl") if isinstance(manifest.get("rtl"), dict) else {}
+        if not rtl.get("available") or not manifest.get("sources"):
+            raise ConfigError(str(path), "rtl.available", False,
+                              "a kernel with Verilog (rtl/): " + str(rtl.get("message") or
+                                                                     "generated without --no-rtl"))
+        check_fields(manifest, str(path))
         if check_hashes:
             problems = check_manifest(root)
             if problems:
@@ -95,18 +102,6 @@ class KernelDir:
                 raise ConfigError(str(path), "files", shown,
                                   "sources whose sha256 match the manifest (regenerate the kernel "
                                   "with `moearch codegen`, or undo the edits)")
-        rtl = manifest.get("rtl", {})
-        if not rtl.get("available") or not manifest.get("sources"):
-            raise ConfigError(str(path), "rtl.available", False,
-                              "a kernel with Verilog (rtl/): " + str(rtl.get("message") or
-                                                                     "generated without --no-rtl"))
-        for key in ("request", "shape", "interfaces", "predicted", "schedule", "toplevel"):
-            if key not in manifest:
-                raise ConfigError(str(path), key, "missing", f"the {MANIFEST_SCHEMA} manifest keys")
-        rom = manifest["interfaces"]["rtl"].get("schedule_rom")
-        if not rom:
-            raise ConfigError(str(path), "interfaces.rtl.schedule_rom", "missing",
-                              "the schedule ROM of the RTL kernel")
         return cls(root.resolve(), manifest)
 
     @classmethod

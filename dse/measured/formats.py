@@ -174,6 +174,7 @@ def _kt_result(field: str, raw: object, keys: tuple[str, ...], scale: float, uni
 
 def _kt_measurements(field: str, raw: object, scale: float, units: dict[str, str],
                      problems: Problems) -> dict[str, float] | None:
+    """The metrics of a result measured correct, or None after recording what is wrong."""
     if not isinstance(raw, list):
         problems.add(f"{field}.measurements", raw, "a list of {name, value, unit} (a result measured 'correct')",
                      "results[*].measurements")
@@ -182,47 +183,51 @@ def _kt_measurements(field: str, raw: object, scale: float, units: dict[str, str
     ok = True
     for j, m in enumerate(raw):
         where = f"{field}.measurements[{j}]"
-        name = m.get("name") if isinstance(m, dict) else None
-        if not isinstance(name, str) or not name:
-            problems.add(where, m, "a mapping {name, value, unit}", "results[*].measurements[*]")
+        metric = _kt_measurement(where, m, scale, units, problems)
+        if metric is None:
             ok = False
-            continue
-        assert isinstance(m, dict)
-        value, unit = m.get("value"), m.get("unit", "")
-        if not is_finite_number(value):
-            problems.add(f"{where}.value", value, f"a finite number: measurement '{name}' of a result measured "
-                         "'correct'", "results[*].measurements[*].value")
-            ok = False
-            continue
-        if not isinstance(unit, str):
-            problems.add(f"{where}.unit", unit, "a string", "results[*].measurements[*].unit")
-            ok = False
-            continue
-        metric, number = name, float(value)  # type: ignore[arg-type]  # a finite number, checked above
-        if name == "time":
-            factor = TIME_UNITS.get(unit) if unit else scale
-            if factor is None:
-                problems.add(f"{where}.unit", unit, f"a time unit ({', '.join(TIME_UNITS)}), or empty for the file's "
-                             "metadata.timeunit", "results[*].measurements[*].unit")
-                ok = False
-                continue
-            metric, number = TIME_METRIC, number / factor
-        elif name in (TIME_METRIC, COST_METRIC):
-            problems.add(f"{where}.name", name, f"a measurement name other than {TIME_METRIC} and {COST_METRIC} "
-                         "(the table's names for the time and the cost)", "results[*].measurements[*].name")
-            ok = False
-            continue
-        elif units.setdefault(name, unit) != unit:
-            problems.add(f"{where}.unit", unit, f"the unit of measurement '{name}' in the results before "
-                         f"({units[name]!r})", "results[*].measurements[*].unit")
-            ok = False
-            continue
-        if metric in out:
-            problems.add(f"{where}.name", name, "each measurement at most once per result",
+        elif metric[0] in out:
+            problems.add(f"{where}.name", m["name"], "each measurement at most once per result",
                          "results[*].measurements[*].name")
             ok = False
-        out[metric] = number
+        else:
+            out[metric[0]] = metric[1]
     return out if ok else None
+
+
+def _kt_measurement(where: str, m: object, scale: float, units: dict[str, str],
+                    problems: Problems) -> tuple[str, float] | None:
+    """One measurement as (metric, value): ``time`` in seconds as ``time_s``, others as they are."""
+    name = m.get("name") if isinstance(m, dict) else None
+    if not isinstance(m, dict) or not isinstance(name, str) or not name:
+        problems.add(where, m, "a mapping {name, value, unit}", "results[*].measurements[*]")
+        return None
+    value, unit = m.get("value"), m.get("unit", "")
+    if not is_finite_number(value):
+        problems.add(f"{where}.value", value, f"a finite number: measurement '{name}' of a result measured "
+                     "'correct'", "results[*].measurements[*].value")
+        return None
+    assert isinstance(value, (int, float))  # is_finite_number checked it
+    if not isinstance(unit, str):
+        problems.add(f"{where}.unit", unit, "a string", "results[*].measurements[*].unit")
+        return None
+    if name == "time":
+        factor = TIME_UNITS.get(unit) if unit else scale
+        if factor is None:
+            problems.add(f"{where}.unit", unit, f"a time unit ({', '.join(TIME_UNITS)}), or empty for the file's "
+                         "metadata.timeunit", "results[*].measurements[*].unit")
+            return None
+        return TIME_METRIC, value / factor
+    if name in (TIME_METRIC, COST_METRIC):
+        problems.add(f"{where}.name", name, f"a measurement name other than {TIME_METRIC} and {COST_METRIC} "
+                     "(the table's names for the time and the cost)", "results[*].measurements[*].name")
+        return None
+    known = units.setdefault(name, unit)
+    if known != unit:
+        problems.add(f"{where}.unit", unit, f"the unit of measurement '{name}' in the results before ({known!r})",
+                     "results[*].measurements[*].unit")
+        return None
+    return name, float(value)
 
 
 def _kt_cost(field: str, raw: object, scale: float, problems: Problems) -> float | None:

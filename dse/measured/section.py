@@ -143,7 +143,7 @@ def table_design(table: MeasuredTable, raw_parameters: object, raw_fixed: object
               f"every configuration key as a parameter or in fixed: (listing parameters fixes nothing else); "
               f"missing: {', '.join(left)} — add them to parameters, or fix them, e.g. fixed: "
               f"{{{', '.join(f'{k}: {_first(table.values[k])}' for k in left)}}}")
-    if not items and not problems:
+    if not items:
         error("fixed", sorted(fixed), "at least one configuration key left as a parameter")
     return tuple(parameters), tuple(sorted(fixed.items()))
 

@@ -158,6 +158,19 @@ constraints: ["speed <= 1"]
     assert "time_s, eval_cost_s, power" in problems[5].allowed
 
 
+def test_parameters_named_twice_or_also_fixed(tmp_path, write_space):
+    write_kt(tmp_path)
+    problems = problems_of(kt_space(extra="""
+parameters: [{name: block_x}, {name: block_x}, {name: unroll}, {name: block_y}]
+fixed: {unroll: 0, use_cmem: 1, threads: 4}
+"""), write_space)
+    assert [(p.field, p.value) for p in problems] == [("fixed.threads", 4), ("parameters.block_x", "block_x"),
+                                                      ("fixed.unroll", "unroll")]
+    (problem,) = problems_of(kt_space(extra="fixed: {block_x: 16, block_y: 1, unroll: 0, use_cmem: 1}\n"),
+                             write_space)
+    assert problem.field == "fixed" and "at least one configuration key left as a parameter" in problem.allowed
+
+
 def test_table_section_errors(tmp_path, write_space):
     problems = problems_of("""
 name: t

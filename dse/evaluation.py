@@ -14,16 +14,24 @@ Per design, in order:
    ``feasible``); objective metrics must be present and finite, else the design ``failed``.
 
 An exception in one design becomes that design's ``failed`` result; the chunk goes on.
+
+Who computes the metrics is the space's :class:`DesignEvaluator` (:func:`evaluator_for`): the
+domain adapter for a model space (``evaluator: archmodel``), or the table file for a table space
+(``evaluator: table``). A table's precheck rejects a design the file does not have (``not in the
+table``) or has measured invalid (``measured invalid: compile``) as ``InvalidDesign``: infeasible,
+never evaluated; its evaluation returns the row's metrics.
 """
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .evaluators import adapter_for
-from .evaluators.base import InvalidDesign
+from .evaluators.base import InvalidDesign, Outcome, Scalar
+from .measured import MeasuredTable, load_table
 from .space import Design, Space, pre_constraints
 
 
@@ -40,6 +48,76 @@ class Evaluation:
     violated: tuple[str, ...] = ()
     error: str | None = None
     eval_s: float = 0.0
+
+
+class DesignEvaluator(Protocol):
+    """What :func:`evaluate_chunk` asks of a space's evaluator; ``metrics`` maps each metric it
+    returns to its unit, ``precheck_metrics`` are the ones :meth:`precheck` returns."""
+
+    metrics: Mapping[str, str]
+    precheck_metrics: tuple[str, ...]
+
+    def precheck(self, designs: Sequence[Design]) -> list[Outcome]:
+        """Cheap metrics of each design, or the exception (InvalidDesign: infeasible) it raised."""
+
+    def evaluate(self, designs: Sequence[Design]) -> list[Outcome]:
+        """Every metric of each design, or the exception it raised."""
+
+
+class ModelEvaluator:
+    """A model space's designs through its domain adapter (``dse.evaluators``)."""
+
+    def __init__(self, space: Space):
+        self.space = space
+        self.adapter = adapter_for(space.domain)
+        self.metrics = self.adapter.metrics
+        self.precheck_metrics = self.adapter.precheck_metrics
+
+    def precheck(self, designs: Sequence[Design]) -> list[Outcome]:
+        return self.adapter.precheck(self.space.context, [self.space.settings(d) for d in designs])
+
+    def evaluate(self, designs: Sequence[Design]) -> list[Outcome]:
+        return self.adapter.evaluate(self.space.context, [self.space.settings(d) for d in designs])
+
+
+class MeasuredEvaluator:
+    """A table space's designs looked up in its table file (read once per process)."""
+
+    precheck_metrics: tuple[str, ...] = ()
+
+    def __init__(self, space: Space):
+        assert space.table is not None, "a table space has a table"
+        self.space = space
+        self.table: MeasuredTable = load_table(space.table, space.source)
+        self.metrics = self.table.metrics
+
+    def config(self, design: Design) -> dict[str, Scalar]:
+        return {**dict(self.space.fixed), **self.space.values_of(design)}
+
+    def precheck(self, designs: Sequence[Design]) -> list[Outcome]:
+        out: list[Outcome] = []
+        for design in designs:
+            point = self.table.lookup(self.config(design))
+            if point is None:
+                out.append(InvalidDesign("not in the table"))
+            elif not point.valid:
+                out.append(InvalidDesign(f"measured invalid: {point.reason}" if point.reason else "measured invalid"))
+            else:
+                out.append({})
+        return out
+
+    def evaluate(self, designs: Sequence[Design]) -> list[Outcome]:
+        out: list[Outcome] = []
+        for design in designs:
+            point = self.table.lookup(self.config(design))
+            out.append(dict(point.metrics) if point is not None and point.valid else
+                       ValueError("evaluated a design the table does not have measured valid"))
+        return out
+
+
+def evaluator_for(space: Space) -> DesignEvaluator:
+    """The evaluator of ``space``: its table (``evaluator: table``) or its domain adapter."""
+    return MeasuredEvaluator(space) if space.table is not None else ModelEvaluator(space)
 
 
 def _describe(error: BaseException) -> str:
@@ -65,15 +143,13 @@ def _floats(metrics: dict) -> dict[str, float]:
 
 def evaluate_chunk(space: Space, designs: Sequence[Design]) -> list[Evaluation]:
     """Evaluate ``designs`` of ``space``; one :class:`Evaluation` per design, in order."""
-    adapter = adapter_for(space.domain)
-    context = space.context
+    evaluator = evaluator_for(space)
     keys = [space.key(d) for d in designs]
-    settings = [space.settings(d) for d in designs]
-    early = pre_constraints(space, adapter.precheck_metrics)
+    early = pre_constraints(space, evaluator.precheck_metrics)
     results: list[Evaluation | None] = [None] * len(designs)
 
     start = time.perf_counter()
-    prechecked = adapter.precheck(context, settings)
+    prechecked = evaluator.precheck(designs)
     precheck_s = (time.perf_counter() - start) / max(len(designs), 1)
     runnable: list[int] = []
     pre_metrics: list[dict[str, float]] = [{} for _ in designs]
@@ -99,7 +175,7 @@ def evaluate_chunk(space: Space, designs: Sequence[Design]) -> list[Evaluation]:
 
     start = time.perf_counter()
     try:
-        outcomes = adapter.evaluate(context, [settings[i] for i in runnable]) if runnable else []
+        outcomes = evaluator.evaluate([designs[i] for i in runnable]) if runnable else []
     except Exception as error:  # noqa: BLE001 - an adapter bug fails the chunk's designs, not the job
         outcomes = [error] * len(runnable)
     eval_s = precheck_s + (time.perf_counter() - start) / max(len(runnable), 1)
@@ -135,4 +211,5 @@ def chunked(items: Sequence, size: int) -> list[list]:
     return [list(items[i:i + size]) for i in range(0, len(items), max(1, size))]
 
 
-__all__ = ["Evaluation", "chunked", "evaluate_chunk", "minimised"]
+__all__ = ["DesignEvaluator", "Evaluation", "MeasuredEvaluator", "ModelEvaluator", "chunked", "evaluate_chunk",
+           "evaluator_for", "minimised"]

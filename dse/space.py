@@ -21,6 +21,10 @@ domain's adapter, or a device field (``target: device.<path>``; see ``dse.overri
 them as ordinal); ``range`` expands ``min * 2**(log2_step*i)`` or ``min + step*i`` up to ``max``.
 A design is a tuple of value indices, one per parameter, in file order.
 
+A space with ``evaluator: table`` has no workload, base device or domain: its designs and
+metrics come from a file of measured points (``table: {path, format}``; see :mod:`dse.measured`
+and :mod:`dse.measured.section`), its parameters are the file's configuration keys.
+
 Everything is checked on load (:mod:`dse.space_file`: ``load_space``, ``parse_space``); every
 problem of a file is reported in one ConfigError, each naming the file, the field, the value and
 what is allowed.
@@ -38,15 +42,16 @@ from typing import Any, Final, Literal
 
 from .constraints import Constraint
 from .evaluators.base import WORKLOAD_FIELDS, Context, Scalar, Settings, WorkloadSpec
+from .measured.table import TableSource
 
 Design = tuple[int, ...]
 
 NAME_RE: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 IDENT_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_KEYS: Final = ("name", "description", "workload", "base_device", "domain", "parameters", "fixed",
-                   "constraints", "objectives", "evaluator")
+                   "constraints", "objectives", "evaluator", "table")
 PARAM_KEYS: Final = ("name", "values", "range", "agent", "target")
-EVALUATORS: Final = ("archmodel",)
+EVALUATORS: Final = ("archmodel", "table")
 PLANNED_EVALUATORS: Final = ("rtl",)
 MAX_VALUES: Final = 10_000
 DEFAULT_GROUP: Final = "default"
@@ -54,13 +59,13 @@ DEFAULT_GROUP: Final = "default"
 
 @dataclass(frozen=True)
 class Parameter:
-    """One axis of the space. ``target`` is ``workload``, ``knob`` or ``device``; ``path`` is the
-    workload field, knob name or dotted device path it sets."""
+    """One axis of the space. ``target`` is ``workload``, ``knob``, ``device`` or ``table``; ``path``
+    is the workload field, knob name, dotted device path or table configuration key it sets."""
 
     name: str
     values: tuple[Scalar, ...]
     agent: str
-    target: Literal["workload", "knob", "device"]
+    target: Literal["workload", "knob", "device", "table"]
     path: str
 
     @property
@@ -86,12 +91,15 @@ class Objective:
 
 @dataclass(frozen=True)
 class Space:
-    """A validated design space. Frozen and picklable: workers of every backend receive it."""
+    """A validated design space. Frozen and picklable: workers of every backend receive it.
+
+    A table space (``evaluator == "table"``) has ``table`` set and no ``workload`` or
+    ``base_device``; its ``domain`` is ``table``."""
 
     name: str
     description: str
-    workload: WorkloadSpec
-    base_device: str
+    workload: WorkloadSpec | None
+    base_device: str | None
     domain: str
     evaluator: str
     parameters: tuple[Parameter, ...]
@@ -99,6 +107,7 @@ class Space:
     constraints: tuple[Constraint, ...]
     objectives: tuple[Objective, ...]
     source: str = "<space>"
+    table: TableSource | None = None
 
     # --- shape -------------------------------------------------------------------------------
     @property
@@ -124,14 +133,20 @@ class Space:
 
     @property
     def context(self) -> Context:
+        if self.base_device is None:
+            raise ValueError(f"space {self.name} is evaluated from a table: it has no base device")
         return Context(base_device=self.base_device, domain=self.domain)
 
     @cached_property
     def fingerprint(self) -> str:
-        """Hash of everything that decides a design's metrics (not the name or description)."""
-        data = {"workload": self.workload.__dict__, "base_device": self.base_device, "domain": self.domain,
-                "evaluator": self.evaluator, "fixed": self.fixed,
-                "parameters": [(p.name, p.values, p.target, p.path) for p in self.parameters]}
+        """Hash of everything that decides a design's metrics (not the name or description); for a
+        table space, the table file's contents (its digest), format and declared columns."""
+        data: dict[str, object] = {
+            "workload": self.workload.__dict__ if self.workload else None, "base_device": self.base_device,
+            "domain": self.domain, "evaluator": self.evaluator, "fixed": self.fixed,
+            "parameters": [(p.name, p.values, p.target, p.path) for p in self.parameters]}
+        if self.table is not None:
+            data["table"] = [self.table.digest, self.table.format, self.table.parameters, self.table.metrics]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     # --- designs -----------------------------------------------------------------------------
@@ -182,7 +197,10 @@ class Space:
         return index
 
     def settings(self, design: Sequence[int]) -> Settings:
-        """What ``design`` fixes, split by target, with ``fixed`` values underneath."""
+        """What ``design`` fixes, split by target, with ``fixed`` values underneath (model spaces only:
+        a table space's designs are looked up by :meth:`values_of`)."""
+        if self.workload is None:
+            raise ValueError(f"space {self.name} is evaluated from a table: it has no workload or settings")
         workload: dict[str, Any] = {}
         knobs: dict[str, Scalar] = {}
         device: list[tuple[str, Scalar]] = []

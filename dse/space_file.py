@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from archmodel.workloads import load_workload
 from .constraints import Constraint, load_constraint
 from .evaluators import adapter_for, default_domain, list_domains
 from .evaluators.base import PHASES, WORKLOAD_FIELDS, WorkloadSpec
+from .measured import MeasuredTable, load_table
+from .measured.section import DOMAIN as TABLE_DOMAIN
+from .measured.section import TableMetrics, check_measured, table_design, table_source
 from .overrides import OverrideError, check_path
 from .space import (
     DEFAULT_GROUP,
@@ -79,12 +83,13 @@ class _SpaceBuilder:
         except ConfigError as problem:
             self.problems.append(problem)
 
-    def build(self, data: Mapping[str, Any]) -> Space:
+    def header(self, data: Mapping[str, Any], required: tuple[str, ...]) -> tuple[str, str]:
+        """Checks every space shares: known and required top-level keys, the name, the description."""
         for key in data:
             if key not in TOP_KEYS:
                 self.problems.append(self.error(str(key), data[key],
                                                 f"no field '{key}' in a space; allowed: {', '.join(TOP_KEYS)}"))
-        for key in ("name", "workload", "base_device", "parameters", "objectives"):
+        for key in required:
             if key not in data:
                 self.problems.append(self.error(key, "<missing>", "this field is required"))
         name, description = data.get("name"), data.get("description", "")
@@ -92,11 +97,20 @@ class _SpaceBuilder:
             self.problems.append(self.error("name", name, "lower-case words joined by dashes, e.g. fpga-moe-kernel"))
         if not isinstance(description, str):
             self.problems.append(self.error("description", description, "a string"))
+        return str(name), str(description)
+
+    def build(self, data: Mapping[str, Any]) -> Space:
         evaluator = data.get("evaluator", "archmodel")
+        if evaluator == "table":
+            return self.build_table(data)
+        name, description = self.header(data, ("name", "workload", "base_device", "parameters", "objectives"))
         if evaluator not in EVALUATORS:
             planned = f" ({', '.join(PLANNED_EVALUATORS)} comes later, with codegen)" if evaluator in \
                 PLANNED_EVALUATORS else ""
             self.problems.append(self.error("evaluator", evaluator, f"one of: {', '.join(EVALUATORS)}{planned}"))
+        if "table" in data:
+            self.problems.append(self.error("table", data["table"], "only with evaluator: table (a space of measured "
+                                            "points)"))
         workload = None
         if "workload" in data:
             with self.collect():
@@ -115,12 +129,46 @@ class _SpaceBuilder:
                                        {p.name for p in parameters})
         if self.problems or workload is None:
             raise ConfigError.combine(self.problems)
-        space = Space(name=str(name), description=str(description), workload=workload, base_device=device_ref,
+        space = Space(name=name, description=description, workload=workload, base_device=device_ref,
                       domain=adapter.domain, evaluator=str(evaluator), parameters=parameters, fixed=fixed,
                       constraints=constraints, objectives=objectives, source=self.source)
         # The fixed settings alone must make a valid workload.
-        self.check_workload(space.settings(tuple(0 for _ in parameters)).workload, "workload")
+        settings_workload = space.settings(tuple(0 for _ in parameters)).workload
+        assert settings_workload is not None  # a model space has a workload
+        self.check_workload(settings_workload, "workload")
         return space
+
+    def build_table(self, data: Mapping[str, Any]) -> Space:
+        """A space of measured points (``evaluator: table``, :mod:`dse.measured.section`)."""
+        name, description = self.header(data, ("name", "table", "objectives"))
+        for key in ("workload", "base_device", "domain"):
+            if key in data:
+                self.problems.append(self.error(key, data[key], "not used with evaluator: table (the table file "
+                                                "decides the designs and their metrics); remove it"))
+        table: MeasuredTable | None = None
+        if "table" in data:
+            with self.collect():
+                source = table_source(data["table"], self.source, self.base_dir)
+                table = load_table(source, self.source)
+        if table is None:
+            raise ConfigError.combine(self.problems)
+        parameters, fixed = table_design(table, data.get("parameters"), data.get("fixed"), self.source, self.problems)
+        catalog = TableMetrics(table.metrics)
+        objectives = self.objectives(data["objectives"], catalog) if "objectives" in data else ()
+        numeric = {p.name for p in parameters if p.ordinal} | {k for k, v in fixed if is_number(v)}
+        constraints = self.constraints(data.get("constraints") or [], catalog, numeric, {p.name for p in parameters})
+        clashes = sorted(({p.name for p in parameters} | {k for k, _ in fixed}) & set(table.metrics))
+        for clash in clashes:
+            self.problems.append(self.error("parameters", clash, "configuration keys and metric names that differ "
+                                            f"(metrics: {', '.join(table.metrics)})"))
+        if not self.problems:
+            named = [o.metric for o in objectives] + sorted({n for c in constraints for n in c.names} & set(table.metrics))
+            self.problems += check_measured(table, parameters, fixed, list(dict.fromkeys(named)))
+        if self.problems:
+            raise ConfigError.combine(self.problems)
+        return Space(name=name, description=description, workload=None, base_device=None, domain=TABLE_DOMAIN,
+                     evaluator="table", parameters=parameters, fixed=fixed, constraints=constraints,
+                     objectives=objectives, source=self.source, table=replace(source, digest=table.digest))
 
     def domain(self, data: Mapping[str, Any]) -> tuple[str, Any]:
         """The base device (resolved) and the domain's adapter, checked against each other."""

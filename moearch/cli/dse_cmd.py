@@ -16,7 +16,7 @@ from rich.table import Column, Table
 from accelerators.errors import ConfigError
 from dse.agents import AGENTS
 from dse.backends import BACKENDS, make_backend
-from dse.evaluators import adapter_for
+from dse.evaluation import evaluator_for
 from dse.job import JobSettings, default_budget, resume_job, run_job
 from dse.report import load_jobs, write_report
 from dse.space import pre_constraints
@@ -177,30 +177,32 @@ def check_cmd(space, as_json):
     """Validate a space file and show its parameters, groups, constraints and metrics."""
 
     s = load_space(space)
-    adapter = adapter_for(s.domain)
-    early = {c.text for c in pre_constraints(s, adapter.precheck_metrics)}
+    evaluator = evaluator_for(s)
+    early = {c.text for c in pre_constraints(s, evaluator.precheck_metrics)}
+    table = None if s.table is None else {"path": s.table.path, "format": s.table.format}
     if as_json:
         click.echo(json.dumps({
-            "name": s.name, "domain": s.domain, "base_device": s.base_device, "size": s.size,
+            "name": s.name, "domain": s.domain, "base_device": s.base_device, "table": table, "size": s.size,
             "parameters": [{"name": p.name, "values": list(p.values), "agent": p.agent, "target": p.target,
                             "path": p.path} for p in s.parameters],
             "groups": {k: [s.parameters[i].name for i in v] for k, v in s.groups.items()},
             "constraints": [{"text": c.text, "before_evaluation": c.text in early} for c in s.constraints],
             "objectives": [{"metric": o.metric, "goal": o.goal} for o in s.objectives],
-            "metrics": dict(adapter.metrics)}, indent=2))
+            "metrics": dict(evaluator.metrics)}, indent=2))
         return
-    table = Table(title=f"{s.name}: {s.size:,} designs, domain {s.domain}, base {Path(s.base_device).name}")
+    source = f"table {s.table.name}" if s.table else f"domain {s.domain}, base {Path(s.base_device or '').name}"
+    shown = Table(title=f"{s.name}: {s.size:,} designs, {source}")
     for column in ("parameter", "agent", "target", "values"):
-        table.add_column(column)
+        shown.add_column(column)
     for p in s.parameters:
         values = ", ".join(map(str, p.values)) if p.size <= 8 else \
             f"{', '.join(map(str, p.values[:3]))}, ... {p.values[-1]} ({p.size})"
-        table.add_row(p.name, p.agent, f"{p.target}.{p.path}" if p.target == "device" else p.target, values)
-    stdout.print(table)
+        shown.add_row(p.name, p.agent, f"{p.target}.{p.path}" if p.target == "device" else p.target, values)
+    stdout.print(shown)
     for c in s.constraints:
         stdout.print(escape(f"constraint  {c.text}  ({'before' if c.text in early else 'after'} evaluation)"))
     for o in s.objectives:
-        stdout.print(escape(f"objective   {o.goal} {o.metric}  [{adapter.metrics[o.metric]}]"))
+        stdout.print(escape(f"objective   {o.goal} {o.metric}  [{evaluator.metrics[o.metric]}]"))
 
 
 @dse.command("agents")

@@ -15,7 +15,12 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yam
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_space_loads(path):
-    space = load_space(path)
+    try:
+        space = load_space(path)
+    except ConfigError as error:
+        if error.field == "table.path":  # a measured space (evaluator: table) whose data set is elsewhere
+            pytest.skip(f"{path.name}: its table file is not on this machine ({error.value})")
+        raise
     assert space.size >= 2 and space.objectives and len(space.groups) >= 2
 
 

@@ -88,7 +88,7 @@ class KernelDir:
         if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
             got = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
             raise ConfigError(str(path), "schema", got, MANIFEST_SCHEMA)
-        rtl = manifest.get("rtl") if isinstance(manifest.get("rtl"), dict) else {}
+        rtl: dict[str, Any] = manifest["rtl"] if isinstance(manifest.get("rtl"), dict) else {}
         if not rtl.get("available") or not manifest.get("sources"):
             raise ConfigError(str(path), "rtl.available", False,
                               "a kernel with Verilog (rtl/): " + str(rtl.get("message") or

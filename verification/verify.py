@@ -22,6 +22,7 @@ import os
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,15 +267,20 @@ def verify_kernel(directory: str | Path, *, sims: Sequence[str] = SIMULATORS,
     root = Path(build_root)
     note("Verilator lint (-Wall)")
     lint = lint_kernel(kernel)
-    reports = []
-    for sim in sims:
-        chosen = per_sim[sim]
-        note(f"cocotb {', '.join(chosen) if chosen else 'tests'} on {sim}")
-        reports.append(run_kernel_tests(kernel, sim, build_root=root, tests=chosen, seed=seed, waves=waves,
-                                        config=config))
-    if resources:
-        note("Yosys synth_xilinx: resources against the model")
-    res = check_resources(kernel, root) if resources else None
+    # The simulators and Yosys are independent child processes: run them side by side, as many at
+    # once as the machine has cores (the notes still come in this order, as each part is started).
+    with ThreadPoolExecutor(max_workers=max(1, min(len(sims) + bool(resources), os.cpu_count() or 1))) as pool:
+        running = []
+        for sim in sims:
+            chosen = per_sim[sim]
+            note(f"cocotb {', '.join(chosen) if chosen else 'tests'} on {sim}")
+            running.append(pool.submit(run_kernel_tests, kernel, sim, build_root=root, tests=chosen, seed=seed,
+                                       waves=waves, config=config))
+        if resources:
+            note("Yosys synth_xilinx: resources against the model")
+        synthesis = pool.submit(check_resources, kernel, root) if resources else None
+        reports = [job.result() for job in running]
+        res = synthesis.result() if synthesis is not None else None
     report = VerifyReport(kernel, lint, reports, res)
     if junit is not None:
         report.junit = write_report_junit(report, Path(junit))

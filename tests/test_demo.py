@@ -64,7 +64,7 @@ def test_progress_names_each_sub_step_in_order(report: Path) -> None:
     expected = ["modelling: serving", "exploration: DSE job marl", "exploration: DSE job random",
                 "exploration: DSE job ga", "exploration: DSE report", "kernel: generating", "kernel: HLS C-simulation",
                 "kernel: RTL: Verilator lint", "kernel: RTL: cocotb tests on verilator",
-                "kernel: RTL: cocotb tests on icarus", "kernel: RTL: Yosys synth_xilinx", "index.html  ("]
+                "kernel: RTL: cocotb nominal_routing on icarus", "kernel: RTL: Yosys synth_xilinx", "index.html  ("]
     found = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]
     assert None not in found and found == sorted(found), list(zip(expected, found))
 

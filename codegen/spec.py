@@ -27,7 +27,7 @@ from accelerators.kinds.fpga import FpgaSpec
 from archmodel.moe_layer import MoELayer
 from archmodel.workloads import load_workload
 
-__all__ = ["ACTIVATIONS", "INT32_MAX", "KernelSpec", "accumulator_bounds", "max_abs_accumulator",
+__all__ = ["ACTIVATIONS", "INT32_MAX", "MAX_EXPERTS", "KernelSpec", "accumulator_bounds", "max_abs_accumulator",
            "parse_pe", "parse_shape", "spec_from_layer"]
 
 INT32_MAX = 2**31 - 1
@@ -40,6 +40,10 @@ INT8_MAG = 128
 ACTIVATIONS: tuple[str, ...] = ("gelu", "identity", "relu", "silu")
 STREAM_BYTES: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
 STYLES: tuple[str, ...] = ("intar", "dataflow", "sequential")
+#: most experts a generated kernel holds: its schedule ROM, HLS tables and manifest have one entry
+#: per expert (generation time and file size grow with it; a million experts took minutes). Every
+#: published MoE fits: DeepSeek-V3 256, Kimi K2 384 routed experts, Switch-C 2,048.
+MAX_EXPERTS = 4096
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: keys of the ``--shape`` string and the spec field each sets
 SHAPE_KEYS: dict[str, str] = {"d": "hidden", "hidden": "hidden", "f": "ffn", "ffn": "ffn",
@@ -109,6 +113,10 @@ class KernelSpec:
         """Raise ConfigError for the first bad parameter; return ``self`` when valid. The layer
         shape is checked by its contract (:class:`archmodel.moe_layer.MoELayer`)."""
         _ = self.shape
+        if self.experts > MAX_EXPERTS:
+            raise ConfigError(None, "experts", self.experts,
+                              f"at most {MAX_EXPERTS:,} experts (the kernel's schedule ROM and manifest hold one entry "
+                              "per expert; the largest published MoE, Switch-C, has 2,048)")
         if not isinstance(self.scale, int) or isinstance(self.scale, bool) or self.scale < 1:
             raise ConfigError(None, "scale", self.scale, "a whole number >= 1")
         if self.activation not in ACTIVATIONS:

@@ -22,6 +22,7 @@ import json
 import math
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -367,6 +368,18 @@ SURFACES: dict[str, Surface] = {s.name: s for s in (
 
 
 # ------------------------------------------------------------------------------------ property
+#: an input that takes longer than this is a finding (the codegen issue: every call under 30 s)
+SLOW_S = 30.0
+
+
+class _NoAnswer(Exception):
+    """Raised by the alarm when a command has not answered within ``SLOW_S``."""
+
+
+def _alarm(signum, frame) -> None:  # noqa: ARG001 - the signal handler's signature
+    raise _NoAnswer(f"no answer within {SLOW_S:.0f} s")
+
+
 def _write(folder: Path, files: Files) -> None:
     for name, body in files.items():
         path = folder / name
@@ -398,33 +411,46 @@ def check(case: Case, folder: Path | None = None) -> Outcome:
     try:
         _write(folder, case.files)
         args = [a.replace("{dir}", str(folder)) for a in case.args]
-        if args[0] == "@manifest":
-            try:
-                code, message, error = _load_manifest(args[1]), "", None
-            except SystemExit as stop:
-                code, message, error = int(stop.code or 0), f"error: {stop.__cause__}", None
-            except Exception as exc:  # noqa: BLE001 - what the property forbids
-                code, message, error = 1, "", exc
-        else:
-            result = CliRunner().invoke(cli, args, catch_exceptions=True)
-            code, message = result.exit_code, result.stderr or result.output
-            error = result.exception if not isinstance(result.exception, SystemExit) else None
-        if error is not None:
-            return Outcome(code, f"traceback: {type(error).__name__}: {error}", message)
-        if code not in (0, 2):
-            return Outcome(code, f"exit code {code}", message)
-        if code == 2:
-            if "rror" not in message:
-                return Outcome(code, "exit 2 without an error line", message)
-            named = (any(n in message for n in case.names) or ("field '" in message and "got" in message)
-                     or re.search(r"'-{1,2}[A-Za-z]", message) is not None or "extra argument" in message
-                     or "No such command" in message)
-            if not named:
-                return Outcome(code, "the error names neither the file, the flag nor the field", message)
-            left = [o for o in case.outputs if (folder / o).exists()]
-            if left:
-                return Outcome(code, f"exit 2 left output {left}", message)
-        return Outcome(code, None, message)
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, SLOW_S)
+        try:
+            return _judge(case, folder, args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     finally:
         if own:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _judge(case: Case, folder: Path, args: list[str]) -> Outcome:
+    """The property's verdict on one run of ``args`` (files already written into ``folder``)."""
+    if args[0] == "@manifest":
+        try:
+            code, message, error = _load_manifest(args[1]), "", None
+        except SystemExit as stop:
+            code, message, error = int(stop.code or 0), f"error: {stop.__cause__}", None
+        except Exception as exc:  # noqa: BLE001 - what the property forbids
+            code, message, error = 1, "", exc
+    else:
+        result = CliRunner().invoke(cli, args, catch_exceptions=True)
+        code, message = result.exit_code, result.stderr or result.output
+        error = result.exception if not isinstance(result.exception, SystemExit) else None
+    if isinstance(error, _NoAnswer):
+        return Outcome(code, str(error), message)
+    if error is not None:
+        return Outcome(code, f"traceback: {type(error).__name__}: {error}", message)
+    if code not in (0, 2):
+        return Outcome(code, f"exit code {code}", message)
+    if code == 2:
+        if "rror" not in message:
+            return Outcome(code, "exit 2 without an error line", message)
+        named = (any(n in message for n in case.names) or ("field '" in message and "got" in message)
+                 or re.search(r"'-{1,2}[A-Za-z]", message) is not None or "extra argument" in message
+                 or "No such command" in message)
+        if not named:
+            return Outcome(code, "the error names neither the file, the flag nor the field", message)
+        left = [o for o in case.outputs if (folder / o).exists()]
+        if left:
+            return Outcome(code, f"exit 2 left output {left}", message)
+    return Outcome(code, None, message)

@@ -144,3 +144,13 @@ def test_layer_scaled_down() -> None:
     with pytest.raises(ConfigError) as exc:
         spec_from_layer("llama-2-7b", tokens=8)
     assert field_of(exc) == "layer"
+
+
+def test_an_expert_count_beyond_what_a_kernel_holds_is_refused_up_front() -> None:
+    """A million experts generated for minutes (one schedule and manifest entry per expert): the
+    fuzzer found it; now it is one error naming the field."""
+    from codegen.spec import MAX_EXPERTS
+
+    with pytest.raises(ConfigError, match="at most 4,096 experts"):
+        KernelSpec(tokens=8, hidden=16, ffn=32, experts=MAX_EXPERTS + 1, top_k=2).validate()
+    assert KernelSpec(tokens=8, hidden=16, ffn=32, experts=2048, top_k=2, pe_rows=4, pe_cols=4).validate()

@@ -97,12 +97,26 @@ def parse_concurrency(value: str) -> int | str:
     return number
 
 
+def _named_by_flag(flag: str, value: str, error: ConfigError) -> ConfigError:
+    """A reference that names nothing (no such file, no such catalog name) is the flag's fault:
+    the error names the flag; an error inside a file that exists keeps naming that file."""
+    if error.field in (None, flag.lstrip("-")) and str(error.value) == value:
+        return ConfigError(None, flag, value, error.allowed)
+    return error
+
+
 def load_workload_arg(value: str):
-    return load_workload(value)
+    try:
+        return load_workload(value)
+    except ConfigError as error:
+        raise _named_by_flag("--workload", value, error) from None
 
 
 def load_device_arg(value: str):
-    return load_device(value)
+    try:
+        return load_device(value)
+    except ConfigError as error:
+        raise _named_by_flag("--device", value, error) from None
 
 
 def workload_option(f: Callable) -> Callable:

@@ -61,8 +61,8 @@ def test_the_demo_ran_from_the_wheel_not_the_checkout(installed: Path, report: P
 def test_progress_names_each_sub_step_in_order(report: Path) -> None:
     """Without a terminal (CI logs) the live bar does not render; the sub-step lines must."""
     lines = (report.parent / "output.txt").read_text().splitlines()
-    expected = ["modelling: serving", "exploration: DSE job marl", "exploration: DSE job random",
-                "exploration: DSE job ga", "exploration: DSE report", "kernel: generating", "kernel: HLS C-simulation",
+    expected = ["modelling: serving", "exploration: DSE job ga", "exploration: DSE job marl",
+                "exploration: DSE job random", "exploration: DSE report", "kernel: generating", "kernel: HLS C-simulation",
                 "kernel: RTL: Verilator lint", "kernel: RTL: cocotb tests on verilator",
                 "kernel: RTL: cocotb nominal_routing on icarus", "kernel: RTL: Yosys synth_xilinx", "index.html  ("]
     found = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]

@@ -37,7 +37,7 @@ def demo(out: Path, quick: bool, measured: Path | None) -> None:
          lambda log: modelling.run(out, quick, log)),
         ("validation", "the serving simulation against measured engines",
          lambda log: validation.run(out, quick, measured, log)),
-        ("exploration", "exploring the FPGA MoE-kernel space (multi-agent RL, random, genetic)",
+        ("exploration", "exploring the FPGA MoE-kernel space (genetic, multi-agent RL, random)",
          lambda log: exploration.run(out, quick, log)),
         ("kernel", "the best design's kernel",
          lambda log: kernel.run(out, quick, (data["exploration"]["best"] or {}).get("best_design"), log)),

@@ -315,8 +315,12 @@ def fastest_array(spec: KernelSpec, counts: tuple[int, ...]) -> tuple[int, int]:
                                  max_cols=_pow2_ceil(max(spec.hidden, spec.ffn, spec.experts)))
     if not arrays:
         raise ConfigError(None, "pe", None, f"an array that fits {spec.device}: not even 1x1 does")
+    # Ranking needs the nominal routing's cycles only: its counts are the variant table here (the
+    # plan's table covers every count 1..tokens, which costs tokens x arrays schedules).
+    nominal = sorted({c for c in counts if c > 0})
     cycles = {rc: schedule_moe_layer(shape, counts, make_budget(spec.device, *rc), style=spec.style,
-                                     stream_bytes=spec.stream_bytes).total_cycles for rc in arrays}
+                                     stream_bytes=spec.stream_bytes, variant_counts=nominal).total_cycles
+              for rc in arrays}
     best = min(cycles.values())
     return min((rc for rc, n in cycles.items() if n <= best * (1 + ARRAY_TOLERANCE)), key=lambda rc: rc[0] * rc[1])
 

@@ -27,7 +27,7 @@ from accelerators.kinds.fpga import FpgaSpec
 from archmodel.moe_layer import MoELayer
 from archmodel.workloads import load_workload
 
-__all__ = ["ACTIVATIONS", "INT32_MAX", "MAX_EXPERTS", "KernelSpec", "accumulator_bounds", "max_abs_accumulator",
+__all__ = ["ACTIVATIONS", "INT32_MAX", "MAX_EXPERTS", "MAX_TOKENS", "KernelSpec", "accumulator_bounds", "max_abs_accumulator",
            "parse_pe", "parse_shape", "spec_from_layer"]
 
 INT32_MAX = 2**31 - 1
@@ -44,6 +44,10 @@ STYLES: tuple[str, ...] = ("intar", "dataflow", "sequential")
 #: per expert (generation time and file size grow with it; a million experts took minutes). Every
 #: published MoE fits: DeepSeek-V3 256, Kimi K2 384 routed experts, Switch-C 2,048.
 MAX_EXPERTS = 4096
+#: most tokens a generated kernel takes in one call: its variant table has an entry per token count
+#: 1..tokens (scheduling grows with the square of it). The engines' largest step is this size:
+#: TensorRT-LLM, vLLM and SGLang default max_num_tokens to 8,192 (archmodel.serving.engines).
+MAX_TOKENS = 8192
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: keys of the ``--shape`` string and the spec field each sets
 SHAPE_KEYS: dict[str, str] = {"d": "hidden", "hidden": "hidden", "f": "ffn", "ffn": "ffn",
@@ -113,6 +117,10 @@ class KernelSpec:
         """Raise ConfigError for the first bad parameter; return ``self`` when valid. The layer
         shape is checked by its contract (:class:`archmodel.moe_layer.MoELayer`)."""
         _ = self.shape
+        if self.tokens > MAX_TOKENS:
+            raise ConfigError(None, "tokens", self.tokens,
+                              f"at most {MAX_TOKENS:,} tokens per kernel call (the variant table has an entry per "
+                              "token count; engines run at most 8,192 tokens a step: their max_num_tokens)")
         if self.experts > MAX_EXPERTS:
             raise ConfigError(None, "experts", self.experts,
                               f"at most {MAX_EXPERTS:,} experts (the kernel's schedule ROM and manifest hold one entry "

@@ -13,7 +13,7 @@ from .buffers import buffer_blocks, fixed_buffers
 from .front import front_dataflow, front_sequential
 from .stages import ScheduleResult, unit_stage
 from .styles import STYLES, expert_stages, expert_style
-from .variants import choose_variants, variant_table
+from .variants import check_fixed_buffers, choose_variants, variant_table
 
 __all__ = ["schedule_moe_layer"]
 
@@ -73,6 +73,7 @@ def schedule_moe_layer(shape: MoELayer, tokens_per_expert: Sequence[int], budget
         front_stages = front_sq
     front_is_seq = front_stages is front_sq
     fixed = buffer_blocks(fixed_buffers(s, b, W, front_is_seq))
+    check_fixed_buffers(b, fixed)  # before the variant table, whose size grows with the tokens
     table_counts = sorted(set(variant_counts if variant_counts is not None else range(1, s.tokens + 1))
                           | {c for c in counts if c > 0})
     for c in table_counts:

@@ -11,10 +11,17 @@ from .buffers import buffer_blocks, capacity_blocks
 from .stages import ExpertVariant
 from .styles import STYLES, expert_style
 
-__all__ = ["choose_variants", "variant_table"]
+__all__ = ["check_fixed_buffers", "choose_variants", "variant_table"]
 
 #: which styles each schedule style may use, by their mode
 POLICY_MODES = {"intar": ("sequential", "dataflow"), "sequential": ("sequential",), "dataflow": ("dataflow",)}
+
+
+def check_fixed_buffers(b: Budget, fixed: float) -> None:
+    """ConfigError when the buffers every schedule needs (tokens, dispatch, output) exceed the part."""
+    if fixed > capacity_blocks(b):
+        raise ConfigError(None, "budget", f"{b.device}: {b.bram36} BRAM36, {b.uram} URAM",
+                          f"at least {fixed:g} BRAM36-equivalents for the token, dispatch and output buffers")
 
 
 def choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, fixed: float,
@@ -26,9 +33,7 @@ def choose_variants(s: MoELayer, b: Budget, counts: Sequence[int], style: str, f
     both kinds (their buffers coexist); a dataflow style's buffers do not depend on the count."""
     allowed = tuple(STYLES) if allowed is None else tuple(allowed)
     cap = capacity_blocks(b)
-    if fixed > cap:
-        raise ConfigError(None, "budget", f"{b.device}: {b.bram36} BRAM36, {b.uram} URAM",
-                          f"at least {fixed:g} BRAM36-equivalents for the token, dispatch and output buffers")
+    check_fixed_buffers(b, fixed)
     modes = POLICY_MODES[style]
     candidates = [st for name, st in STYLES.items() if name in allowed and st.mode in modes]  # registration order
 

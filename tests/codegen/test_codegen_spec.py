@@ -154,3 +154,13 @@ def test_an_expert_count_beyond_what_a_kernel_holds_is_refused_up_front() -> Non
     with pytest.raises(ConfigError, match="at most 4,096 experts"):
         KernelSpec(tokens=8, hidden=16, ffn=32, experts=MAX_EXPERTS + 1, top_k=2).validate()
     assert KernelSpec(tokens=8, hidden=16, ffn=32, experts=2048, top_k=2, pe_rows=4, pe_cols=4).validate()
+
+
+def test_a_token_count_beyond_an_engine_step_is_refused_up_front() -> None:
+    """2**40 tokens ran out of memory building the variant table (the fuzzer's find)."""
+    from codegen.spec import MAX_TOKENS
+
+    with pytest.raises(ConfigError, match="at most 8,192 tokens"):
+        KernelSpec(tokens=2**40, hidden=16, ffn=32, experts=4, top_k=2).validate()
+    with pytest.raises(ConfigError, match="at most 8,192 tokens"):
+        KernelSpec(tokens=MAX_TOKENS + 1, hidden=16, ffn=32, experts=4, top_k=2).validate()

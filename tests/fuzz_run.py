@@ -13,6 +13,7 @@ import argparse
 import collections
 import json
 import platform
+import resource
 import sys
 import time
 from datetime import datetime, timezone
@@ -63,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--surface", action="append", choices=sorted(SURFACES), help="only these (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--memory-gb", type=float, default=12.0,
+                        help="address-space limit of this process: an input that needs more is a MemoryError "
+                             "finding instead of the machine's OOM killer ending the run")
     args = parser.parse_args(argv)
+    limit = int(args.memory_gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {"surfaces": {}}
     surfaces = dict(previous.get("surfaces", {}))
     for name in args.surface or sorted(SURFACES):

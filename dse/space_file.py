@@ -45,6 +45,14 @@ from .space import (
 )
 
 
+def _geometric(lo: float, log2_step: float, i: int) -> float:
+    """``lo * 2**(log2_step * i)``; infinite once it overflows (beyond any range's max)."""
+    try:
+        return lo * 2.0 ** (log2_step * i)
+    except OverflowError:
+        return math.inf
+
+
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file."""
     path = Path(path)
@@ -311,20 +319,20 @@ class _SpaceBuilder:
         values: list[float] = []
         if "log2_step" in raw:
             k = raw["log2_step"]
-            if not is_number(k) or k <= 0:
-                raise self.error(f"{field}.log2_step", k, "a number > 0")
+            if not is_number(k) or not math.isfinite(k) or k <= 0:
+                raise self.error(f"{field}.log2_step", k, "a finite number > 0")
             if lo <= 0:
                 raise self.error(f"{field}.min", lo, "a number > 0 for a log2_step range")
             i = 0
-            while (v := lo * 2.0 ** (k * i)) <= hi * (1 + 1e-12):
+            while (v := _geometric(lo, k, i)) <= hi * (1 + 1e-12):
                 values.append(v)
                 i += 1
                 if i > MAX_VALUES:
                     raise self.error(field, raw, f"at most {MAX_VALUES} values")
         else:
             step = raw["step"]
-            if not is_number(step) or step <= 0:
-                raise self.error(f"{field}.step", step, "a number > 0")
+            if not is_number(step) or not math.isfinite(step) or step <= 0:
+                raise self.error(f"{field}.step", step, "a finite number > 0")
             integral = integral and isinstance(step, int)
             count = int(math.floor((hi - lo) / step + 1e-9)) + 1
             if count > MAX_VALUES:
@@ -405,7 +413,7 @@ class _SpaceBuilder:
                 if not isinstance(item, dict) or set(item) - {"metric", "goal"}:
                     raise self.error(field, item, "a mapping {metric, goal: min|max}")
                 metric, goal = item.get("metric"), item.get("goal", "min")
-                if metric not in adapter.metrics:
+                if not isinstance(metric, str) or metric not in adapter.metrics:
                     raise self.error(f"{field}.metric", metric,
                                      f"a metric of domain '{adapter.domain}': {', '.join(adapter.metrics)}")
                 if goal not in ("min", "max"):

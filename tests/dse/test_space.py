@@ -169,3 +169,26 @@ def test_every_mistake_of_a_space_file_in_one_error():
                                                  "constraints[1]"], str(error)
     assert all(p.file == "bad-space.yaml" for p in error.problems)
     assert str(error).startswith("bad-space.yaml: 4 problems:")
+
+
+@pytest.mark.parametrize("edit, field", [
+    ("objectives: [{metric: [energy_j], goal: min}]", "objectives[0].metric"),   # unhashable: was a TypeError
+    ("objectives: [{metric: {a: 1}, goal: min}]", "objectives[0].metric"),
+    ("parameters:\n  - {name: batch, range: {min: 8, max: 256, log2_step: 1.0e+300}}", None),  # was an OverflowError
+    ("parameters:\n  - {name: batch, range: {min: 8, max: 256, log2_step: .inf}}", "parameters.batch.range.log2_step"),
+    ("parameters:\n  - {name: batch, range: {min: 8, max: 256, step: .inf}}", "parameters.batch.range.step"),
+])
+def test_values_of_the_wrong_type_or_size_are_config_errors(edit: str, field: str | None) -> None:
+    """The fuzzer's space-file findings: each is one ConfigError (or a valid space), never a traceback."""
+    from dse_fixtures import SMALL
+
+    key = edit.split(":", 1)[0]
+    lines = [line for line in SMALL.strip().splitlines() if not line.startswith(key) and
+             not (key == "parameters" and line.startswith("  - "))]
+    text = "\n".join(lines) + "\n" + edit + "\n"
+    if field is None:
+        assert parse_space(text).parameters[0].values == (8,)
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_space(text)
+    assert any(p.field == field for p in caught.value.problems), [p.field for p in caught.value.problems]

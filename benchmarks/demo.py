@@ -5,6 +5,8 @@
 From a fresh clone of this checkout's HEAD (nothing built or cached in it: no ``build/``, no
 ``demo-report/``), with this checkout's installed environment:
 
+The validation step reads the measured rows beside this checkout (``MOEARCH_MEASURED``), as it does here.
+
 * ``moearch demo --quick`` *cold* (the first run in the clone) and *warm* (the same command again:
   the Verilator builds and the Yosys synthesis are cached under ``build/``), each with the time of
   every step and sub-step, read from the demo's own progress lines (``  12.3 s  step: what``);
@@ -65,10 +67,22 @@ def run_timed(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
     return seconds, proc.stdout + proc.stderr
 
 
+#: the measured rows the demo's validation step reads beside a checkout (a clone elsewhere does not
+#: have them beside it: they are passed the way a user would, through MOEARCH_MEASURED)
+DEV_SET = ROOT.parent / "shared" / "datasets" / "aic-silicon" / "h100-measured.csv"
+
+
+def demo_env() -> dict[str, str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    if DEV_SET.is_file() and "MOEARCH_MEASURED" not in env:
+        env["MOEARCH_MEASURED"] = str(DEV_SET)
+    return env
+
+
 def quick_runs(work: Path) -> list[dict]:
     repo = clone(work / "quick")
     command = [sys.executable, "-m", "moearch.cli.main", "demo", "--quick"]
-    env = {**os.environ, "COLUMNS": "160"}
+    env = demo_env()
     runs = []
     for label in ("cold", "warm"):
         wall, output = run_timed(command, repo, env)
@@ -80,7 +94,7 @@ def quick_runs(work: Path) -> list[dict]:
 
 def make_run(work: Path) -> dict:
     repo = clone(work / "make")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
+    env = {k: v for k, v in demo_env().items() if not k.startswith("VIRTUAL_ENV")}
     start = time.perf_counter()
     venv_s, _ = run_timed(["make", "venv-demo", "sysdeps"], repo, env)
     job_s, output = run_timed(["make", "demo"], repo, env)

@@ -143,8 +143,8 @@ def test_a_generated_kernel_carries_no_machine_path(tmp_path: Path) -> None:
     out = tmp_path / "kernel"
     spec = KernelSpec(tokens=4, hidden=16, ffn=32, experts=4, top_k=2, pe_rows=4, pe_cols=4)
     generate_kernel(spec, out, rtl=True)
-    machine = {str(tmp_path), str(REPO), os.path.expanduser("~"), tempfile.gettempdir(), "/tmp/", "/home/",
-               "/root/", "/work/"}
+    # this machine's own paths: the output folder, the checkout and the folder holding it, home, temp
+    machine = {str(tmp_path), str(REPO), str(REPO.parent), os.path.expanduser("~"), tempfile.gettempdir()}
     files = [p for p in out.rglob("*") if p.is_file()]
     assert any(p.suffix == ".v" for p in files) and any(p.suffix == ".cpp" for p in files)
     leaks = [f"{p.relative_to(out)}: {m}" for p in files for m in machine

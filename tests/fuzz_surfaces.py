@@ -17,6 +17,7 @@ more and records the counts in ``docs/robustness.md``.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import math
@@ -24,8 +25,7 @@ import re
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,11 @@ class Outcome:
     message: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Surface:
     name: str
     doc: str
     cases: st.SearchStrategy[Case]
-    setup: Callable[[Path], None] = field(default=lambda folder: None)
 
 
 # ------------------------------------------------------------------------------------- values
@@ -288,6 +287,7 @@ def generated_kernel() -> Path:
     """A small generated kernel (once per process), whose manifest the manifest cases edit."""
     if "k" not in _KERNEL_CACHE:
         root = Path(tempfile.mkdtemp(prefix="moearch-fuzz-kernel-"))
+        atexit.register(shutil.rmtree, root, True)
         result = CliRunner().invoke(cli, ["codegen", "--shape", "d=16,f=32,experts=4,top_k=2", "--tokens", "4",
                                           "--pe", "4x8", "--out", str(root / "k")])
         assert result.exit_code == 0, result.output

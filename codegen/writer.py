@@ -169,12 +169,13 @@ def _sweep_stale(out: Path) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user still counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -165,7 +165,6 @@ def test_the_demo_killed_part_way_then_rerun_gives_the_same_results(installed: P
                                                                       tmp_path: Path) -> None:
     import random
     import signal
-    import sqlite3  # noqa: F401 - used by _whole for the job stores
 
     out = tmp_path / "demo-report"
     shutil.copytree(report, out)

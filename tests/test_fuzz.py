@@ -26,8 +26,10 @@ def test_surface_keeps_the_property(name: str) -> None:
     run()
 
 
-def test_the_property_catches_a_traceback_and_a_silent_exit() -> None:
-    """The checker itself: an input known to fail each way is flagged."""
+def test_the_property_on_inputs_with_known_verdicts() -> None:
+    """The checker itself: a non-UTF-8 device file (once a traceback) is now a named refusal, a
+    ConfigError-shaped message counts as naming its field, and a refused run that leaves an output
+    file is flagged."""
     crash = check(Case({"dev.yaml": b"\xff"}, ("model", "-w", "mixtral-8x7b", "-d", "{dir}/dev.yaml")))
     assert crash.problem is None and crash.exit_code == 2 and "UTF-8" in crash.message
     unnamed = check(Case({}, ("model", "-w", "mixtral-8x7b", "-d", "h100-sxm", "--tp", "3"), names=("nothing",)))

@@ -116,8 +116,15 @@ class MeasuredEvaluator:
 
 
 def evaluator_for(space: Space) -> DesignEvaluator:
-    """The evaluator of ``space``: its table (``evaluator: table``) or its domain adapter."""
-    return MeasuredEvaluator(space) if space.table is not None else ModelEvaluator(space)
+    """The evaluator of ``space``: its table (``evaluator: table``), the model screening RTL
+    (``evaluator: rtl``, :mod:`dse.rtl`) or its domain adapter."""
+    if space.table is not None:
+        return MeasuredEvaluator(space)
+    if space.rtl is not None:
+        from .rtl.evaluator import RtlEvaluator  # codegen and verification load only for RTL spaces
+
+        return RtlEvaluator(space)
+    return ModelEvaluator(space)
 
 
 def _describe(error: BaseException) -> str:

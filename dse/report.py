@@ -8,6 +8,7 @@
 * Best-so-far curves (``best_so_far.png``): the first objective's best feasible value after each
   unique evaluation, one line per job, coloured by agent (and, with several objectives, the
   hypervolume after each evaluation, ``hypervolume.png``).
+* RTL jobs (``evaluator: rtl``): how the model ranked what RTL measured (:mod:`dse.rtl.report`).
 * The best designs of each job (lexicographic on the objectives: the first decides).
 * ``summary.md`` and ``summary.html`` link the PNGs. Every file is written atomically.
 """
@@ -31,6 +32,7 @@ from accelerators.errors import ConfigError
 from .evaluation import minimised
 from .job import best_row, load_job_space, summarise
 from .pareto import hypervolume, pareto_mask
+from .rtl.report import fidelity_lines
 from .space import Space
 from .store import JobStore, Row
 
@@ -283,6 +285,7 @@ def build_markdown(jobs: Sequence[JobData], images: Sequence[Path], top: int) ->
                   *_table(["job", *metrics, *names],
                           [[job.label, *[r.objectives[m] for m in metrics], *[r.design[n] for n in names]]
                            for job, r in front]), ""]
+    lines += fidelity_lines([r for job in jobs for r in job.evaluated])
     lines += ["## Best designs", ""]
     for job in jobs:
         names = list(job.space.names)

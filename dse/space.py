@@ -43,16 +43,16 @@ from typing import Any, Final, Literal
 from .constraints import Constraint
 from .evaluators.base import WORKLOAD_FIELDS, Context, Scalar, Settings, WorkloadSpec
 from .measured.table import TableSource
+from .rtl.settings import RtlSettings
 
 Design = tuple[int, ...]
 
 NAME_RE: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 IDENT_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TOP_KEYS: Final = ("name", "description", "workload", "base_device", "domain", "parameters", "fixed",
-                   "constraints", "objectives", "evaluator", "table")
+                   "constraints", "objectives", "evaluator", "table", "rtl")
 PARAM_KEYS: Final = ("name", "values", "range", "agent", "target")
-EVALUATORS: Final = ("archmodel", "table")
-PLANNED_EVALUATORS: Final = ("rtl",)
+EVALUATORS: Final = ("archmodel", "table", "rtl")
 MAX_VALUES: Final = 10_000
 DEFAULT_GROUP: Final = "default"
 
@@ -108,6 +108,7 @@ class Space:
     objectives: tuple[Objective, ...]
     source: str = "<space>"
     table: TableSource | None = None
+    rtl: RtlSettings | None = None  # evaluator: rtl (:mod:`dse.rtl`)
 
     # --- shape -------------------------------------------------------------------------------
     @property
@@ -145,6 +146,8 @@ class Space:
             "workload": self.workload.__dict__ if self.workload else None, "base_device": self.base_device,
             "domain": self.domain, "evaluator": self.evaluator, "fixed": self.fixed,
             "parameters": [(p.name, p.values, p.target, p.path) for p in self.parameters]}
+        if self.rtl is not None:
+            data["rtl"] = self.rtl.fingerprint()
         if self.table is not None:
             data["table"] = [self.table.digest, self.table.format, self.table.parameters, self.table.metrics]
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -28,6 +28,7 @@ from .measured import MeasuredTable, load_table
 from .measured.section import DOMAIN as TABLE_DOMAIN
 from .measured.section import TableMetrics, check_measured, table_design, table_source
 from .overrides import OverrideError, check_path
+from .rtl.settings import RTL_DOMAINS, parse_rtl_settings
 from .space import (
     DEFAULT_GROUP,
     EVALUATORS,
@@ -35,7 +36,6 @@ from .space import (
     MAX_VALUES,
     NAME_RE,
     PARAM_KEYS,
-    PLANNED_EVALUATORS,
     TOP_KEYS,
     Objective,
     Parameter,
@@ -113,9 +113,13 @@ class _SpaceBuilder:
             return self.build_table(data)
         name, description = self.header(data, ("name", "workload", "base_device", "parameters", "objectives"))
         if evaluator not in EVALUATORS:
-            planned = f" ({', '.join(PLANNED_EVALUATORS)} comes later, with codegen)" if evaluator in \
-                PLANNED_EVALUATORS else ""
-            self.problems.append(self.error("evaluator", evaluator, f"one of: {', '.join(EVALUATORS)}{planned}"))
+            self.problems.append(self.error("evaluator", evaluator, f"one of: {', '.join(EVALUATORS)}"))
+        rtl = None
+        if evaluator == "rtl":
+            with self.collect():
+                rtl = parse_rtl_settings(data.get("rtl"), self.source, self.base_dir)
+        elif "rtl" in data:
+            self.problems.append(self.error("rtl", data["rtl"], "only with evaluator: rtl"))
         if "table" in data:
             self.problems.append(self.error("table", data["table"], "only with evaluator: table (a space of measured "
                                             "points)"))
@@ -135,11 +139,14 @@ class _SpaceBuilder:
         numeric = {p.name for p in parameters if p.ordinal} | {k for k, v in fixed if is_number(v)}
         constraints = self.constraints(data.get("constraints") or [], adapter, numeric,
                                        {p.name for p in parameters})
+        if evaluator == "rtl" and adapter.domain not in RTL_DOMAINS:
+            self.problems.append(self.error("evaluator", evaluator, f"archmodel for the {adapter.domain} domain (RTL "
+                                            f"is generated for: {', '.join(RTL_DOMAINS)})"))
         if self.problems or workload is None:
             raise ConfigError.combine(self.problems)
         space = Space(name=name, description=description, workload=workload, base_device=device_ref,
                       domain=adapter.domain, evaluator=str(evaluator), parameters=parameters, fixed=fixed,
-                      constraints=constraints, objectives=objectives, source=self.source)
+                      constraints=constraints, objectives=objectives, source=self.source, rtl=rtl)
         # The fixed settings alone must make a valid workload.
         settings_workload = space.settings(tuple(0 for _ in parameters)).workload
         assert settings_workload is not None  # a model space has a workload

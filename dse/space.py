@@ -25,6 +25,10 @@ A space with ``evaluator: table`` has no workload, base device or domain: its de
 metrics come from a file of measured points (``table: {path, format}``; see :mod:`dse.measured`
 and :mod:`dse.measured.section`), its parameters are the file's configuration keys.
 
+A space with ``evaluator: rtl`` (``fpga-kernel`` domain) is a model space whose most promising
+designs are also measured as generated kernels in an RTL simulator and Yosys; its optional
+``rtl:`` section sizes the simulated kernel and the screen (:mod:`dse.rtl`).
+
 Everything is checked on load (:mod:`dse.space_file`: ``load_space``, ``parse_space``); every
 problem of a file is reported in one ConfigError, each naming the file, the field, the value and
 what is allowed.

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import click
 
+from accelerators.errors import ConfigError
 from archmodel.formatting import si
 from moearch.cli.common import atomic_write, console
 from moearch.demo import exploration, kernel, modelling, report, sections, validation
 from moearch.demo.progress import StepLog, demo_progress
+from moearch.demo.screenshot import find_chromium, first_screen
 
 
 @click.command("demo")
@@ -27,9 +29,14 @@ from moearch.demo.progress import StepLog, demo_progress
 @click.option("--measured", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Measured serving rows to validate against (default: $MOEARCH_MEASURED, else the development "
                    "set ../shared/datasets/aic-silicon/h100-measured.csv if present).")
-def demo(out: Path, quick: bool, measured: Path | None) -> None:
+@click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also render the report's first screen to this PNG with headless Chromium (the README's "
+                   "picture: docs/images/demo-report.png).")
+def demo(out: Path, quick: bool, measured: Path | None, screenshot: Path | None) -> None:
     """Run the main job and write a self-contained HTML report."""
 
+    if screenshot is not None and find_chromium() is None:  # before the job, not after it
+        raise ConfigError(None, "--screenshot", str(screenshot), "Chromium installed (apt-get install chromium)")
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     steps = [
@@ -76,6 +83,8 @@ def demo(out: Path, quick: bool, measured: Path | None) -> None:
     index = out / "index.html"
     atomic_write(index, lambda p: p.write_text(page, encoding="utf-8"))
     atomic_write(out / "demo.json", lambda p: p.write_text(json.dumps(data, indent=2, default=float)))
+    if screenshot is not None:
+        first_screen(index, screenshot)
     console.print(f"[bold]best serving throughput per chip:[/] {best['output_tokens_per_s_per_device']:,.0f} tokens/s "
                   f"on {best['device']} (TPOT {si(best['tpot_s'], 's')})")
     console.print(f"[bold]model switching:[/] SN40L node {coe[1]['switch_vs_rdu']:.1f}x faster than DGX A100, "
@@ -84,4 +93,6 @@ def demo(out: Path, quick: bool, measured: Path | None) -> None:
         console.print(f"[bold]kernel:[/] C-sim {'bit-exact' if k['csim_bit_exact'] else 'MISMATCH'}, RTL "
                       f"{'passed' if verify.get('passed') else 'FAILED'} on {', '.join(verify['simulators'])}, "
                       f"{timing['measured_cycles']:,} cycles measured vs {timing['predicted_cycles']:,} predicted")
+    if screenshot is not None:
+        console.print(f"first screen: {screenshot}")
     console.print(f"report: {index}  ({time.perf_counter() - start:.0f} s)")

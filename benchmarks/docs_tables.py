@@ -224,7 +224,29 @@ def fuzz_failures_table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dse_rtl_table(result: dict[str, Any]) -> str:
+    """``benchmarks/dse_rtl.py``: the RTL job on Ray, uninterrupted and under SIGKILL, and whether
+    the interrupted job's rows equal the uninterrupted one's."""
+    lines = [f"{result['budget']} evaluations of `{result['space']}`, agent {result['agent']} (seed {result['seed']}), "
+             f"{result['backend']}, each run with an empty kernel cache; measured {result['date']}.", "",
+             "| run | wall s | evaluations | rows | failed | designs measured in RTL | kernels measured | kills |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in ("uninterrupted", "interrupted"):
+        r = result[name]
+        kills = "-"
+        if name == "interrupted":
+            w, d = r["worker_killed"], r["driver_killed"]
+            kills = (f"Ray worker at {w['at_s']:.0f} s (mid-measurement, {w['rows']} rows); driver at {d['at_s']:.0f} s "
+                     f"({d['rows']} rows); `dse resume` took {r['resume_s']:.0f} s")
+        lines.append(f"| {name} | {r['wall_s']:.0f} | {r['evaluations']} | {r['rows']} | {r['failed']} "
+                     f"| {r['rtl_designs']} | {r['kernels_measured']} | {kills} |")
+    lines += ["", f"Rows of the interrupted job equal the uninterrupted job's (design, status, metrics, objectives): "
+              f"**{'yes' if result['same_rows'] else 'no'}**."]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "dse-rtl": dse_rtl_table,
     "fuzz-counts": fuzz_counts_table,
     "fuzz-failures": fuzz_failures_table,
     "device-catalog": device_catalog_table,

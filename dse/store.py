@@ -67,6 +67,21 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
+def count_rows(path: str | Path) -> int:
+    """Rows in the job file at ``path``, read-only and safe while a job writes it (0 when the file
+    or its table does not exist yet): what a watcher polls."""
+    if not Path(path).exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM rows").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
 

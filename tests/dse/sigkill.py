@@ -3,26 +3,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from dse.store import count_rows
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def count_rows(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return 0
+__all__ = ["REPO", "count_rows", "kill_when"]
 
 
 def kill_when(args: list[str], path: Path, rows: int) -> int:

@@ -1,11 +1,13 @@
 """DSE agents on enumerable spaces: regret against the known optimum (printed, never asserted on time).
 
     python benchmarks/dse_agents.py [--quick] [--seeds 10] [--jobs 2] [--out benchmarks/results/dse]
+    python benchmarks/dse_agents.py --measured ../shared/datasets/kernel-tuner-hub --spaces kt-convolution-a100,...
 
 Protocol (docs/dse.md, "Benchmark"):
 
-1. Each space (``dse.bench.spaces``) is enumerated once with the archmodel models and its metric
-   table cached (``build/dse-bench``): the optimum, the median and the Pareto front are known.
+1. Each space (``dse.bench.spaces``) is enumerated once with the archmodel models (a measured
+   space: looked up in its Kernel Tuner file) and its metric table cached (``build/dse-bench``):
+   the optimum, the median and the Pareto front are known.
 2. Every agent runs ``--seeds`` seeds against the table. Only unique evaluations count: repeats
    are cache hits and designs rejected before evaluation are free, as in a job. One run per seed
    goes to the agent's largest budget and the smaller budgets are its prefixes (the agent never
@@ -45,7 +47,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dse.bench.runner import run_agent  # noqa: E402
-from dse.bench.spaces import bench_space, list_bench_spaces  # noqa: E402
+from dse.bench.spaces import HUB_ENV, MEASURED_PREFIX, bench_space, list_bench_spaces  # noqa: E402
 from dse.bench.stats import (best_so_far, hypervolume_after, random_exact, random_monte_carlo,  # noqa: E402
                              reference_of)
 from dse.bench.table import load_table  # noqa: E402
@@ -78,6 +80,16 @@ CAPS: dict[tuple[str, str], int] = {
     ("tpe", "fpga-kernel-fine"): 300, ("tpe", "pim-power-budget"): 300,
     ("gp", "fpga-kernel-fine"): 100, ("gp", "pim-power-budget"): 30,
 }
+# the same caps on every measured space (kt-*): 10,240 and 22,272 designs, most of them infeasible
+MEASURED_CAPS: dict[str, int] = {"tpe": 300, "gp": 100}
+
+
+def cap_of(label: str, space: str, budget: int) -> int:
+    """The largest budget ``label`` runs to on ``space`` (CAPS, MEASURED_CAPS for kt-* spaces)."""
+    cap = CAPS.get((label, space))
+    if cap is None and space.startswith(MEASURED_PREFIX):
+        cap = MEASURED_CAPS.get(label)
+    return min(cap, budget) if cap is not None else budget
 COST_ORDER = ("gp", "tpe", "marl-independent", "ppo-fast", "ppo", "marl-shared-fast", "marl-shared",
               "marl-shared-all-act", "marl-shared-untrained", "ga", "random")
 
@@ -285,6 +297,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--budgets", default=None,
                         help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
+    parser.add_argument("--measured", type=Path, default=None,
+                        help="folder of Kernel Tuner hub files (*.json.gz): adds their measured spaces (kt-*)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
     parser.add_argument("--from-json", type=Path, default=None,
@@ -303,7 +317,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     budgets = tuple(sorted(int(b) for b in args.budgets.split(","))) if args.budgets else \
         (QUICK_BUDGETS if args.quick else BUDGETS)
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
-    spaces = args.spaces.split(",") if args.spaces else list_bench_spaces(quick=args.quick)
+    if args.measured is not None:
+        if not args.measured.is_dir():
+            parser.error(f"--measured {args.measured}: not a folder")
+        os.environ[HUB_ENV] = str(args.measured.resolve())  # the worker processes inherit it
+    spaces = args.spaces.split(",") if args.spaces else list_bench_spaces(quick=args.quick,
+                                                                           measured=args.measured is not None)
     labels = [a for a in args.agents.split(",") if a]
     unknown = [a for a in labels if a not in KNOWN]
     if unknown:
@@ -320,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for label in labels:
             cap = max(budgets)
             if not (args.no_caps or args.quick):
-                cap = min(CAPS.get((label, name), cap), cap)
+                cap = cap_of(label, name, cap)
             for seed in range(seeds):
                 tasks.append((name, label, KNOWN[label][0], seed, cap, args.batch, cache))
     tasks.sort(key=lambda t: COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER))
@@ -336,7 +355,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     budgets_of = tuple(b for b in budgets)
     result: dict[str, Any] = {
         "settings": {"quick": args.quick, "seeds": seeds, "budgets": list(budgets_of), "batch": args.batch,
-                     "caps": {f"{k[0]}@{k[1]}": v for k, v in CAPS.items()} if not (args.no_caps or args.quick) else {},
+                     "caps": {f"{label}@{name}": cap_of(label, name, max(budgets)) for name in spaces
+                              for label in labels if cap_of(label, name, max(budgets)) < max(budgets)}
+                     if not (args.no_caps or args.quick) else {},
                      "agents": {label: {"agent": KNOWN[label][0], "options": KNOWN[label][1]} for label in labels},
                      "jobs": args.jobs},
         "spaces": {name: analyse(name, [r for r in runs if r["space"] == name], budgets_of, cache,

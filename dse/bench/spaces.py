@@ -10,6 +10,12 @@
   serving. The interactions cross agents: the xPU the budget allows depends on the PIM and memory
   agents' choices, and the largest batch that fits depends on the stacks and the datatype.
 
+Measured spaces (``kt-<kernel>-<gpu>``, one per file of the Kernel Tuner benchmark hub in the folder
+``$MOEARCH_KERNEL_TUNER_HUB``; ``benchmarks/dse_agents.py --measured DIR`` sets it): every
+configuration key of the file a parameter, the measured ``time_s`` minimised, the designs the file
+lacks or measured invalid infeasible (``evaluator: table``). Agent groups by the key's first word:
+``block`` -> threads, ``tile`` -> tiling, the rest -> options.
+
 The power budget is a stated model, not a datasheet figure: 0.35 W per dense BF16 TFLOPS of
 xPU (about half of an H100's 700 W TDP over its 989 TFLOPS), 12 W per HBM3 stack, and per stack
 0.67 W per unit of PIM bandwidth multiple for each (12 + Op/B) — moving data on the logic die and
@@ -17,10 +23,18 @@ computing on it. The Duplex configuration (989 TFLOPS, 4x, 8 Op/B, 5 stacks) dra
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Final
 
+from ..measured import load_table
+from ..measured.table import TableSource
 from ..space import Space
 from ..space_file import parse_space
+
+HUB_ENV: Final = "MOEARCH_KERNEL_TUNER_HUB"
+MEASURED_PREFIX: Final = "kt-"
+GROUPS: Final[dict[str, str]] = {"block": "threads", "tile": "tiling"}
 
 FPGA_KERNEL_FINE: Final = """
 name: fpga-kernel-fine
@@ -79,15 +93,39 @@ BENCH_SPACES: Final[dict[str, str]] = {"fpga-kernel-fine": FPGA_KERNEL_FINE, "pi
 QUICK_SPACES: Final[dict[str, str]] = {"fpga-kernel-quick": FPGA_KERNEL_QUICK, "pim-power-quick": PIM_POWER_QUICK}
 
 
-def list_bench_spaces(quick: bool = False) -> list[str]:
-    return list(QUICK_SPACES if quick else BENCH_SPACES)
+def _hub_files() -> dict[str, Path]:
+    folder = os.environ.get(HUB_ENV)
+    if not folder:
+        return {}
+    return {MEASURED_PREFIX + f.name.removesuffix(".json.gz").lower(): f
+            for f in sorted(Path(folder).glob("*.json.gz"))}
+
+
+def measured_space_text(name: str, path: Path) -> str:
+    """The space of the Kernel Tuner file ``path``: every key a parameter, grouped by its first word."""
+    keys = load_table(TableSource(path=str(path), format="kernel-tuner"), str(path)).keys
+    lines = [f"name: {name}", f"description: Kernel Tuner hub, {path.name} (measured)", "evaluator: table",
+             f"table: {{path: '{path}', format: kernel-tuner}}", "parameters:"]
+    lines += [f"  - {{name: {k}, agent: {GROUPS.get(k.split('_')[0], 'options')}}}" for k in keys]
+    lines.append("objectives: [{metric: time_s, goal: min}]")
+    return "\n".join(lines) + "\n"
+
+
+def list_bench_spaces(quick: bool = False, measured: bool = False) -> list[str]:
+    """The model spaces (quick or full), then with ``measured`` every hub file's space."""
+    return list(QUICK_SPACES if quick else BENCH_SPACES) + (list(_hub_files()) if measured else [])
 
 
 def bench_space(name: str) -> tuple[Space, str]:
     """The space called ``name`` and its YAML text."""
     known = {**BENCH_SPACES, **QUICK_SPACES}
+    hub = _hub_files()
+    if name in hub:
+        text = measured_space_text(name, hub[name])
+        return parse_space(text, source=f"<bench space {name}>"), text
     try:
         text = known[name]
     except KeyError:
-        raise ValueError(f"unknown benchmark space {name!r}; one of: {', '.join(known)}") from None
+        raise ValueError(f"unknown benchmark space {name!r}; one of: {', '.join([*known, *hub])}"
+                         + ("" if hub else f" (measured spaces: set {HUB_ENV})")) from None
     return parse_space(text, source=f"<bench space {name}>"), text

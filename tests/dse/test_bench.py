@@ -125,3 +125,24 @@ def test_quick_benchmark_end_to_end(tmp_path):
         for suffix in ("best-so-far", "budgets"):
             assert (tmp_path / f"{name}-{suffix}.png").stat().st_size > 10_000
     assert "| agent |" in (tmp_path / "summary.md").read_text()
+
+
+def test_measured_spaces_come_from_the_hub_folder(tmp_path, monkeypatch):
+    from table_fixtures import write_kt
+
+    from dse.bench.spaces import HUB_ENV, bench_space, list_bench_spaces
+    from dse.bench.table import load_table as load_metric_table
+
+    write_kt(tmp_path, "stencil-X1.json.gz", compress=True)
+    monkeypatch.delenv(HUB_ENV, raising=False)
+    assert list_bench_spaces(measured=True) == list_bench_spaces()
+    with pytest.raises(ValueError, match=HUB_ENV):
+        bench_space("kt-stencil-x1")
+    monkeypatch.setenv(HUB_ENV, str(tmp_path))
+    assert list_bench_spaces(measured=True)[-1] == "kt-stencil-x1"
+    space, text = bench_space("kt-stencil-x1")
+    assert space.evaluator == "table" and [o.metric for o in space.objectives] == ["time_s"]
+    assert set(space.names) == {"block_x", "block_y", "unroll", "use_cmem"}  # every configuration key of the file
+    assert set(space.groups) == {"threads", "options"}           # block_* -> threads, the rest -> options
+    table = load_metric_table(space, text, None)
+    assert table.size == space.size and table.feasible.sum() > 0

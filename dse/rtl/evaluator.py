@@ -21,7 +21,7 @@ that share a kernel share one measurement (the cache).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from accelerators.errors import ConfigError
 from archmodel.workloads import load_workload
@@ -62,6 +62,9 @@ def kernel_spec(base_device: str, settings: Settings, rtl: RtlSettings) -> Kerne
 
 class RtlEvaluator:
     """A model space's designs through its adapter, the screened ones measured in RTL."""
+
+    metrics: Mapping[str, str]
+    precheck_metrics: tuple[str, ...]
 
     def __init__(self, space: Space):
         assert space.rtl is not None, "an rtl space has rtl settings"

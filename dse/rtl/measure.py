@@ -42,7 +42,7 @@ def generator_digest() -> str:
 
     h = hashlib.sha256()
     for package in (codegen, verification):
-        root = Path(package.__file__).parent
+        root = Path(str(package.__file__)).parent
         for path in sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".v", ".sv", ".cpp", ".h", ".tcl", ".j2"):
                 h.update(str(path.relative_to(root)).encode())

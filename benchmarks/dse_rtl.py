@@ -1,6 +1,6 @@
 """An RTL-in-the-loop DSE job on Ray, uninterrupted and under SIGKILL (issue 14's acceptance run).
 
-    python benchmarks/dse_rtl.py [--budget 200] [--agent ga] [--out benchmarks/results/dse_rtl.json]
+    python benchmarks/dse_rtl.py [--budget 200] [--agent ga] [--out docs/dse-rtl/dse_rtl.json]
 
 Runs the example space ``fpga-moe-kernel-rtl`` (``evaluator: rtl``: the model screens each round,
 the better half is measured as a generated kernel on Verilator with Yosys resources) twice on a
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker-kill-after", type=float, default=20.0,
                         help="seconds into a kernel measurement before its worker is killed")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dse_rtl.json")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "dse-rtl" / "dse_rtl.json")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="dse-rtl-"))
     try:

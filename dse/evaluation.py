@@ -101,7 +101,8 @@ class MeasuredEvaluator:
             if point is None:
                 out.append(InvalidDesign("not in the table"))
             elif not point.valid:
-                out.append(InvalidDesign(f"measured invalid: {point.reason}" if point.reason else "measured invalid"))
+                out.append(InvalidDesign(f"measured invalid: {point.reason}" if point.reason else "measured invalid",
+                                         point.metrics))
             else:
                 out.append({})
         return out
@@ -162,7 +163,7 @@ def evaluate_chunk(space: Space, designs: Sequence[Design]) -> list[Evaluation]:
     pre_metrics: list[dict[str, float]] = [{} for _ in designs]
     for i, outcome in enumerate(prechecked):
         if isinstance(outcome, InvalidDesign):
-            results[i] = Evaluation(keys[i], "infeasible", False, violation=1.0,
+            results[i] = Evaluation(keys[i], "infeasible", False, _floats(outcome.metrics), violation=1.0,
                                     violated=(f"valid configuration: {outcome}",), eval_s=precheck_s)
             continue
         if isinstance(outcome, Exception):

@@ -37,7 +37,12 @@ Outcome = Metrics | Exception
 
 class InvalidDesign(ValueError):
     """Raised by ``precheck`` for a design that is not a valid configuration (``ep`` not dividing
-    ``tp x dp``, a datatype the device lacks ...): the design is rejected as infeasible, unevaluated."""
+    ``tp x dp``, a datatype the device lacks ...): the design is rejected as infeasible, unevaluated.
+    ``metrics``: what is known of it all the same (a measured table's ``eval_cost_s``), kept on its row."""
+
+    def __init__(self, message: str, metrics: Mapping[str, float] | None = None):
+        super().__init__(message)
+        self.metrics: dict[str, float] = dict(metrics or {})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@
 
 * The configuration keys are those of the first result; every result must have the same keys.
 * ``invalidity`` ``correct`` is a valid point; any other value (``compile``, ``runtime``) is the
-  reason the configuration is invalid. Invalid rows need no measurements.
+  reason the configuration is invalid. Invalid rows need no measurements; one with ``times``
+  keeps what trying it cost as its only metric, ``eval_cost_s`` (a compile failure's compile
+  time), so a job's simulated tuning wall-clock includes the configurations that failed.
 * Metrics of a valid point: the measurement ``time`` becomes ``time_s`` (seconds; its unit, or
   the file's ``metadata.timeunit`` when the unit is empty); every other measurement keeps its
   name and value, with its stated unit. ``eval_cost_s`` is what measuring the point cost, in
@@ -163,8 +165,11 @@ def _kt_result(field: str, raw: object, keys: tuple[str, ...], scale: float, uni
                      "(compile, runtime ...)", "results[*].invalidity")
         return None
     values = tuple(config[k] for k in keys)
-    if invalidity != "correct":
-        return (values, MeasuredPoint(invalidity, {}, field)) if ok else None
+    if invalidity != "correct":  # no measurements; what trying it cost, when the file says
+        spent = _kt_cost(field, raw["times"], scale, problems) if "times" in raw else None
+        if not ok or ("times" in raw and spent is None):
+            return None
+        return values, MeasuredPoint(invalidity, {} if spent is None else {COST_METRIC: spent}, field)
     metrics = _kt_measurements(field, raw.get("measurements"), scale, units, problems)
     cost = _kt_cost(field, raw.get("times"), scale, problems)
     if not ok or metrics is None or cost is None:

@@ -40,7 +40,8 @@ class TableSource:
 @dataclass(frozen=True)
 class MeasuredPoint:
     """One measured configuration: ``reason`` is None when it was measured valid, otherwise why
-    not (the file's word for it, possibly empty); ``metrics`` are set for valid points only;
+    not (the file's word for it, possibly empty); ``metrics`` are the measurements of a valid
+    point, and of an invalid one only ``eval_cost_s`` when the file says what trying it cost;
     ``where`` is its row in the file (``results[17]``, ``line 5``), for messages."""
 
     reason: str | None

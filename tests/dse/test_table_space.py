@@ -39,9 +39,11 @@ def test_kernel_tuner_space_every_design_exactly(kt_file):
         assert ev.status == "ok" and ev.feasible
         assert ev.metrics == {"time_s": time / 1000, "power": power, "eval_cost_s": expected_cost_s(config)}
         assert ev.objectives == {"time_s": time / 1000}
-    for config, (why, *_rest) in INVALID.items():
+    for config, (why, _value, compilation) in INVALID.items():
         ev = results[config]
-        assert (ev.status, ev.feasible, ev.violation, ev.metrics) == ("infeasible", False, 1.0, {})
+        assert (ev.status, ev.feasible, ev.violation) == ("infeasible", False, 1.0)
+        # what trying it cost stays on its row: compilation + framework (2 ms), no runs
+        assert ev.metrics == {"eval_cost_s": pytest.approx((compilation + 2.0) / 1000, rel=1e-15)}
         assert ev.violated == (f"valid configuration: measured invalid: {why}",)
     for config in ABSENT:
         assert results[config].status == "infeasible" and results[config].violation == 1.0

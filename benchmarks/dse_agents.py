@@ -2,6 +2,7 @@
 
     python benchmarks/dse_agents.py [--quick] [--seeds 10] [--jobs 2] [--out benchmarks/results/dse]
     python benchmarks/dse_agents.py --measured ../shared/datasets/kernel-tuner-hub --spaces kt-convolution-a100,...
+    python benchmarks/dse_agents.py --spaces my-space.yaml --seeds 20    # any enumerable space file
 
 Protocol (docs/dse.md, "Benchmark"):
 
@@ -293,7 +294,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=8, help="designs per round")
     parser.add_argument("--agents", default=",".join(AGENTS),
                         help="comma-separated labels: " + ", ".join(KNOWN) + f" (default: {', '.join(AGENTS)})")
-    parser.add_argument("--spaces", default=None, help="comma-separated benchmark spaces")
+    parser.add_argument("--spaces", default=None,
+                        help="comma-separated benchmark spaces or space files (*.yaml, at most 1e6 designs)")
     parser.add_argument("--budgets", default=None,
                         help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")
@@ -330,7 +332,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cache = args.cache or None
     started = time.perf_counter()
     for name in spaces:  # enumerate (or read) every table once, before the workers need it
-        space, text = bench_space(name)
+        try:
+            space, text = bench_space(name)
+        except (ValueError, OSError) as error:  # ConfigError is a ValueError: it names the file and field
+            parser.error(f"--spaces {name}: {error}")
         t0 = time.perf_counter()
         load_table(space, text, cache)
         print(f"{name}: {space.size:,} designs, table in {time.perf_counter() - t0:.1f} s", flush=True)

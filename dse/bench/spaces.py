@@ -35,6 +35,7 @@ from ..space_file import parse_space
 HUB_ENV: Final = "MOEARCH_KERNEL_TUNER_HUB"
 MEASURED_PREFIX: Final = "kt-"
 GROUPS: Final[dict[str, str]] = {"block": "threads", "tile": "tiling"}
+MAX_ENUMERABLE: Final = 1_000_000  # designs of a space file the benchmark enumerates
 
 FPGA_KERNEL_FINE: Final = """
 name: fpga-kernel-fine
@@ -117,7 +118,16 @@ def list_bench_spaces(quick: bool = False, measured: bool = False) -> list[str]:
 
 
 def bench_space(name: str) -> tuple[Space, str]:
-    """The space called ``name`` and its YAML text."""
+    """The space called ``name`` (a benchmark space, or the path of a space file ending in .yaml)
+    and its YAML text."""
+    if name.endswith((".yaml", ".yml")):  # a user's own space file, enumerated like the others
+        path = Path(name)
+        text = path.read_text(encoding="utf-8")
+        space = parse_space(text, source=name, base_dir=path.parent)
+        if space.size > MAX_ENUMERABLE:
+            raise ValueError(f"{name}: {space.size:,} designs; the benchmark enumerates every design of a space "
+                             f"(its optimum is the reference), at most {MAX_ENUMERABLE:,}")
+        return space, text
     known = {**BENCH_SPACES, **QUICK_SPACES}
     hub = _hub_files()
     if name in hub:

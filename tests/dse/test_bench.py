@@ -146,3 +146,22 @@ def test_measured_spaces_come_from_the_hub_folder(tmp_path, monkeypatch):
     assert set(space.groups) == {"threads", "options"}           # block_* -> threads, the rest -> options
     table = load_metric_table(space, text, None)
     assert table.size == space.size and table.feasible.sum() > 0
+
+
+def test_the_benchmark_runs_a_users_space_file(tmp_path):
+    from table_fixtures import kt_space, write_kt
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import dse_agents
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    write_kt(tmp_path)
+    path = tmp_path / "mine.yaml"
+    path.write_text(kt_space())
+    result = dse_agents.main(["--spaces", str(path), "--agents", "random,ga", "--seeds", "2", "--budgets", "2,4",
+                              "--jobs", "1", "--cache", "", "--out", str(tmp_path / "out")])
+    data = result["spaces"][str(path)]
+    assert set(data["agents"]) == {"random", "ga"} and data["exhaustive"]["found_optimum"]
+    with pytest.raises(SystemExit):  # a file that is not a space: the parser's error, naming it
+        dse_agents.main(["--spaces", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "out2")])

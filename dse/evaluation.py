@@ -32,6 +32,7 @@ from typing import Protocol
 from .evaluators import adapter_for
 from .evaluators.base import InvalidDesign, Outcome, Scalar
 from .measured import MeasuredTable, load_table
+from .rtl.evaluator import RtlEvaluator
 from .space import Design, Space, pre_constraints
 
 
@@ -122,8 +123,6 @@ def evaluator_for(space: Space) -> DesignEvaluator:
     if space.table is not None:
         return MeasuredEvaluator(space)
     if space.rtl is not None:
-        from .rtl.evaluator import RtlEvaluator  # codegen and verification load only for RTL spaces
-
         return RtlEvaluator(space)
     return ModelEvaluator(space)
 

@@ -23,6 +23,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+import codegen
+import verification
 from codegen.plan import build_plan
 from codegen.spec import KernelSpec
 from codegen.writer import write_kernel
@@ -37,9 +39,6 @@ CACHE_FORMAT = 1
 @lru_cache(maxsize=1)
 def generator_digest() -> str:
     """Digest of every source that decides a generated kernel and how it is tested."""
-    import codegen
-    import verification
-
     h = hashlib.sha256()
     for package in (codegen, verification):
         root = Path(str(package.__file__)).parent

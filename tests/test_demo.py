@@ -20,6 +20,8 @@ import pytest
 
 from installed import build_wheel, installed_env, run_installed, unpack
 
+from moearch.demo.screenshot import find_chromium
+
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("summary", "devices", "roofline", "tiers", "coe", "validation", "dse", "kernel")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,7 +44,7 @@ def installed(tmp_path_factory) -> Path:
 def report(installed: Path, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("demo")
     # the README's picture comes from this command (on the full demo): its first screen, by Chromium
-    shot = ("--screenshot", "first-screen.png") if (shutil.which("chromium") or shutil.which("chromium-browser")) else ()
+    shot = ("--screenshot", "first-screen.png") if find_chromium() else ()
     result = run_installed(installed, work, "demo", "--quick", "--out", "demo-report", *shot)
     assert result.returncode == 0, result.stdout + result.stderr
     (work / "output.txt").write_text(result.stdout)
@@ -73,7 +75,7 @@ def test_progress_names_each_sub_step_in_order(report: Path) -> None:
 
 
 def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = find_chromium()
     if exe is None:
         message = "chromium is not installed (apt-get install chromium; `make test` does it as root)"
         if os.environ.get("CI") == "true":

@@ -32,6 +32,7 @@ def compiled_model(cls: type, model: ModelConfig, pp: int = 1):
     return cls(operator_table(model, pp))
 
 
+@lru_cache(maxsize=4096)  # pure in its (hashable, frozen) arguments; the DSE asks it per design
 def stored_weight_bytes(model: ModelConfig, precision: Precision, parallel: Parallelism) -> float:
     """Weight bytes one device stores: every GEMM's weights with all local experts, plus the
     embedding tables (vocab-parallel over tp; a tied embedding is the lm_head's weights, counted
@@ -47,6 +48,7 @@ def stored_weight_bytes(model: ModelConfig, precision: Precision, parallel: Para
     return weights + embedding
 
 
+@lru_cache(maxsize=4096)
 def kv_bytes_per_token(model: ModelConfig, precision: Precision, parallel: Parallelism) -> float:
     """KV-cache bytes one device stores per token of one sequence (its heads, its layers)."""
     costs = operator_table(model, parallel.pp).evaluate(b=1, s=1, c=0, kvB=precision.kv_bytes, tp=parallel.tp,

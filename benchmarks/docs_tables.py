@@ -66,11 +66,48 @@ def regret_table(result: dict[str, Any], space_name: str, *, seconds: bool = Tru
                                                  f"({cell['share_within_1pct']:.0%})")
         tail = f" | {entry['seconds']['median']:.1f} |" if seconds else " |"
         lines.append(f"| {_label(result, label, options)} | " + " | ".join(cells) + tail)
-    exact = space["random_exact"]
-    lines.append("| random, exact | " + " | ".join(
-        f"{fmt_regret(exact[b]['median_regret'])} ({exact[b]['p_within_1pct']:.0%})" for b in budgets)
-        + (" | |" if seconds else " |"))
+    exact = space.get("random_exact")  # absent on a space too large to enumerate
+    if exact is not None:
+        lines.append("| random, exact | " + " | ".join(
+            f"{fmt_regret(exact[b]['median_regret'])} ({exact[b]['p_within_1pct']:.0%})" for b in budgets)
+            + (" | |" if seconds else " |"))
     return "\n".join(lines) + "\n"
+
+
+def regret_ci_table(result: dict[str, Any], space_name: str) -> str:
+    """Median normalised regret [bootstrap 95 % interval] and share of seeds within 1 % [Wilson 95 %
+    interval] per agent and budget, and the median seconds per run."""
+    space = result["spaces"][space_name]
+    budgets = [str(b) for b in result["settings"]["budgets"]]
+    lines = ["| agent | " + " | ".join(budgets) + " | s/run |", "|---|" + "---|" * (len(budgets) + 1)]
+    for label in _agents(result, space):
+        entry = space["agents"][label]
+        cells = []
+        for b in budgets:
+            cell = entry["budgets"].get(b)
+            if cell is None:
+                cells.append("—")
+                continue
+            lo, hi = cell["regret"]["median_ci95"]
+            slo, shi = cell["share_ci95"]
+            cells.append(f"{fmt_regret(cell['regret']['median'])} [{fmt_regret(lo)}, {fmt_regret(hi)}] "
+                         f"({cell['share_within_1pct']:.0%}, {slo:.0%}-{shi:.0%})")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {entry['seconds']['median']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def large_space_note(result: dict[str, Any], space_name: str) -> str:
+    """How a space too large to enumerate was referenced: its reference runs, optimum and sample."""
+    data = result["spaces"][space_name]
+    ref, sample, s = data["reference"], data["sample"], data["space"]
+    runs = ", ".join(f"{r['label']} {r['best']:.6g} ({r['evaluations']:,} evaluations, regret "
+                     f"{fmt_regret(r['regret'])})" for r in ref["runs"])
+    return (f"Reference: the best design any run found, {s['optimum']:.6g} (minimised {s['objectives'][0][0]}), "
+            f"by {s['optimum_found_by']}. Reference runs to {ref['budget']:,} evaluations "
+            f"({ref['factor']}x the largest budget): {runs}. Median: of the {sample['feasible']:,} feasible designs "
+            f"of a uniform sample of {sample['designs']:,} ({sample['evaluable']:,} of them evaluable), "
+            f"{sample['median']:.6g}; the sample's best {sample['best']:.6g}, "
+            f"{sample['share_within_1pct_of_optimum']:.2%} of its feasible designs within 1 % of the reference.\n")
 
 
 def hypervolume_table(result: dict[str, Any], space_name: str) -> str:
@@ -257,6 +294,8 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "dse-regret": lambda result, space: regret_table(result, space),
     "dse-regret-options": lambda result, space: regret_table(result, space, seconds=False, options=True),
     "dse-hypervolume": hypervolume_table,
+    "dse-regret-ci": regret_ci_table,
+    "dse-large-note": large_space_note,
 }
 
 

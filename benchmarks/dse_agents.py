@@ -40,6 +40,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -47,13 +48,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dse.bench.lazy import LazyTable  # noqa: E402
 from dse.bench.runner import run_agent  # noqa: E402
-from dse.bench.spaces import HUB_ENV, MEASURED_PREFIX, bench_space, list_bench_spaces  # noqa: E402
-from dse.bench.stats import (best_so_far, hypervolume_after, random_exact, random_monte_carlo,  # noqa: E402
-                             reference_of)
-from dse.bench.table import load_table  # noqa: E402
+from dse.bench.spaces import HUB_ENV, MEASURED_PREFIX, bench_space, is_enumerable, list_bench_spaces  # noqa: E402
+from dse.bench.stats import (Reference, best_so_far, hypervolume_after, median_interval,  # noqa: E402
+                             random_exact, random_monte_carlo, reference_of, share_interval)
+from dse.bench.table import MetricTable, load_table, table_digest  # noqa: E402
 
-from docs_tables import hypervolume_table, regret_table  # noqa: E402  (beside this script)
+from docs_tables import (hypervolume_table, large_space_note, regret_ci_table,  # noqa: E402  (beside this script)
+                         regret_table)
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGETS = (30, 100, 300, 1000)
@@ -80,7 +83,10 @@ KNOWN: dict[str, tuple[str, dict[str, Any]]] = {**AGENTS, **ABLATIONS}
 CAPS: dict[tuple[str, str], int] = {
     ("tpe", "fpga-kernel-fine"): 300, ("tpe", "pim-power-budget"): 300,
     ("gp", "fpga-kernel-fine"): 100, ("gp", "pim-power-budget"): 30,
+    ("tpe", "pim-codesign-large"): 300, ("gp", "pim-codesign-large"): 30,
 }
+REFERENCE_FACTOR = 10  # a large space's optimum: the best any agent finds with 10x the largest budget
+SAMPLE = 4096          # a large space's median: of the feasible designs of a uniform sample this size
 # the same caps on every measured space (kt-*): 10,240 and 22,272 designs, most of them infeasible
 MEASURED_CAPS: dict[str, int] = {"tpe": 300, "gp": 100}
 
@@ -95,21 +101,74 @@ COST_ORDER = ("gp", "tpe", "marl-independent", "ppo-fast", "ppo", "marl-shared-f
               "marl-shared-all-act", "marl-shared-untrained", "ga", "random")
 
 
-def _run(task: tuple[str, str, str, int, int, int, str | None]) -> dict[str, Any]:
-    space_name, label, agent, seed, budget, batch, cache = task
+_LAZY: dict[str, LazyTable] = {}  # per worker process: the designs of a large space evaluated so far
+
+
+def table_of(space_name: str, cache: str | None) -> MetricTable | LazyTable:
+    """The metric table of an enumerable space; a large space's lazy table (shared by a worker's runs)."""
     space, text = bench_space(space_name)
-    table = load_table(space, text, cache)
+    if is_enumerable(space):
+        return load_table(space, text, cache)
+    if space_name not in _LAZY:
+        _LAZY[space_name] = LazyTable(space, table_digest(space, text))
+    return _LAZY[space_name]
+
+
+def _run(task: tuple[str, str, str, int, int, int, str | None, bool]) -> dict[str, Any]:
+    space_name, label, agent, seed, budget, batch, cache, reference = task
+    table = table_of(space_name, cache)
     trace = run_agent(table, agent, seed, budget, batch=batch, **KNOWN[label][1])
-    return {"space": space_name, "label": label, "seed": seed, "evaluations": trace.evaluations,
-            "rounds": trace.rounds, "queries": trace.queries, "cache_hits": trace.cache_hits,
-            "rejected": trace.rejected, "stop_reason": trace.stop_reason, "seconds": trace.seconds,
-            "diagnostics": trace.extra}
+    run = {"space": space_name, "label": label, "seed": seed, "evaluations": trace.evaluations,
+           "rounds": trace.rounds, "queries": trace.queries, "cache_hits": trace.cache_hits,
+           "rejected": trace.rejected, "stop_reason": trace.stop_reason, "seconds": trace.seconds,
+           "diagnostics": trace.extra, "reference": reference}
+    if isinstance(table, LazyTable):  # the analysis cannot look a large space's designs up again
+        run["values"] = [float(v) if np.isfinite(v) else None for v in table.first_objective_at(trace.evaluations)]
+    return run
 
 
-def _summarise(values: list[float]) -> dict[str, float]:
+def _summarise(values: list[float]) -> dict[str, Any]:
     arr = np.asarray(values, dtype=float)
+    lo, hi = median_interval(arr)
     return {"median": float(np.median(arr)), "q25": float(np.quantile(arr, 0.25)),
-            "q75": float(np.quantile(arr, 0.75)), "mean": float(arr.mean())}
+            "q75": float(np.quantile(arr, 0.75)), "mean": float(arr.mean()), "median_ci95": [lo, hi]}
+
+
+def agent_entries(runs: list[dict[str, Any]], ref: Reference, budgets: tuple[int, ...],
+                  best_of: Callable[[dict[str, Any]], np.ndarray],
+                  hypervolume_of: Callable[[dict[str, Any], int], float] | None = None) -> dict[str, Any]:
+    """Per agent label: its runs' regret curves and, per budget, the median regret (bootstrap 95 %
+    interval) and the share of seeds within 1 % of the optimum (Wilson 95 % interval)."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_label.setdefault(run["label"], []).append(run)
+    agents: dict[str, Any] = {}
+    for label, group in by_label.items():
+        group.sort(key=lambda r: r["seed"])
+        entry: dict[str, Any] = {"agent": KNOWN[label][0] if label in KNOWN else label,
+                                 "options": KNOWN[label][1] if label in KNOWN else {}, "budgets": {}, "runs": []}
+        curves, bests = [], []
+        for run in group:
+            best = best_of(run)
+            curve = ref.regret(best)
+            curves.append(curve)
+            bests.append(best)
+            entry["runs"].append({k: v for k, v in run.items() if k not in ("evaluations", "values", "space", "label")}
+                                 | {"unique_evaluations": len(run["evaluations"]),
+                                    "regret_curve": [round(float(c), 6) if np.isfinite(c) else None for c in curve]})
+        for n in budgets:
+            if any(len(c) < n for c in curves):
+                continue  # not every seed got this far (capped or the space ran out)
+            regrets = [float(c[n - 1]) for c in curves]
+            hits = int(sum(bool(ref.hit(b[n - 1])) for b in bests))
+            cell: dict[str, Any] = {"regret": _summarise(regrets), "share_within_1pct": hits / len(regrets),
+                                    "share_ci95": list(share_interval(hits, len(regrets))), "seeds": len(regrets)}
+            if hypervolume_of is not None:
+                cell["hypervolume_ratio"] = _summarise([hypervolume_of(run, n) for run in group])
+            entry["budgets"][str(n)] = cell
+        entry["seconds"] = _summarise([r["seconds"] for r in group])
+        agents[label] = entry
+    return agents
 
 
 def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...], cache: str | None,
@@ -126,35 +185,8 @@ def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...
                   "groups": {k: [space.parameters[i].name for i in v] for k, v in space.groups.items()},
                   "table_digest": table.digest},
         "agents": {}}
-    by_label: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        by_label.setdefault(run["label"], []).append(run)
-    for label, group in by_label.items():
-        group.sort(key=lambda r: r["seed"])
-        entry: dict[str, Any] = {"agent": KNOWN[label][0] if label in KNOWN else label,
-                                 "options": KNOWN[label][1] if label in KNOWN else {}, "budgets": {}, "runs": []}
-        curves, bests = [], []
-        for run in group:
-            best = best_so_far(table, run["evaluations"])
-            curve = ref.regret(best)
-            curves.append(curve)
-            bests.append(best)
-            entry["runs"].append({k: v for k, v in run.items() if k not in ("evaluations", "space", "label")} |
-                                 {"unique_evaluations": len(run["evaluations"]),
-                                  "regret_curve": [round(float(c), 6) if np.isfinite(c) else None for c in curve]})
-        for n in budgets:
-            if any(len(c) < n for c in curves):
-                continue  # not every seed got this far (capped or the space ran out)
-            regrets = [float(c[n - 1]) for c in curves]
-            finals = [float(ref.hit(b[n - 1])) for b in bests]
-            cell: dict[str, Any] = {"regret": _summarise(regrets), "share_within_1pct": float(np.mean(finals)),
-                                    "seeds": len(regrets)}
-            if two:
-                cell["hypervolume_ratio"] = _summarise(
-                    [hypervolume_after(table, ref, run["evaluations"], n) for run in group])
-            entry["budgets"][str(n)] = cell
-        entry["seconds"] = _summarise([r["seconds"] for r in group])
-        out["agents"][label] = entry
+    hv = (lambda run, n: hypervolume_after(table, ref, run["evaluations"], n)) if two else None
+    out["agents"] = agent_entries(runs, ref, budgets, lambda run: best_so_far(table, run["evaluations"]), hv)
     rng = np.random.default_rng(0)
     out["random_exact"] = {}
     for n in budgets:
@@ -178,6 +210,53 @@ def analyse(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...
     return out
 
 
+def analyse_large(space_name: str, runs: list[dict[str, Any]], budgets: tuple[int, ...],
+                  sample: int = SAMPLE) -> dict[str, Any]:
+    """A space too large to enumerate: the optimum is the best design any run found (the reference
+    runs go to ``REFERENCE_FACTOR`` x the largest budget), the median that of the feasible designs
+    of a uniform sample; there is no exact random-search row (random search is run like the others)."""
+    space, text = bench_space(space_name)
+    table = LazyTable(space, table_digest(space, text))
+    values, evaluable = table.sample(sample)
+    feasible = values[np.isfinite(values)]
+    if len(feasible) == 0:
+        raise ValueError(f"space {space_name}: no feasible design in a uniform sample of {sample}")
+
+    def best_of(run: dict[str, Any]) -> np.ndarray:
+        vals = np.array([np.inf if v is None else v for v in run["values"]], dtype=float)
+        return np.minimum.accumulate(vals) if len(vals) else vals
+
+    finder, optimum, where = "sample", float(feasible.min()), -1
+    for run in runs:
+        vals = best_of(run)
+        if len(vals) and vals[-1] < optimum:
+            finder, optimum = f"{run['label']} seed {run['seed']}" + (" (reference)" if run["reference"] else ""), \
+                float(vals[-1])
+            where = int(run["evaluations"][int(np.argmin([np.inf if v is None else v for v in run["values"]]))])
+    median = float(np.median(feasible))
+    ref = Reference(optimum, median, where, -1, -1, -1, np.array([[optimum]]), np.array([optimum]),
+                    np.array([optimum]), 0.0)
+    main_runs = [r for r in runs if not r["reference"]]
+    reference_runs = [r for r in runs if r["reference"]]
+    out: dict[str, Any] = {
+        "space": {"name": space.name, "size": space.size, "enumerable": False, "optimum": optimum,
+                  "optimum_found_by": finder, "median": median,
+                  "optimum_design": space.values_of(space.design_at(where)) if where >= 0 else None,
+                  "objectives": [[o.metric, o.goal] for o in space.objectives],
+                  "groups": {k: [space.parameters[i].name for i in v] for k, v in space.groups.items()},
+                  "table_digest": table.digest},
+        "sample": {"designs": sample, "evaluable": evaluable, "feasible": int(len(feasible)),
+                   "best": float(feasible.min()), "median": median,
+                   "share_within_1pct_of_optimum": float(np.mean(ref.hit(feasible)))},
+        "reference": {"factor": REFERENCE_FACTOR, "budget": REFERENCE_FACTOR * max(budgets),
+                      "runs": [{"label": r["label"], "seed": r["seed"], "evaluations": len(r["evaluations"]),
+                                "best": float(best_of(r)[-1]) if r["values"] else None,
+                                "regret": float(ref.regret(best_of(r)[-1])) if r["values"] else None,
+                                "seconds": r["seconds"], "stop_reason": r["stop_reason"]} for r in reference_runs]},
+        "agents": agent_entries(main_runs, ref, budgets, best_of)}
+    return out
+
+
 def compact(result: dict[str, Any]) -> dict[str, Any]:
     """The result without per-run curves: what docs/dse-bench/summary.json keeps."""
     spaces = {}
@@ -195,6 +274,13 @@ def markdown(result: dict[str, Any], budgets: tuple[int, ...]) -> str:
     lines = []
     for name, data in result["spaces"].items():
         s = data["space"]
+        if "reference" in data:  # too large to enumerate
+            lines.append(f"### {name}: {s['size']:,} designs (not enumerable)\n")
+            lines.append(large_space_note(result, name) + "\n")
+            lines.append("Median normalised regret [bootstrap 95 % interval] (share of seeds within 1 %, "
+                         "Wilson 95 % interval):\n")
+            lines.append(regret_ci_table(result, name))
+            continue
         lines.append(f"### {name}: {s['size']:,} designs, {s['evaluable']:,} evaluable, {s['within_1pct']} within 1 % "
                      f"of the optimum\n")
         lines.append("Median normalised regret (share of seeds within 1 % of the optimum):\n")
@@ -233,8 +319,9 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
             ax.plot(x, np.median(curves, axis=0), label=label, color=colours[label])
             ax.fill_between(x, np.quantile(curves, 0.25, axis=0), np.quantile(curves, 0.75, axis=0),
                             color=colours[label], alpha=0.12, linewidth=0)
-        exact = data["random_exact_curve"]
-        ax.plot(np.arange(1, len(exact) + 1), exact, "k--", linewidth=1, label="random, exact expectation")
+        exact = data.get("random_exact_curve")
+        if exact is not None:
+            ax.plot(np.arange(1, len(exact) + 1), exact, "k--", linewidth=1, label="random, exact expectation")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1e-5)
         ax.set_ylim(0, 2)
@@ -262,9 +349,10 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
                           label=label, color=colours[label])
             right.plot(xs, [cells[str(b)]["share_within_1pct"] for b in xs], marker="o", label=label,
                        color=colours[label])
-        ex = data["random_exact"]
-        left.plot(budgets, [ex[str(b)]["median_regret"] for b in budgets], "k--", label="random, exact median")
-        right.plot(budgets, [ex[str(b)]["p_within_1pct"] for b in budgets], "k--", label="random, exact")
+        ex = data.get("random_exact")
+        if ex is not None:
+            left.plot(budgets, [ex[str(b)]["median_regret"] for b in budgets], "k--", label="random, exact median")
+            right.plot(budgets, [ex[str(b)]["p_within_1pct"] for b in budgets], "k--", label="random, exact")
         for axis in (left, right):
             axis.set_xscale("log")
             axis.set_xticks(budgets, [str(b) for b in budgets])
@@ -303,6 +391,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="folder of Kernel Tuner hub files (*.json.gz): adds their measured spaces (kt-*)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/dse")
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
+    parser.add_argument("--reference-seeds", type=int, default=1,
+                        help=f"a large space's reference runs per agent, to {REFERENCE_FACTOR}x the largest budget")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="redraw the summary and plots of a saved dse_agents.json into --out (no runs)")
     args = parser.parse_args(argv)
@@ -331,11 +421,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"unknown agents {unknown}; known: {', '.join(KNOWN)}")
     cache = args.cache or None
     started = time.perf_counter()
+    large: set[str] = set()
     for name in spaces:  # enumerate (or read) every table once, before the workers need it
         try:
             space, text = bench_space(name)
         except (ValueError, OSError) as error:  # ConfigError is a ValueError: it names the file and field
             parser.error(f"--spaces {name}: {error}")
+        if not is_enumerable(space):
+            large.add(name)
+            print(f"{name}: {space.size:,} designs, too many to enumerate: evaluated as agents ask", flush=True)
+            continue
         t0 = time.perf_counter()
         load_table(space, text, cache)
         print(f"{name}: {space.size:,} designs, table in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -346,15 +441,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if not (args.no_caps or args.quick):
                 cap = cap_of(label, name, cap)
             for seed in range(seeds):
-                tasks.append((name, label, KNOWN[label][0], seed, cap, args.batch, cache))
-    tasks.sort(key=lambda t: COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER))
+                tasks.append((name, label, KNOWN[label][0], seed, cap, args.batch, cache, False))
+            reference = REFERENCE_FACTOR * max(budgets)
+            if name in large and (args.no_caps or cap_of(label, name, reference) == reference):
+                tasks += [(name, label, KNOWN[label][0], 10_000 + s, reference, args.batch, cache, True)
+                          for s in range(args.reference_seeds)]
+    # the longest first (reference runs, then the costly agents), so the workers finish together
+    tasks.sort(key=lambda t: (not t[7], COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER)))
     runs: list[dict[str, Any]] = []
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             for run in pool.map(_run, tasks):
                 runs.append(run)
                 print(f"  {run['space']} {run['label']} seed {run['seed']}: {len(run['evaluations'])} evaluations, "
-                      f"{run['seconds']:.1f} s", flush=True)
+                      f"{run['seconds']:.1f} s" + (" (reference)" if run["reference"] else ""), flush=True)
     else:
         runs = [_run(t) for t in tasks]
     budgets_of = tuple(b for b in budgets)
@@ -364,9 +464,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               for label in labels if cap_of(label, name, max(budgets)) < max(budgets)}
                      if not (args.no_caps or args.quick) else {},
                      "agents": {label: {"agent": KNOWN[label][0], "options": KNOWN[label][1]} for label in labels},
-                     "jobs": args.jobs},
-        "spaces": {name: analyse(name, [r for r in runs if r["space"] == name], budgets_of, cache,
-                                 2000 if args.quick else 20000) for name in spaces},
+                     "jobs": args.jobs, "reference_factor": REFERENCE_FACTOR, "reference_seeds": args.reference_seeds,
+                     "sample": SAMPLE},
+        "spaces": {name: analyse_large(name, [r for r in runs if r["space"] == name], budgets_of)
+                   if name in large else
+                   analyse(name, [r for r in runs if r["space"] == name], budgets_of, cache,
+                           2000 if args.quick else 20000) for name in spaces},
     }
     result["seconds"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,17 @@ configuration key of the file a parameter, the measured ``time_s`` minimised, th
 lacks or measured invalid infeasible (``evaluator: table``). Agent groups by the key's first word:
 ``block`` -> threads, ``tile`` -> tiling, the rest -> options.
 
+One space too large to enumerate (``LARGE_SPACES``; the benchmark evaluates designs as agents ask
+for them, ``dse.bench.lazy``):
+
+* ``pim-codesign-large`` — 1,610,612,736 designs: the Logic-PIM device of
+  ``pim-power-budget`` on fine grids, deployed with tensor and expert parallelism, under the same
+  700 W budget, a 50 ms TPOT target and the HBM capacity, maximising decode tokens/s per device.
+  Five agent groups: xpu, pim, memory, serving (batch, weight and KV datatypes), parallelism
+  (tp, ep). The interactions cross every group: the xPU the budget allows depends on the PIM and
+  memory agents; the batch that fits depends on the stacks, the datatypes and the tensor-parallel
+  split; the batch that meets the TPOT target depends on the xPU, the PIM units and tp.
+
 The power budget is a stated model, not a datasheet figure: 0.35 W per dense BF16 TFLOPS of
 xPU (about half of an H100's 700 W TDP over its 989 TFLOPS), 12 W per HBM3 stack, and per stack
 0.67 W per unit of PIM bandwidth multiple for each (12 + Op/B) — moving data on the logic die and
@@ -72,6 +83,29 @@ constraints:
 objectives: [{metric: tokens_per_s, goal: max}]
 """
 
+PIM_CODESIGN_LARGE: Final = """
+name: pim-codesign-large
+description: Logic-PIM device and its deployment under a 700 W package budget and a 50 ms TPOT target; Mixtral-8x7B decode tokens/s per device
+workload: {model: mixtral-8x7b, phase: decode, batch: 64, context: 4096}
+base_device: duplex
+parameters:
+  - {name: xpu_tflops, range: {min: 50, max: 1600, step: 50}, agent: xpu}
+  - {name: pim_bandwidth_multiple, range: {min: 0.5, max: 8, step: 0.5}, agent: pim}
+  - {name: pim_op_per_byte, range: {min: 1, max: 16, step: 1}, agent: pim}
+  - {name: hbm_stacks, range: {min: 1, max: 8, step: 1}, agent: memory}
+  - {name: batch, range: {min: 8, max: 2048, step: 8}, agent: serving}
+  - {name: dtype, values: [fp8, bf16, int8], agent: serving}
+  - {name: kv_dtype, values: [fp8, bf16], agent: serving}
+  - {name: tp, values: [1, 2, 4, 8], agent: parallelism}
+  - {name: ep, values: [1, 2, 4, 8], agent: parallelism}
+constraints:
+  - ep <= tp
+  - memory_fraction <= 0.9
+  - tpot_s <= 0.05
+  - 0.35 * xpu_tflops + hbm_stacks * (12 + 0.67 * pim_bandwidth_multiple * (12 + pim_op_per_byte)) <= 700
+objectives: [{metric: tokens_per_s_per_device, goal: max}]
+"""
+
 # Coarse versions for ``benchmarks/dse_agents.py --quick`` (hundreds of designs: seconds to enumerate).
 FPGA_KERNEL_QUICK: Final = (FPGA_KERNEL_FINE
                             .replace("name: fpga-kernel-fine", "name: fpga-kernel-quick")
@@ -92,6 +126,7 @@ PIM_POWER_QUICK: Final = (PIM_POWER_BUDGET
 
 BENCH_SPACES: Final[dict[str, str]] = {"fpga-kernel-fine": FPGA_KERNEL_FINE, "pim-power-budget": PIM_POWER_BUDGET}
 QUICK_SPACES: Final[dict[str, str]] = {"fpga-kernel-quick": FPGA_KERNEL_QUICK, "pim-power-quick": PIM_POWER_QUICK}
+LARGE_SPACES: Final[dict[str, str]] = {"pim-codesign-large": PIM_CODESIGN_LARGE}
 
 
 def _hub_files() -> dict[str, Path]:
@@ -113,8 +148,15 @@ def measured_space_text(name: str, path: Path) -> str:
 
 
 def list_bench_spaces(quick: bool = False, measured: bool = False) -> list[str]:
-    """The model spaces (quick or full), then with ``measured`` every hub file's space."""
-    return list(QUICK_SPACES if quick else BENCH_SPACES) + (list(_hub_files()) if measured else [])
+    """The model spaces (quick; or full, the large ones included), then with ``measured`` every hub
+    file's space."""
+    model = list(QUICK_SPACES) if quick else [*BENCH_SPACES, *LARGE_SPACES]
+    return model + (list(_hub_files()) if measured else [])
+
+
+def is_enumerable(space: Space) -> bool:
+    """Small enough for the benchmark to evaluate every design (a metric table)."""
+    return space.size <= MAX_ENUMERABLE
 
 
 def bench_space(name: str) -> tuple[Space, str]:
@@ -128,7 +170,7 @@ def bench_space(name: str) -> tuple[Space, str]:
             raise ValueError(f"{name}: {space.size:,} designs; the benchmark enumerates every design of a space "
                              f"(its optimum is the reference), at most {MAX_ENUMERABLE:,}")
         return space, text
-    known = {**BENCH_SPACES, **QUICK_SPACES}
+    known = {**BENCH_SPACES, **QUICK_SPACES, **LARGE_SPACES}
     hub = _hub_files()
     if name in hub:
         text = measured_space_text(name, hub[name])

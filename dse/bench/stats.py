@@ -154,3 +154,30 @@ def random_monte_carlo(table: MetricTable, reference: Reference, n: int, draws: 
     values = table.first_objective()[table.evaluable]
     best = np.array([values[rng.choice(len(values), size=n, replace=False)].min() for _ in range(draws)])
     return float(reference.regret(best).mean()), float(reference.hit(best).mean())
+
+
+# --- confidence intervals ----------------------------------------------------------------------
+
+CONFIDENCE = 0.95
+
+
+def median_interval(values: Sequence[float], draws: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap 95 % interval of the median of ``values`` (seeded, so reproducible)."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    medians = np.median(arr[rng.integers(0, len(arr), size=(draws, len(arr)))], axis=1)
+    tail = (1.0 - CONFIDENCE) / 2
+    return float(np.quantile(medians, tail)), float(np.quantile(medians, 1.0 - tail))
+
+
+def share_interval(successes: int, n: int) -> tuple[float, float]:
+    """Wilson score 95 % interval of a share ``successes / n`` (sound at 0 % and 100 % too)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    z = 1.959963984540054
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -22,13 +22,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from ..agents.base import Observation
 from ..evaluation import evaluate_chunk, minimised
 from ..space import Design, Space
+
+if TYPE_CHECKING:
+    from .lazy import LazyTable
 
 # Status codes in the table.
 OK: Final = 0          # evaluated (feasible or not: see ``feasible``)
@@ -58,6 +61,15 @@ class MetricTable:
     def evaluable(self) -> np.ndarray:
         """Designs that cost an evaluation when first proposed (not rejected beforehand)."""
         return self.status != INFEASIBLE
+
+    def status_at(self, index: int) -> int:
+        return int(self.status[index])
+
+    def prepare(self, indices: Sequence[int]) -> None:
+        """Nothing to do: every design is in the table (a :class:`dse.bench.lazy.LazyTable` evaluates here)."""
+
+    def first_objective_at(self, indices: Sequence[int]) -> np.ndarray:
+        return self.first_objective()[np.asarray(indices, dtype=int)] if len(indices) else np.zeros(0)
 
     def first_objective(self) -> np.ndarray:
         """First objective in minimisation form, +inf where the design is not feasible."""
@@ -130,7 +142,7 @@ class TableEvaluator:
     every design asked (repeats included); ``rejected`` counts distinct designs rejected before
     evaluation."""
 
-    def __init__(self, table: MetricTable):
+    def __init__(self, table: MetricTable | LazyTable):
         self.table = table
         self.seen: set[int] = set()
         self.trace: list[int] = []
@@ -144,15 +156,16 @@ class TableEvaluator:
 
     def __call__(self, designs: Sequence[Design]) -> list[Observation]:
         out = []
-        for design in designs:
-            index = self.table.space.index_of(design)
+        indices = [self.table.space.index_of(d) for d in designs]
+        self.table.prepare(indices)  # a lazy table evaluates the round's new designs in one chunk
+        for design, index in zip(designs, indices):
             self.queries += 1
             cached = index in self.seen
             if cached:
                 self.cache_hits += 1
             else:
                 self.seen.add(index)
-                if self.table.status[index] == INFEASIBLE:
+                if self.table.status_at(index) == INFEASIBLE:
                     self.rejected += 1
                 else:
                     self.trace.append(index)

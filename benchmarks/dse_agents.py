@@ -217,7 +217,7 @@ def analyse_large(space_name: str, runs: list[dict[str, Any]], budgets: tuple[in
     of a uniform sample; there is no exact random-search row (random search is run like the others)."""
     space, text = bench_space(space_name)
     table = LazyTable(space, table_digest(space, text))
-    values, evaluable = table.sample(sample)
+    indices, values, evaluable = table.sample(sample)
     feasible = values[np.isfinite(values)]
     if len(feasible) == 0:
         raise ValueError(f"space {space_name}: no feasible design in a uniform sample of {sample}")
@@ -226,7 +226,7 @@ def analyse_large(space_name: str, runs: list[dict[str, Any]], budgets: tuple[in
         vals = np.array([np.inf if v is None else v for v in run["values"]], dtype=float)
         return np.minimum.accumulate(vals) if len(vals) else vals
 
-    finder, optimum, where = "sample", float(feasible.min()), -1
+    finder, optimum, where = "the uniform sample", float(feasible.min()), indices[int(np.argmin(values))]
     for run in runs:
         vals = best_of(run)
         if len(vals) and vals[-1] < optimum:
@@ -241,11 +241,11 @@ def analyse_large(space_name: str, runs: list[dict[str, Any]], budgets: tuple[in
     out: dict[str, Any] = {
         "space": {"name": space.name, "size": space.size, "enumerable": False, "optimum": optimum,
                   "optimum_found_by": finder, "median": median,
-                  "optimum_design": space.values_of(space.design_at(where)) if where >= 0 else None,
+                  "optimum_design": space.values_of(space.design_at(where)),
                   "objectives": [[o.metric, o.goal] for o in space.objectives],
                   "groups": {k: [space.parameters[i].name for i in v] for k, v in space.groups.items()},
                   "table_digest": table.digest},
-        "sample": {"designs": sample, "evaluable": evaluable, "feasible": int(len(feasible)),
+        "sample": {"designs": len(indices), "evaluable": evaluable, "feasible": int(len(feasible)),
                    "best": float(feasible.min()), "median": median,
                    "share_within_1pct_of_optimum": float(np.mean(ref.hit(feasible)))},
         "reference": {"factor": REFERENCE_FACTOR, "budget": REFERENCE_FACTOR * max(budgets),

@@ -76,9 +76,9 @@ class LazyTable:
         return np.array([self._objectives[i][0] if self._feasible[i] else np.inf for i in map(int, indices)],
                         dtype=float)
 
-    def sample(self, n: int, seed: int = 0) -> tuple[np.ndarray, int]:
-        """A uniform sample of ``n`` distinct designs (by index): their first objectives (+inf where
-        not feasible) and how many of them cost an evaluation (were not rejected beforehand)."""
+    def sample(self, n: int, seed: int = 0) -> tuple[list[int], np.ndarray, int]:
+        """A uniform sample of ``n`` distinct designs: their indices, their first objectives (+inf
+        where not feasible) and how many of them cost an evaluation (were not rejected beforehand)."""
         rng = np.random.default_rng(seed)
         picked: set[int] = set()
         while len(picked) < min(n, self.size):
@@ -86,4 +86,4 @@ class LazyTable:
         indices = sorted(picked)
         values = self.first_objective_at(indices)
         evaluable = sum(self._status[i] != INFEASIBLE for i in indices)
-        return values, int(evaluable)
+        return indices, values, int(evaluable)

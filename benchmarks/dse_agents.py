@@ -39,8 +39,8 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -222,20 +222,24 @@ def analyse_large(space_name: str, runs: list[dict[str, Any]], budgets: tuple[in
     if len(feasible) == 0:
         raise ValueError(f"space {space_name}: no feasible design in a uniform sample of {sample}")
 
+    def values_of(run: dict[str, Any]) -> np.ndarray:
+        return np.array([np.inf if v is None else v for v in run["values"]], dtype=float)
+
     def best_of(run: dict[str, Any]) -> np.ndarray:
-        vals = np.array([np.inf if v is None else v for v in run["values"]], dtype=float)
+        vals = values_of(run)
         return np.minimum.accumulate(vals) if len(vals) else vals
 
     finder, optimum, where = "the uniform sample", float(feasible.min()), indices[int(np.argmin(values))]
     for run in runs:
-        vals = best_of(run)
-        if len(vals) and vals[-1] < optimum:
-            finder, optimum = f"{run['label']} seed {run['seed']}" + (" (reference)" if run["reference"] else ""), \
-                float(vals[-1])
-            where = int(run["evaluations"][int(np.argmin([np.inf if v is None else v for v in run["values"]]))])
+        vals = values_of(run)
+        if len(vals) and vals.min() < optimum:
+            finder = f"{run['label']} seed {run['seed']}" + (" (reference)" if run["reference"] else "")
+            optimum, where = float(vals.min()), int(run["evaluations"][int(np.argmin(vals))])
     median = float(np.median(feasible))
-    ref = Reference(optimum, median, where, -1, -1, -1, np.array([[optimum]]), np.array([optimum]),
-                    np.array([optimum]), 0.0)
+    # not enumerated: the counts of the space are unknown (-1); one objective, so the front is the optimum
+    ref = Reference(optimum=optimum, median=median, optimum_index=where, evaluable=-1, feasible=-1, within=-1,
+                    front=np.array([[optimum]]), ideal=np.array([optimum]), nadir=np.array([optimum]),
+                    front_hypervolume=0.0)
     main_runs = [r for r in runs if not r["reference"]]
     reference_runs = [r for r in runs if r["reference"]]
     out: dict[str, Any] = {

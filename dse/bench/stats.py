@@ -95,7 +95,7 @@ def reference_of(table: MetricTable) -> Reference:
 
 def best_so_far(table: MetricTable, trace: Sequence[int]) -> np.ndarray:
     """Best first-objective value after each unique evaluation of ``trace`` (+inf before a feasible one)."""
-    values = table.first_objective()[np.asarray(trace, dtype=int)] if len(trace) else np.zeros(0)
+    values = table.first_objective_at(trace)
     return np.minimum.accumulate(values) if len(values) else values
 
 

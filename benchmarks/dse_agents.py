@@ -28,6 +28,11 @@ pim-power-budget 430 s (TPE's sampling over ~10,000 told trials); gp to 300 on
 fpga-kernel-fine 510 s, gp to 100 on pim-power-budget 190 s (its constraint GP covers every
 rejected design). ``--no-caps`` runs them to 1000 anyway.
 
+Every finished run is appended to ``OUT/runs.jsonl`` at once; a benchmark killed halfway, run again
+with the same ``--out``, reads those runs back (keyed by space digest, agent, seed, budget and batch)
+and runs only the rest. ``--fresh`` discards them (do so after changing a model the space uses: the
+digest covers the space file, not the model code).
+
 Writes ``OUT/dse_agents.json`` (every run's best-so-far curve), ``OUT/summary.json`` (the same
 without the curves), ``OUT/summary.md`` and PNGs; ``--from-json`` redraws them from a saved run.
 """
@@ -38,7 +43,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,13 +123,36 @@ def _run(task: tuple[str, str, str, int, int, int, str | None, bool]) -> dict[st
     space_name, label, agent, seed, budget, batch, cache, reference = task
     table = table_of(space_name, cache)
     trace = run_agent(table, agent, seed, budget, batch=batch, **KNOWN[label][1])
-    run = {"space": space_name, "label": label, "seed": seed, "evaluations": trace.evaluations,
+    run = {"space": space_name, "label": label, "seed": seed, "budget": budget, "evaluations": trace.evaluations,
            "rounds": trace.rounds, "queries": trace.queries, "cache_hits": trace.cache_hits,
            "rejected": trace.rejected, "stop_reason": trace.stop_reason, "seconds": trace.seconds,
            "diagnostics": trace.extra, "reference": reference}
     if isinstance(table, LazyTable):  # the analysis cannot look a large space's designs up again
         run["values"] = [float(v) if np.isfinite(v) else None for v in table.first_objective_at(trace.evaluations)]
     return run
+
+
+JOURNAL = "runs.jsonl"  # in --out: one line per finished run, read back by the next invocation
+
+
+def task_key(task: tuple[str, str, str, int, int, int, str | None, bool], digests: dict[str, str]) -> str:
+    """What makes a run reusable: its space (and that space's digest), agent, seed, budget and batch."""
+    space_name, label, _agent, seed, budget, batch, _cache, _reference = task
+    return f"{space_name}@{digests[space_name]}|{label}|{seed}|{budget}|{batch}"
+
+
+def read_journal(path: Path) -> dict[str, dict[str, Any]]:
+    """The runs a previous invocation finished (a line torn by a kill is skipped)."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[entry["key"]] = entry["run"]
+    return done
 
 
 def _summarise(values: list[float]) -> dict[str, Any]:
@@ -397,6 +425,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cache", default=str(REPO / "build/dse-bench"), help="metric-table cache ('' = none)")
     parser.add_argument("--reference-seeds", type=int, default=1,
                         help=f"a large space's reference runs per agent, to {REFERENCE_FACTOR}x the largest budget")
+    parser.add_argument("--fresh", action="store_true",
+                        help=f"discard the runs kept in OUT/{JOURNAL} instead of resuming from them")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="redraw the summary and plots of a saved dse_agents.json into --out (no runs)")
     args = parser.parse_args(argv)
@@ -452,15 +482,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           for s in range(args.reference_seeds)]
     # the longest first (reference runs, then the costly agents), so the workers finish together
     tasks.sort(key=lambda t: (not t[7], COST_ORDER.index(t[1]) if t[1] in COST_ORDER else len(COST_ORDER)))
-    runs: list[dict[str, Any]] = []
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            for run in pool.map(_run, tasks):
-                runs.append(run)
-                print(f"  {run['space']} {run['label']} seed {run['seed']}: {len(run['evaluations'])} evaluations, "
-                      f"{run['seconds']:.1f} s" + (" (reference)" if run["reference"] else ""), flush=True)
-    else:
-        runs = [_run(t) for t in tasks]
+    digests = {name: table_digest(*bench_space(name)) for name in spaces}
+    journal = args.out / JOURNAL
+    if args.fresh and journal.exists():
+        journal.unlink()
+    done = read_journal(journal)
+    kept = {task_key(t, digests): done[task_key(t, digests)] for t in tasks if task_key(t, digests) in done}
+    todo = [t for t in tasks if task_key(t, digests) not in kept]
+    if kept:
+        print(f"{len(kept)} runs read back from {journal}, {len(todo)} to go", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with journal.open("a") as log:
+        def finished(task: tuple[str, str, str, int, int, int, str | None, bool], run: dict[str, Any]) -> None:
+            kept[task_key(task, digests)] = run  # kept at once: a killed benchmark resumes from the runs it finished
+            log.write(json.dumps({"key": task_key(task, digests), "run": run}) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+            print(f"  {run['space']} {run['label']} seed {run['seed']}: {len(run['evaluations'])} evaluations, "
+                  f"{run['seconds']:.1f} s" + (" (reference)" if run["reference"] else ""), flush=True)
+        if args.jobs > 1:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                futures = {pool.submit(_run, t): t for t in todo}
+                for future in as_completed(futures):
+                    finished(futures[future], future.result())
+        else:
+            for task in todo:
+                finished(task, _run(task))
+    runs = [kept[task_key(t, digests)] for t in tasks]
     budgets_of = tuple(b for b in budgets)
     result: dict[str, Any] = {
         "settings": {"quick": args.quick, "seeds": seeds, "budgets": list(budgets_of), "batch": args.batch,

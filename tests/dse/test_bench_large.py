@@ -108,3 +108,30 @@ def test_a_space_too_large_to_enumerate_end_to_end(tmp_path, monkeypatch):
             assert slo <= cell["share_within_1pct"] <= shi
     summary = (tmp_path / "summary.md").read_text()
     assert "not enumerable" in summary and "Reference: the best design any run found" in summary
+
+
+def test_a_killed_benchmark_resumes_from_the_runs_it_finished(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import dse_agents
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    argv = ["--spaces", "pim-power-quick", "--agents", "random,ga", "--budgets", "3,6", "--jobs", "1",
+            "--out", str(tmp_path)]
+    first = dse_agents.main(argv + ["--seeds", "2"])
+    journal = tmp_path / dse_agents.JOURNAL
+    with journal.open("a") as log:
+        log.write('{"key": "torn by a kill')                               # a half-written last line
+    capsys.readouterr()
+    ran: list[tuple] = []
+    real_run = dse_agents._run
+    monkeypatch.setattr(dse_agents, "_run", lambda task: ran.append(task) or real_run(task))
+    second = dse_agents.main(argv + ["--seeds", "3"])
+    assert "4 runs read back" in capsys.readouterr().out
+    assert sorted((t[1], t[3]) for t in ran) == [("ga", 2), ("random", 2)]  # only the new seed ran
+    for label in ("random", "ga"):
+        old = first["spaces"]["pim-power-quick"]["agents"][label]["runs"]
+        new = second["spaces"]["pim-power-quick"]["agents"][label]["runs"]
+        assert new[:2] == old and len(new) == 3
+    dse_agents.main(argv + ["--seeds", "1", "--fresh"])
+    assert len(dse_agents.read_journal(journal)) == 2                     # --fresh starts the journal again

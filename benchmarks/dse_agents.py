@@ -2,7 +2,7 @@
 
     python benchmarks/dse_agents.py [--quick] [--seeds 10] [--jobs 2] [--out benchmarks/results/dse]
     python benchmarks/dse_agents.py --measured ../shared/datasets/kernel-tuner-hub --spaces kt-convolution-a100,...
-    python benchmarks/dse_agents.py --spaces my-space.yaml --seeds 20    # any enumerable space file
+    python benchmarks/dse_agents.py --spaces my-space.yaml --seeds 20    # any space file (large: lazily)
 
 Protocol (docs/dse.md, "Benchmark"):
 
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--agents", default=",".join(AGENTS),
                         help="comma-separated labels: " + ", ".join(KNOWN) + f" (default: {', '.join(AGENTS)})")
     parser.add_argument("--spaces", default=None,
-                        help="comma-separated benchmark spaces or space files (*.yaml, at most 1e6 designs)")
+                        help="comma-separated benchmark spaces or space files (*.yaml; more than 1e6 designs: evaluated lazily)")
     parser.add_argument("--budgets", default=None,
                         help="comma-separated budgets (default 30,100,300,1000; quick: 10,30)")
     parser.add_argument("--no-caps", action="store_true", help="run tpe and gp to the largest budget too")

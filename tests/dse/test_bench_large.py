@@ -135,3 +135,19 @@ def test_a_killed_benchmark_resumes_from_the_runs_it_finished(tmp_path, monkeypa
         assert new[:2] == old and len(new) == 3
     dse_agents.main(argv + ["--seeds", "1", "--fresh"])
     assert len(dse_agents.read_journal(journal)) == 2                     # --fresh starts the journal again
+
+
+def test_a_users_space_file_too_large_to_enumerate_is_evaluated_lazily(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_spaces, "MAX_ENUMERABLE", 100)  # SMALL's 192 designs count as large
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import dse_agents
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    path = tmp_path / "mine.yaml"
+    path.write_text(SMALL)
+    result = dse_agents.main(["--spaces", str(path), "--agents", "random", "--seeds", "2", "--budgets", "2,4",
+                              "--jobs", "1", "--out", str(tmp_path / "out")])
+    data = result["spaces"][str(path)]
+    assert "exhaustive" not in data and data["reference"]["budget"] == 40
+    assert data["space"]["size"] == SPACE.size and not data["space"]["enumerable"]

@@ -1,8 +1,9 @@
 """Demo step 2: a short design-space exploration of the FPGA MoE-kernel space.
 
-Multi-agent RL (one agent per subsystem: compute, memory, schedule) against two baselines, each
-job an SQLite store; the report (Pareto front, best-so-far, hypervolume) is read back from the
-stores, and the best design overall goes on to the kernel step.
+The genetic algorithm (the agent the benchmark ranks first), multi-agent RL beside it (one
+agent per subsystem: compute, memory, schedule) and random search as the baseline, each job an
+SQLite store; the report (Pareto front, best-so-far, hypervolume) is read back from the stores,
+and the best design overall goes on to the kernel step.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from dse.report import load_jobs, write_report
 from moearch.demo.progress import Note, silent
 
 SPACE_FILE = "fpga-moe-kernel.yaml"
-#: (agent, options): multi-agent RL with a shared policy, and two honest baselines.
-#: The agent the benchmark ranks first at this budget on its interacting space leads (the genetic
-#: algorithm: docs/dse.md, "Results"), multi-agent RL beside it, random search as the baseline line.
+#: (agent, options). The agent the benchmark ranks first at this budget on its interacting space
+#: leads (the genetic algorithm: docs/dse.md, "Results"), multi-agent RL beside it, random search
+#: as the baseline line.
 AGENTS: tuple[tuple[str, dict[str, str]], ...] = (("ga", {}), ("marl", {"policy": "shared"}), ("random", {}))
 
 

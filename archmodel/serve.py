@@ -21,7 +21,7 @@ from accelerators.errors import ConfigError
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
-from .step import kv_bytes_per_token, model_step, stored_weight_bytes
+from .step import kv_bytes_per_sequence, model_step, stored_weight_bytes
 from .devices.gpu import BOUND_NAMES, weights_tier
 from .energy import step_energy
 from .workload import ModelConfig
@@ -74,7 +74,7 @@ def max_batch(model: ModelConfig, device, precision: Precision, parallel: Parall
     """Largest number of sequences per tensor-parallel group whose KV cache of ``tokens`` fits."""
     capacity = device.main_memory.capacity
     free = capacity - stored_weight_bytes(model, precision, parallel)
-    per_seq = kv_bytes_per_token(model, precision, parallel) * tokens
+    per_seq = kv_bytes_per_sequence(model, precision, parallel, tokens)
     if free <= 0 or per_seq <= 0:
         return 0
     return int(KV_CACHE_FRACTION * free // per_seq)
@@ -108,7 +108,7 @@ def serve(model: ModelConfig, device, *, isl: int, osl: int, batch: int | str = 
         # Weights that do not fit stream from the host tier each step (offload); the KV cache must
         # still fit main memory next to whatever weights stay there.
         resident = weights if tier == device.main_memory.name else 0.0
-        kv_need = kv_bytes_per_token(model, precision, parallel) * per_group * (isl + osl)
+        kv_need = kv_bytes_per_sequence(model, precision, parallel, isl + osl) * per_group
         if resident + kv_need > capacity:
             raise ConfigError(None, "batch", batch,
                               f"at most {max_batch(model, device, precision, parallel, isl + osl) * replicas} "
@@ -130,7 +130,7 @@ def serve(model: ModelConfig, device, *, isl: int, osl: int, batch: int | str = 
         by_bound = prefill.times.time_by_bound()
     total = prefill_s + decode_s
     sequences = per_group * replicas
-    kv = kv_bytes_per_token(model, precision, parallel) * per_group * (isl + osl)
+    kv = kv_bytes_per_sequence(model, precision, parallel, isl + osl) * per_group
     # Energy: every device runs each of the pp micro-batches through its stage (dynamic energy of
     # the steps), and draws static power (if the device file gives it) for the whole run.
     e_prefill = step_energy(prefill, device, precision, parallel)

@@ -13,12 +13,12 @@ from .devices import device_kind, device_kinds
 from .parallel import Parallelism
 from .precision import Precision
 from .routing import Routing
-from .step_base import (Step, check_model_split, compiled_model, kv_bytes_per_token, operator_table,
-                        stored_weight_bytes, timed_step, touched_experts)
+from .step_base import (Step, check_model_split, compiled_model, kv_bytes_per_sequence, kv_bytes_per_token,
+                        operator_table, stored_weight_bytes, timed_step, touched_experts)
 from .workload import ModelConfig
 
-__all__ = ["DEVICE_MODELS", "Step", "device_model", "kv_bytes_per_token", "model_step", "operator_table",
-           "step_latency", "stored_weight_bytes", "touched_experts"]
+__all__ = ["DEVICE_MODELS", "Step", "device_model", "kv_bytes_per_sequence", "kv_bytes_per_token", "model_step",
+           "operator_table", "step_latency", "stored_weight_bytes", "touched_experts"]
 
 # Device kind -> model class (constructed from an OperatorTable; interface in RooflineModel's
 # docstring), from the kind packages of archmodel/devices/ (archmodel.devices.device_kinds).

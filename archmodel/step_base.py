@@ -56,6 +56,12 @@ def kv_bytes_per_token(model: ModelConfig, precision: Precision, parallel: Paral
     return float((costs.count * costs.kv_write).sum())
 
 
+def kv_bytes_per_sequence(model: ModelConfig, precision: Precision, parallel: Parallelism, tokens: float) -> float:
+    """KV-cache bytes one device stores for a sequence of ``tokens`` tokens: every token in a full
+    attention layer, the last ``sliding_window`` in a windowed one (``ModelConfig.kv_tokens_kept``)."""
+    return kv_bytes_per_token(model, precision, parallel) * model.kv_tokens_kept(tokens)
+
+
 @dataclass(frozen=True)
 class Step:
     """A timed forward step: per-operator costs and times, and the step total."""

@@ -277,3 +277,12 @@ class ModelConfig:
         kept = min(tokens, self.sliding_window) if windowed else tokens
         layer_token = self.attention.kv_elements_per_token() * bytes_per_element
         return ((self.num_layers - windowed) * tokens + windowed * kept) * layer_token
+
+    def kv_tokens_kept(self, tokens: float) -> float:
+        """Tokens of KV one sequence of ``tokens`` tokens keeps, averaged over the layers: a full
+        layer keeps every token, a windowed layer its last ``sliding_window`` (what vLLM's hybrid KV
+        cache manager and TensorRT-LLM's per-window pools allocate)."""
+        windowed = self.windowed_layers()
+        if not windowed:
+            return float(tokens)
+        return ((self.num_layers - windowed) * tokens + windowed * min(tokens, self.sliding_window)) / self.num_layers

@@ -1,6 +1,7 @@
 """The in-flight-batching simulation against hand-derived schedules."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 from accelerators.catalog import load_device
 from accelerators.errors import ConfigError
 from archmodel.mixed import mixed_step
-from archmodel.serving import SOURCES, UNCONFIRMED, PRESETS, engine_preset, kv_pool, simulate
+from archmodel.parallel import Parallelism
+from archmodel.precision import Precision
+from archmodel.serving import SOURCES, UNCONFIRMED, PRESETS, engine_capacity, engine_preset, kv_pool, simulate
 from archmodel.workloads import load_workload
 
 
@@ -87,6 +90,24 @@ def test_kv_blocks_bound_the_batch(llama, h100):
     assert r.mean_batch <= 3 + 1e-9
     with pytest.raises(ConfigError, match="fits the engine's KV cache"):
         simulate(llama, h100, isl=2048, osl=64, engine=base.with_limits(memory_fraction=1e-4), concurrency=1)
+
+
+def test_a_sliding_window_layer_holds_only_its_window(h100):
+    """gpt-oss-120b: 18 of 36 layers attend over the last 128 tokens, so a long sequence holds about
+    half the blocks it would with full attention everywhere, and the engine admits about twice as many."""
+    gpt = load_workload("gpt-oss-120b")
+    full = dataclasses.replace(gpt, sliding_window=0, sliding_window_layers=())
+    engine, precision, parallel = engine_preset("vllm"), Precision.of("fp8"), Parallelism(tp=2)
+    pool = kv_pool(gpt, h100, precision, parallel, engine)
+    blk = engine.kv_block_tokens
+    assert pool.window_share == 0.5 and pool.window == 128
+    assert pool.blocks_for(8192) == 0.5 * (8192 / blk) + 0.5 * (128 / blk + 1)
+    assert pool.blocks_for(64) == math.ceil(64 / blk)                     # within the window: every block
+    assert kv_pool(full, h100, precision, parallel, engine).blocks_for(8192) == 8192 / blk
+    windowed = engine_capacity(gpt, h100, precision, parallel, engine.with_limits(max_batch_size=None), 4096, 4096)
+    dense = engine_capacity(full, h100, precision, parallel, engine.with_limits(max_batch_size=None), 4096, 4096)
+    assert windowed.limit == dense.limit == "kv_memory"
+    assert 1.9 < windowed.requests / dense.requests < 2.0
 
 
 def _defaults():

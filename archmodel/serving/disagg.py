@@ -30,7 +30,7 @@ from accelerators.errors import ConfigError
 
 from ..parallel import Parallelism
 from ..precision import Precision
-from ..step import kv_bytes_per_token, model_step, stored_weight_bytes
+from ..step import kv_bytes_per_sequence, model_step, stored_weight_bytes
 from ..workload import ModelConfig
 
 __all__ = ["PhasePool", "DisaggregatedRun", "erlang_c", "simulate_disaggregated"]
@@ -110,7 +110,7 @@ def _transfer_s(model: ModelConfig, device, precision: Precision, pool: PhasePoo
 def _decode_cap(model: ModelConfig, device, precision: Precision, pool: PhasePool, tokens: int) -> int:
     """Sequences one decode replica holds: its KV memory after the weights, and ``max_batch``."""
     free = device.main_memory.capacity - stored_weight_bytes(model, precision, pool.parallel)
-    per_seq = kv_bytes_per_token(model, precision, pool.parallel) * tokens
+    per_seq = kv_bytes_per_sequence(model, precision, pool.parallel, tokens)
     fits = int(free // per_seq) if per_seq > 0 else 1 << 30
     if fits < 1:
         raise ConfigError(None, "decode pool", pool.parallel.devices,

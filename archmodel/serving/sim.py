@@ -7,7 +7,11 @@ Sarathi-Serve), within an :class:`~archmodel.serving.engines.EnginePreset`'s lim
 * a request is **admitted** (first come, first served) when fewer than ``max_batch_size`` run and
   the KV blocks for its whole sequence (``ceil((isl + osl) / kv_block_tokens)``) are free; the
   blocks are held until it finishes (TensorRT-LLM's default ``GUARANTEED_NO_EVICT`` policy; vLLM
-  and SGLang allocate on demand and preempt, which this simulation does not model);
+  and SGLang allocate on demand and preempt, which this simulation does not model). A layer with
+  a sliding window holds only the blocks its window spans (``ceil(window / kv_block_tokens) + 1``
+  at most): vLLM's hybrid KV cache manager reserves a sliding-window layer's slots "only for the
+  most recent sliding_window_size tokens" and TensorRT-LLM keeps one block pool per attention
+  window size (vLLM docs, "Hybrid KV Cache Manager"; TensorRT-LLM docs, "KV Cache System");
 * each **step** gives every decoding request one token, then fills what is left of
   ``max_num_tokens`` with prompt chunks in admission order (a whole prompt only when
   ``chunked_prefill`` is off); an engine without ``mixed_steps`` runs a prefill-only step whenever
@@ -54,8 +58,19 @@ LIMITS = ("kv_memory", "max_batch_size", "max_num_tokens", "concurrency")
 class KvPool:
     blocks: int  # KV blocks per device (every device of a replica holds its share of each block)
     block_tokens: int
-    bytes_per_token: float  # per device
+    bytes_per_token: float  # per device, every layer
     kv_bytes: float  # per device
+    window_share: float = 0.0  # share of bytes_per_token in sliding-window layers
+    window: int = 0  # their window in tokens
+
+    def blocks_for(self, tokens: int) -> float:
+        """Blocks (of every layer's share of ``block_tokens`` tokens) a sequence of ``tokens`` holds:
+        a full layer all of its tokens', a windowed layer only those its window spans."""
+        full = math.ceil(tokens / self.block_tokens)
+        if not self.window_share:
+            return float(full)
+        windowed = min(full, math.ceil(self.window / self.block_tokens) + 1)
+        return (1 - self.window_share) * full + self.window_share * windowed
 
 
 def kv_pool(model: ModelConfig, device, precision: Precision, parallel: Parallelism, engine: EnginePreset) -> KvPool:
@@ -68,7 +83,8 @@ def kv_pool(model: ModelConfig, device, precision: Precision, parallel: Parallel
         kv = engine.memory_fraction * capacity - weights
     per_token = kv_bytes_per_token(model, precision, parallel)
     blocks = int(max(kv, 0.0) // (per_token * engine.kv_block_tokens)) if per_token > 0 else 0
-    return KvPool(blocks, engine.kv_block_tokens, per_token, max(kv, 0.0))
+    share = model.windowed_layers() / model.num_layers
+    return KvPool(blocks, engine.kv_block_tokens, per_token, max(kv, 0.0), share, model.sliding_window if share else 0)
 
 
 @dataclass(frozen=True)
@@ -87,16 +103,16 @@ class Capacity:
 def engine_capacity(model: ModelConfig, device, precision: Precision, parallel: Parallelism, engine: EnginePreset,
                     isl: int, osl: int) -> Capacity:
     """How many ``isl + osl`` sequences the engine holds at once: the KV blocks its memory share
-    gives (each sequence keeps ``ceil((isl + osl) / kv_block_tokens)`` blocks to the end) or
+    gives (each sequence keeps ``KvPool.blocks_for(isl + osl)`` blocks to the end) or
     ``max_batch_size``, whichever is fewer. A sequence that does not fit at all is a ConfigError."""
     pool = kv_pool(model, device, precision, parallel, engine)
-    need = math.ceil((isl + osl) / pool.block_tokens)
+    need = pool.blocks_for(isl + osl)
     if need > pool.blocks:
         raise ConfigError(None, "isl + osl", isl + osl,
                           f"a sequence that fits the engine's KV cache: {pool.blocks * pool.block_tokens} tokens "
                           f"({pool.kv_bytes / 1e9:.1f} GB per device after weights of "
                           f"{stored_weight_bytes(model, precision, parallel) / 1e9:.1f} GB); use more devices")
-    kv = pool.blocks // need
+    kv = int(pool.blocks // need)
     if engine.max_batch_size is not None and engine.max_batch_size < kv:
         return Capacity(engine.max_batch_size, "max_batch_size", kv, pool)
     return Capacity(kv, "kv_memory", kv, pool)
@@ -148,7 +164,7 @@ def _schedule(n: int, isl: int, osl: int, engine: EnginePreset, pool: KvPool, co
     """Run the scheduler. Returns the step runs and, per request, the step index after which it
     arrived (-1: before the first step; open loop: its arrival time instead), the step of its
     first token and the step it finished."""
-    need = math.ceil((isl + osl) / pool.block_tokens)
+    need = pool.blocks_for(isl + osl)
     cap = engine.max_batch_size or n
     sched = _Schedule()
     arrived_after = np.full(n, -1, dtype=float)
@@ -180,7 +196,7 @@ def _schedule(n: int, isl: int, osl: int, engine: EnginePreset, pool: KvPool, co
             if len(prompt_left) + len(decoding) >= cap:
                 bound = "max_batch_size"
                 break
-            if free < need:
+            if free < need - 1e-9 * need:  # need may be fractional (windowed layers): sums drift
                 bound = "kv_memory"
                 break
             r = waiting.popleft()

@@ -28,7 +28,7 @@ from archmodel.parallel import Parallelism
 from archmodel.precision import DTYPES, Precision
 from archmodel.routing import Routing
 from archmodel.serve import serve
-from archmodel.step import kv_bytes_per_token, model_step, stored_weight_bytes
+from archmodel.step import kv_bytes_per_sequence, model_step, stored_weight_bytes
 from archmodel.workloads import load_workload
 
 from .base import Adapter, Context, InvalidDesign, Knob, Metrics, Outcome, Settings, guarded
@@ -136,7 +136,7 @@ def _memory(device, s: Settings) -> Metrics:
     per_group = _per_group(s, parallel)
     tokens = s.workload.context + (s.workload.output if s.workload.phase == "serve" else 1)
     weights = stored_weight_bytes(model, precision, parallel)
-    kv = kv_bytes_per_token(model, precision, parallel) * per_group * tokens
+    kv = kv_bytes_per_sequence(model, precision, parallel, tokens) * per_group
     capacity = device.main_memory.capacity
     return {"devices": float(parallel.devices), "weights_gb": weights / GB, "kv_gb": kv / GB,
             "memory_gb": (weights + kv) / GB, "capacity_gb": capacity / GB, "memory_fraction": (weights + kv) / capacity}

@@ -68,7 +68,7 @@ from ...optable import (STEP_SYMBOLS, OperatorTable, OpCosts, OpSpec, E, aB, b, 
                        k, ns, s, u, wB)
 from ...parallel import Parallelism
 from ...precision import Precision
-from ...step_base import Step, compiled_model, kv_bytes_per_token, operator_table
+from ...step_base import Step, compiled_model, kv_bytes_per_sequence, operator_table
 from .. import DeviceKind
 from ..gpu import (BWep, BWm, BWw, DEVICE_SYMBOLS, KO, LATep, MMA_TILE_M, NU, Pm, Pv, RooflineArgs,
                   RooflineModel, TM, device_values, op_time_exprs, wave_efficiency, weights_tier)
@@ -426,8 +426,8 @@ def serve_disaggregated(model, device, *, isl: int, osl: int, prefill: Pool, dec
     dies = dies_of(device)
     w_pre = npu_weight_bytes(model, precision, prefill.parallel, dies, prefill.layout)
     w_dec = npu_weight_bytes(model, precision, decode.parallel, dies, decode.layout)
-    kv_dec = kv_bytes_per_token(model, precision, decode.parallel) * decode.batch * (isl + osl)
-    kv_pre = kv_bytes_per_token(model, precision, prefill.parallel) * prefill.batch * isl
+    kv_dec = kv_bytes_per_sequence(model, precision, decode.parallel, isl + osl) * decode.batch
+    kv_pre = kv_bytes_per_sequence(model, precision, prefill.parallel, isl) * prefill.batch
     for pool, weights, kv in (("prefill", w_pre, kv_pre), ("decode", w_dec, kv_dec)):
         if weights + kv > capacity:
             raise ConfigError(None, f"{pool}.batch", (prefill if pool == "prefill" else decode).batch,

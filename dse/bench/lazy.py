@@ -48,7 +48,8 @@ class LazyTable:
 
     def prepare(self, indices: Iterable[int]) -> None:
         """Evaluate, in one chunk, the designs of ``indices`` not known yet."""
-        new = sorted({int(i) for i in indices} - self._status.keys())
+        # membership per index: a set difference with the dict's keys would walk every known design
+        new = sorted({int(i) for i in indices if int(i) not in self._status})
         for start in range(0, len(new), CHUNK):
             part = new[start:start + CHUNK]
             designs = [self.space.design_at(i) for i in part]

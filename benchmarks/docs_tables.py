@@ -93,6 +93,10 @@ def regret_ci_table(result: dict[str, Any], space_name: str) -> str:
             cells.append(f"{fmt_regret(cell['regret']['median'])} [{fmt_regret(lo)}, {fmt_regret(hi)}] "
                          f"({cell['share_within_1pct']:.0%}, {slo:.0%}-{shi:.0%})")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {entry['seconds']['median']:.1f} |")
+    exact = space.get("random_exact")  # enumerable spaces: random search's exact median and probability
+    if exact is not None:
+        lines.append("| random, exact | " + " | ".join(
+            f"{fmt_regret(exact[b]['median_regret'])} ({exact[b]['p_within_1pct']:.0%})" for b in budgets) + " | |")
     return "\n".join(lines) + "\n"
 
 

@@ -69,3 +69,15 @@ def test_the_catalog_tables_come_from_the_current_catalog(command: str, data: st
     stored = json.loads((REPO / "docs" / "catalog-data" / data).read_text(encoding="utf-8"))
     assert json.loads(result.output) == stored, (
         f"regenerate: moearch {command} --json > docs/catalog-data/{data}; python benchmarks/docs_tables.py")
+
+
+def test_the_interval_table_keeps_the_exact_random_row_where_there_is_one() -> None:
+    cell = {"regret": {"median": 0.25, "median_ci95": [0.125, 0.5]}, "share_within_1pct": 0.5, "share_ci95": [0.25, 0.75]}
+    space = {"agents": {"ga": {"budgets": {"30": cell}, "seconds": {"median": 1.5}}},
+             "random_exact": {"30": {"median_regret": 0.375, "p_within_1pct": 0.125}}}
+    result = {"settings": {"budgets": [30], "agents": {"ga": {}}}, "spaces": {"s": space}}
+    lines = docs_tables.regret_ci_table(result, "s").splitlines()
+    assert lines[2] == "| ga | 0.250 [0.125, 0.500] (50%, 25%-75%) | 1.5 |"
+    assert lines[3] == "| random, exact | 0.375 (12%) | |"
+    del space["random_exact"]                                   # a space too large to enumerate has none
+    assert len(docs_tables.regret_ci_table(result, "s").splitlines()) == 3

@@ -29,7 +29,7 @@ fpga-kernel-fine 510 s, gp to 100 on pim-power-budget 190 s (its constraint GP c
 rejected design). ``--no-caps`` runs them to 1000 anyway.
 
 Every finished run is appended to ``OUT/runs.jsonl`` at once; a benchmark killed halfway, run again
-with the same ``--out``, reads those runs back (keyed by space digest, agent, seed, budget and batch)
+with the same ``--out``, reads those runs back (keyed by space digest, agent and options, seed, budget, batch)
 and runs only the rest. ``--fresh`` discards them (do so after changing a model the space uses: the
 digest covers the space file, not the model code).
 
@@ -136,9 +136,11 @@ JOURNAL = "runs.jsonl"  # in --out: one line per finished run, read back by the 
 
 
 def task_key(task: tuple[str, str, str, int, int, int, str | None, bool], digests: dict[str, str]) -> str:
-    """What makes a run reusable: its space (and that space's digest), agent, seed, budget and batch."""
-    space_name, label, _agent, seed, budget, batch, _cache, _reference = task
-    return f"{space_name}@{digests[space_name]}|{label}|{seed}|{budget}|{batch}"
+    """What makes a run reusable: its space (and that space's digest), agent and options, seed, budget
+    and batch."""
+    space_name, label, agent, seed, budget, batch, _cache, _reference = task
+    options = json.dumps(KNOWN[label][1], sort_keys=True)
+    return f"{space_name}@{digests[space_name]}|{label}={agent}{options}|{seed}|{budget}|{batch}"
 
 
 def read_journal(path: Path) -> dict[str, dict[str, Any]]:

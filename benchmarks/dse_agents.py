@@ -1,6 +1,6 @@
 """DSE agents on enumerable spaces: regret against the known optimum (printed, never asserted on time).
 
-    python benchmarks/dse_agents.py [--quick] [--seeds 10] [--jobs 2] [--out benchmarks/results/dse]
+    python benchmarks/dse_agents.py [--quick] [--seeds 20] [--jobs 2] [--out benchmarks/results/dse]
     python benchmarks/dse_agents.py --measured ../shared/datasets/kernel-tuner-hub --spaces kt-convolution-a100,...
     python benchmarks/dse_agents.py --spaces my-space.yaml --seeds 20    # any space file (large: lazily)
 
@@ -411,7 +411,7 @@ def plots(result: dict[str, Any], budgets: tuple[int, ...], out: Path) -> list[P
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="coarse spaces, 2 seeds, budgets 10 and 30")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per agent (default 10; quick: 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per agent (default 20; quick: 2)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--batch", type=int, default=8, help="designs per round")
     parser.add_argument("--agents", default=",".join(AGENTS),
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     budgets = tuple(sorted(int(b) for b in args.budgets.split(","))) if args.budgets else \
         (QUICK_BUDGETS if args.quick else BUDGETS)
-    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    seeds = args.seeds if args.seeds is not None else (2 if args.quick else 20)
     if args.measured is not None:
         if not args.measured.is_dir():
             parser.error(f"--measured {args.measured}: not a folder")

@@ -489,8 +489,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.fresh and journal.exists():
         journal.unlink()
     done = read_journal(journal)
-    kept = {task_key(t, digests): done[task_key(t, digests)] for t in tasks if task_key(t, digests) in done}
-    todo = [t for t in tasks if task_key(t, digests) not in kept]
+    keys = [task_key(t, digests) for t in tasks]
+    kept = {k: done[k] for k in keys if k in done}
+    todo = [t for t, k in zip(tasks, keys) if k not in kept]
     if kept:
         print(f"{len(kept)} runs read back from {journal}, {len(todo)} to go", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -510,7 +511,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             for task in todo:
                 finished(task, _run(task))
-    runs = [kept[task_key(t, digests)] for t in tasks]
+    runs = [kept[k] for k in keys]
     budgets_of = tuple(b for b in budgets)
     result: dict[str, Any] = {
         "settings": {"quick": args.quick, "seeds": seeds, "budgets": list(budgets_of), "batch": args.batch,

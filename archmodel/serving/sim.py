@@ -173,7 +173,7 @@ def _schedule(n: int, isl: int, osl: int, engine: EnginePreset, pool: KvPool, co
     prompt_left: dict[int, int] = {}  # admitted requests still in prefill -> prompt tokens left
     decoding: dict[int, int] = {}  # admitted requests past prefill -> output tokens generated
     waiting: deque[int] = deque()
-    free = pool.blocks
+    free = float(pool.blocks)  # blocks_for may be fractional (windowed layers)
     issued = 0
     clock = idle_until = 0.0
 

@@ -111,8 +111,6 @@ def test_a_sliding_window_layer_holds_only_its_window(h100):
 
 
 def _defaults():
-    from archmodel.parallel import Parallelism
-    from archmodel.precision import Precision
     return Precision(), Parallelism()
 
 

@@ -22,6 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 SPACE = parse_space(SMALL)  # 192 designs of the cluster adapter
 
 
+def benchmark_script():
+    """benchmarks/dse_agents.py as a module (benchmarks/ leaves sys.path again at once)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import dse_agents
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return dse_agents
+
+
 def test_the_lazy_table_answers_as_the_enumerated_one():
     full = enumerate_space(SPACE, "small")
     lazy = LazyTable(SPACE, "small")
@@ -80,11 +90,7 @@ def test_bootstrap_interval_of_a_median():
 
 def test_a_space_too_large_to_enumerate_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_spaces, "MAX_ENUMERABLE", 10)  # pim-power-quick (324 designs) counts as large
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import dse_agents
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    dse_agents = benchmark_script()
     dse_agents.main(["--spaces", "pim-power-quick", "--agents", "random,ga", "--seeds", "3", "--budgets", "3,6",
                      "--jobs", "1", "--out", str(tmp_path)])
     data = json.loads((tmp_path / "dse_agents.json").read_text())["spaces"]["pim-power-quick"]
@@ -111,11 +117,7 @@ def test_a_space_too_large_to_enumerate_end_to_end(tmp_path, monkeypatch):
 
 
 def test_a_killed_benchmark_resumes_from_the_runs_it_finished(tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import dse_agents
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    dse_agents = benchmark_script()
     argv = ["--spaces", "pim-power-quick", "--agents", "random,ga", "--budgets", "3,6", "--jobs", "1",
             "--out", str(tmp_path)]
     first = dse_agents.main(argv + ["--seeds", "2"])
@@ -139,11 +141,7 @@ def test_a_killed_benchmark_resumes_from_the_runs_it_finished(tmp_path, monkeypa
 
 def test_a_users_space_file_too_large_to_enumerate_is_evaluated_lazily(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_spaces, "MAX_ENUMERABLE", 100)  # SMALL's 192 designs count as large
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import dse_agents
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    dse_agents = benchmark_script()
     path = tmp_path / "mine.yaml"
     path.write_text(SMALL)
     result = dse_agents.main(["--spaces", str(path), "--agents", "random", "--seeds", "2", "--budgets", "2,4",
